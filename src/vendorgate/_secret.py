@@ -1,0 +1,97 @@
+"""A string that refuses to be printed, and redaction helpers for logs and errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["Secret", "redact_text"]
+
+_MASK: Final = "**********"
+
+
+class Secret:
+    """A secret value (client secret, private key, password, token).
+
+    ``str()``, ``repr()`` and f-strings show a mask; call :meth:`reveal` at the point of
+    use only. Equality compares values in constant time; secrets are not hashable, so they
+    cannot end up as dict keys or cache keys by accident.
+
+    Example:
+        >>> s = Secret("hunter2")
+        >>> print(s)
+        **********
+        >>> s.reveal()
+        'hunter2'
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError(f"Secret wraps a str, not {type(value).__name__}")
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value. Call only where the value is sent or used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{_MASK}')"
+
+    def __str__(self) -> str:
+        return _MASK
+
+    def __format__(self, format_spec: str) -> str:
+        return _MASK
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        import hmac
+
+        if isinstance(other, Secret):
+            return hmac.compare_digest(self._value.encode(), other._value.encode())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling is allowed (multiprocessing), but never through repr.
+        return (Secret, (self._value,))
+
+
+# JSON or form fields whose values are secrets.
+_SECRET_FIELDS = (
+    "access_token|refresh_token|id_token|client_secret|clientSecret|client_assertion|"
+    "assertion|password|private_key|secret|token"
+)
+_JSON_FIELD_RE = re.compile(rf'("(?:{_SECRET_FIELDS})"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
+_FORM_FIELD_RE = re.compile(rf"((?:^|[&?])(?:{_SECRET_FIELDS})=)[^&\s]*", re.IGNORECASE)
+_BEARER_RE = re.compile(r"(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_PEM_RE = re.compile(r"-----BEGIN [A-Z ]+-----.*?(?:-----END [A-Z ]+-----|$)", re.DOTALL)
+
+
+def redact_text(text: str, *, limit: int = 200, known: tuple[str, ...] = ()) -> str:
+    """Return a short excerpt of ``text`` with secrets masked.
+
+    Masks JSON and form fields named like secrets, Bearer/Basic credentials, anything
+    shaped like a JWT or a PEM block, and every string in ``known``; then truncates to
+    ``limit`` characters.
+    """
+    for value in known:
+        if value:
+            text = text.replace(value, _MASK)
+    text = _PEM_RE.sub(_MASK, text)
+    text = _JSON_FIELD_RE.sub(rf'\1"{_MASK}"', text)
+    text = _FORM_FIELD_RE.sub(rf"\1{_MASK}", text)
+    text = _BEARER_RE.sub(rf"\1{_MASK}", text)
+    text = _JWT_RE.sub(_MASK, text)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text

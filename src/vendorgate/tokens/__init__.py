@@ -1,0 +1,5 @@
+"""Token engine: dialect-aware token requests, validation and the token provider."""
+
+from vendorgate.tokens._token import Token
+
+__all__ = ["Token"]
