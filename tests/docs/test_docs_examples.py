@@ -1,0 +1,40 @@
+"""Every Python example in the docs runs as written.
+
+Each ```python block of a page runs in order in one namespace per page, so a page can
+build on its earlier blocks. A block right after an HTML comment ``<!-- skip-test -->``
+is not run (used for snippets that need a real vendor, Airflow or Prefect).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+_FENCE = re.compile(
+    r"(?P<skip><!--\s*skip-test\s*-->\s*\n)?^```python[^\n]*\n(?P<code>.*?)^```",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def _pages() -> list[Path]:
+    return sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text())
+
+
+def _blocks(page: Path) -> list[str]:
+    return [m["code"] for m in _FENCE.finditer(page.read_text()) if not m["skip"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: str(p.relative_to(DOCS)))
+def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user can paste the page's examples and they work."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    for i, code in enumerate(_blocks(page)):
+        try:
+            exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
+        except Exception as exc:  # pragma: no cover - the failure is the report
+            raise AssertionError(f"{page.relative_to(DOCS)} block {i} failed: {exc!r}") from exc
