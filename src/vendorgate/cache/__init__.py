@@ -1,1 +1,24 @@
-"""vendorgate.cache."""
+"""The shared token cache: a memory level in front of a shared backend, single-flight refresh.
+
+Public names:
+    TokenCache: ``get_or_fetch`` / ``aget_or_fetch`` / ``invalidate`` / ``ainvalidate``.
+    RefreshPolicy: when a token is replaced (ratio, minimum margin, jitter, clock skew).
+    CacheBackend: the interface of shared levels.
+    MemoryBackend, FileBackend, RedisBackend, VaultKVBackend: the shipped backends.
+    default_cache: the process-wide memory-only cache.
+"""
+
+from __future__ import annotations
+
+from vendorgate.cache._base import CacheBackend
+from vendorgate.cache._cache import TokenCache, default_cache
+from vendorgate.cache._memory import MemoryBackend
+from vendorgate.cache._policy import RefreshPolicy
+
+__all__ = [
+    "CacheBackend",
+    "MemoryBackend",
+    "RefreshPolicy",
+    "TokenCache",
+    "default_cache",
+]

@@ -14,10 +14,11 @@ Contract (the cache issue implements it; adapters plug in new backends):
 from __future__ import annotations
 
 import abc
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from vendorgate.tokens import Token
 
 __all__ = ["CacheBackend"]
