@@ -1,1 +1,28 @@
-"""vendorgate.signing."""
+"""Client assertions for ``private_key_jwt`` (RFC 7523), signed locally or inside Vault.
+
+Two signers behind one :class:`AssertionSigner` interface: :class:`PemSigner` (a PEM key
+held in memory) and :class:`TransitSigner` (Vault Transit signs; the key never leaves
+Vault — the recommended setup). :func:`build_client_assertion` assembles the JWT.
+Importing this package is cheap: cryptography and hvac load on first use.
+"""
+
+from __future__ import annotations
+
+from vendorgate.signing._assertion import (
+    CLIENT_ASSERTION_TYPE,
+    MAX_LIFETIME_S,
+    MIN_LIFETIME_S,
+    build_client_assertion,
+)
+from vendorgate.signing._pem import PemSigner
+from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS, AssertionSigner
+
+__all__ = [
+    "CLIENT_ASSERTION_TYPE",
+    "MAX_LIFETIME_S",
+    "MIN_LIFETIME_S",
+    "SUPPORTED_ALGORITHMS",
+    "AssertionSigner",
+    "PemSigner",
+    "build_client_assertion",
+]
