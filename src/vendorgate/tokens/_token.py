@@ -63,7 +63,7 @@ class Token:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Token:
-        """Inverse of :meth:`to_dict`; raises ``ValueError``/``KeyError``/``TypeError`` on bad data."""
+        """Inverse of :meth:`to_dict`; raises ValueError, KeyError or TypeError on bad data."""
         access_token = data["access_token"]
         if not isinstance(access_token, str) or not access_token:
             raise ValueError("access_token must be a non-empty string")

@@ -1,0 +1,76 @@
+"""The presets registry: dialects registered by name, one vendor module each.
+
+Vendor modules (:mod:`vendorgate.dialects.techwolf`, ``lonewolf``, ``tci``, ``oauth2``,
+``wokelo``) call :func:`register` at import; the registry imports them on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING, Final
+
+from vendorgate._errors import ConfigurationError, UnknownPresetError
+
+if TYPE_CHECKING:
+    from vendorgate.dialects._model import Dialect
+
+__all__ = ["get_dialect", "list_dialects", "register"]
+
+_BUILTIN_MODULES: Final = ("techwolf", "lonewolf", "tci", "oauth2", "wokelo")
+_registry: dict[str, Dialect] = {}
+_lock = threading.Lock()
+_loaded = threading.Event()
+
+
+def _load_builtins() -> None:
+    if _loaded.is_set():
+        return
+    with _lock:
+        if not _loaded.is_set():
+            for module in _BUILTIN_MODULES:
+                importlib.import_module(f"vendorgate.dialects.{module}")
+            _loaded.set()
+
+
+def register(dialect: Dialect, *, replace: bool = False) -> Dialect:
+    """Register ``dialect`` under its name and return it.
+
+    Args:
+        dialect: The dialect to register.
+        replace: Allow replacing an existing registration of the same name.
+
+    Raises:
+        ConfigurationError: the name is taken and ``replace`` is false.
+    """
+    existing = _registry.get(dialect.name)
+    if existing is not None and existing != dialect and not replace:
+        raise ConfigurationError(
+            f"a preset named {dialect.name!r} is already registered; pick another name "
+            "or pass replace=True",
+            field="name",
+        )
+    _registry[dialect.name] = dialect
+    return dialect
+
+
+def get_dialect(name: str) -> Dialect:
+    """Return the registered preset ``name``.
+
+    Raises:
+        UnknownPresetError: no such preset; the message lists the valid names.
+    """
+    _load_builtins()
+    try:
+        return _registry[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(sorted(_registry))
+        raise UnknownPresetError(
+            f"unknown preset {name!r}; valid presets: {valid}", field="preset"
+        ) from None
+
+
+def list_dialects() -> list[Dialect]:
+    """Every registered preset, sorted by name."""
+    _load_builtins()
+    return [_registry[name] for name in sorted(_registry)]

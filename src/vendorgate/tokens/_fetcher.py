@@ -1,0 +1,350 @@
+"""``TokenFetcher``: one token request on the wire, sync or async, no caching.
+
+Secrets are resolved lazily, at request time, through a
+:class:`~vendorgate.secrets.SecretResolver`; client assertions are signed per request
+(a PEM key in memory, or Vault Transit). The async path runs secret resolution and
+Transit signing in a worker thread (hvac is synchronous). Connection errors, 429 and
+5xx are retried a few times with backoff (honouring ``Retry-After``); other 4xx are
+not retried. With a previous token carrying a refresh token, the dialect's refresh
+grant is tried first, and the primary grant when the refresh is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from vendorgate._errors import TokenRequestError, TokenResponseError
+from vendorgate.tokens._request import (
+    Credentials,
+    TokenRequest,
+    build_refresh_request,
+    build_token_request,
+    parse_token_reply,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from vendorgate._secret import Secret
+    from vendorgate.secrets import SecretResolver
+    from vendorgate.signing import AssertionSigner
+    from vendorgate.tokens._config import TokenConfig
+    from vendorgate.tokens._jwks import JwksValidator
+    from vendorgate.tokens._token import Token
+
+__all__ = ["TokenFetcher"]
+
+_MAX_RETRY_AFTER_S: Final = 30.0
+
+
+class _TransientTokenError(TokenRequestError):
+    """A token request failure worth retrying (connection error, 429, 5xx)."""
+
+    retry_after_s: float | None = None
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, min(seconds, _MAX_RETRY_AFTER_S))
+
+
+def _backoff_hook(exc: Exception) -> bool | float:
+    if isinstance(exc, _TransientTokenError):
+        return exc.retry_after_s if exc.retry_after_s is not None else True
+    return False
+
+
+class TokenFetcher:
+    """Fetch access tokens for one :class:`~vendorgate.tokens.TokenConfig`.
+
+    Args:
+        config: What to ask for, and from whom.
+        resolver: Resolves secret references (default: a resolver for ``config.vault``,
+            or the process-wide :func:`~vendorgate.secrets.default_resolver`).
+        http_client: An ``httpx.Client`` to send sync requests with (default: a
+            short-lived client per fetch; tokens are fetched rarely).
+        async_http_client: An ``httpx.AsyncClient`` for :meth:`afetch`.
+        validator: JWKS validator override (default: built from the config when the
+            dialect publishes a JWKS).
+        attempts: Attempts per token request on connection errors, 429 and 5xx.
+
+    Example:
+        >>> from vendorgate.dialects import get_dialect
+        >>> from vendorgate.tokens import TokenConfig, TokenFetcher
+        >>> cfg = TokenConfig(dialect=get_dialect("oauth2-basic"), client_id="me",
+        ...                   token_url="https://id.example.com/oauth/v2/token",
+        ...                   client_secret="env:ACME_SECRET")
+        >>> TokenFetcher(cfg).config.vendor
+        'oauth2-basic'
+    """
+
+    def __init__(
+        self,
+        config: TokenConfig,
+        *,
+        resolver: SecretResolver | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        validator: JwksValidator | None = None,
+        attempts: int = 3,
+    ) -> None:
+        self.config = config
+        self._resolver = resolver
+        self._http = http_client
+        self._ahttp = async_http_client
+        self._attempts = max(1, attempts)
+        self._signer: AssertionSigner | None = None
+        self._validator = validator
+        jwks_url = config.effective_jwks_url
+        if validator is None and jwks_url is not None:
+            from vendorgate.tokens._jwks import JwksValidator
+
+            self._validator = JwksValidator(
+                jwks_url,
+                audience=config.effective_expected_audience,
+                algorithms=config.dialect.jwks_algorithms,
+                timeout_s=min(config.timeout_s, 10.0),
+                vendor=config.vendor,
+            )
+
+    def __repr__(self) -> str:
+        return f"TokenFetcher(vendor={self.config.vendor!r}, client_id={self.config.client_id!r})"
+
+    @property
+    def validator(self) -> JwksValidator | None:
+        """The JWKS validator applied to every fetched token, if any."""
+        return self._validator
+
+    @property
+    def resolver(self) -> SecretResolver:
+        """The secret resolver in use (built on first use)."""
+        if self._resolver is None:
+            from vendorgate.secrets import SecretResolver, default_resolver
+
+            self._resolver = (
+                SecretResolver(self.config.vault)
+                if self.config.vault is not None
+                else default_resolver()
+            )
+        return self._resolver
+
+    # -- credentials -------------------------------------------------------------
+
+    def _resolve(self, name: str) -> Secret | None:
+        ref = getattr(self.config, name)
+        return None if ref is None else self.resolver.resolve(ref, field=name)
+
+    def signer(self) -> AssertionSigner:
+        """The client-assertion signer (PEM key in memory, or Vault Transit)."""
+        cfg = self.config
+        if cfg.transit_key is not None:
+            if self._signer is None:
+                from vendorgate.signing import TransitSigner
+
+                self._signer = TransitSigner(
+                    self.resolver.vault, cfg.transit_key, alg=cfg.signing_alg, kid=cfg.signing_kid
+                )
+            return self._signer
+        # A PEM key: resolved through the resolver's bounded cache, parsed per use so a
+        # rotated key is picked up when the resolver's entry expires.
+        from vendorgate.signing import PemSigner
+
+        pem = self._resolve("private_key")
+        assert pem is not None
+        return PemSigner(pem, alg=cfg.signing_alg, kid=cfg.signing_kid)
+
+    def credentials(self) -> Credentials:
+        """Resolve the secrets this request needs (and sign a fresh client assertion)."""
+        cfg = self.config
+        assertion: Secret | None = None
+        client_secret: Secret | None = None
+        if cfg.effective_client_auth == "assertion":
+            from vendorgate._secret import Secret
+            from vendorgate.signing import build_client_assertion
+
+            assertion = Secret(
+                build_client_assertion(
+                    self.signer(),
+                    client_id=cfg.client_id,
+                    audience=cfg.assertion_audience or cfg.effective_token_url,
+                    lifetime_s=int(cfg.assertion_lifetime_s),
+                )
+            )
+        else:
+            client_secret = self._resolve("client_secret")
+        return Credentials(
+            client_secret=client_secret,
+            client_assertion=assertion,
+            username=self._resolve("username"),
+            password=self._resolve("password"),
+        )
+
+    # -- sending -----------------------------------------------------------------
+
+    def _timeout(self) -> Any:
+        import httpx
+
+        return httpx.Timeout(self.config.timeout_s, connect=min(self.config.timeout_s, 10.0))
+
+    def _transport_error(self, exc: Exception, request: TokenRequest) -> _TransientTokenError:
+        err = _TransientTokenError(
+            f"{self.config.vendor} token endpoint {request.url} could not be reached "
+            f"({type(exc).__name__}); check token_url, DNS, proxy and network access",
+            status=None,
+            vendor=self.config.vendor,
+        )
+        return err
+
+    def _read(self, request: TokenRequest, resp: httpx.Response, creds: Credentials) -> Token:
+        status = resp.status_code
+        retry_after = resp.headers.get("Retry-After")
+        try:
+            return parse_token_reply(
+                self.config,
+                status,
+                resp.headers.get("Content-Type", ""),
+                resp.content,
+                grant=request.grant,
+                known_secrets=creds.known(),
+                retry_after=retry_after,
+            )
+        except TokenRequestError as exc:
+            if status == 429 or status >= 500:
+                transient = _TransientTokenError(
+                    str(exc), status=exc.status, vendor=exc.vendor, body_excerpt=exc.body_excerpt
+                )
+                transient.retry_after_s = _retry_after_s(retry_after)
+                raise transient from None
+            raise
+
+    def _send(self, request: TokenRequest, creds: Credentials) -> Token:
+        import httpx
+        import stamina
+
+        for attempt in stamina.retry_context(
+            on=_backoff_hook, attempts=self._attempts, timeout=60.0, wait_initial=0.2, wait_max=5.0
+        ):
+            with attempt:
+                try:
+                    if self._http is not None:
+                        resp = self._http.post(
+                            request.url, timeout=self._timeout(), **request.httpx_kwargs()
+                        )
+                    else:
+                        with httpx.Client(timeout=self._timeout()) as client:
+                            resp = client.post(request.url, **request.httpx_kwargs())
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, request) from None
+                return self._read(request, resp, creds)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _asend(self, request: TokenRequest, creds: Credentials) -> Token:
+        import httpx
+        import stamina
+
+        async for attempt in stamina.retry_context(
+            on=_backoff_hook, attempts=self._attempts, timeout=60.0, wait_initial=0.2, wait_max=5.0
+        ):
+            with attempt:
+                try:
+                    if self._ahttp is not None:
+                        resp = await self._ahttp.post(
+                            request.url, timeout=self._timeout(), **request.httpx_kwargs()
+                        )
+                    else:
+                        async with httpx.AsyncClient(timeout=self._timeout()) as client:
+                            resp = await client.post(request.url, **request.httpx_kwargs())
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, request) from None
+                return self._read(request, resp, creds)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _carry_over(token: Token, previous: Token) -> Token:
+        """Keep the previous refresh/id token when a refresh reply does not rotate them."""
+        if token.refresh_token or not previous.refresh_token:
+            return token
+        from dataclasses import replace
+
+        return replace(
+            token,
+            refresh_token=previous.refresh_token,
+            id_token=token.id_token or previous.id_token,
+        )
+
+    @staticmethod
+    def _refresh_refused(exc: Exception) -> bool:
+        if isinstance(exc, TokenResponseError):
+            return True
+        return (
+            isinstance(exc, TokenRequestError)
+            and not isinstance(exc, _TransientTokenError)
+            and exc.status is not None
+        )
+
+    # -- public --------------------------------------------------------------------
+
+    def build_request(self, previous: Token | None = None) -> TokenRequest:
+        """Resolve secrets and build the request :meth:`fetch` would send first."""
+        creds = self.credentials()
+        if previous is not None:
+            refresh = build_refresh_request(self.config, creds, previous)
+            if refresh is not None:
+                return refresh
+        return build_token_request(self.config, creds)
+
+    def fetch(self, previous: Token | None = None) -> Token:
+        """Request a new token (refresh grant first when ``previous`` allows it).
+
+        Raises:
+            TokenRequestError: the endpoint refused (status, vendor, hint, redacted body)
+                or could not be reached (status ``None``).
+            TokenResponseError: the reply is not a usable token reply.
+            TokenValidationError: the token failed JWKS validation (TCI).
+            SecretError: a secret could not be resolved (Vault, env, file, PEM).
+        """
+        creds = self.credentials()
+        token: Token | None = None
+        if previous is not None:
+            refresh = build_refresh_request(self.config, creds, previous)
+            if refresh is not None:
+                try:
+                    token = self._carry_over(self._send(refresh, creds), previous)
+                except (TokenRequestError, TokenResponseError) as exc:
+                    if not self._refresh_refused(exc):
+                        raise
+        if token is None:
+            token = self._send(build_token_request(self.config, creds), creds)
+        if self._validator is not None:
+            self._validator.validate(token.access_token, http_client=self._http)
+        return token
+
+    async def afetch(self, previous: Token | None = None) -> Token:
+        """Async :meth:`fetch`; secrets and Transit signing run in a worker thread."""
+        creds = await asyncio.to_thread(self.credentials)
+        token: Token | None = None
+        if previous is not None:
+            refresh = build_refresh_request(self.config, creds, previous)
+            if refresh is not None:
+                try:
+                    token = self._carry_over(await self._asend(refresh, creds), previous)
+                except (TokenRequestError, TokenResponseError) as exc:
+                    if not self._refresh_refused(exc):
+                        raise
+        if token is None:
+            token = await self._asend(build_token_request(self.config, creds), creds)
+        if self._validator is not None:
+            await self._validator.avalidate(token.access_token, http_client=self._ahttp)
+        return token

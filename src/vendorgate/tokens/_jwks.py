@@ -1,0 +1,282 @@
+"""Access-token validation against a vendor's JWKS (TCI ATM publishes one).
+
+The JWKS is fetched once per URL per process and cached (``ttl_s``); a token whose
+``kid`` is not in the cached set triggers one refetch (at most one per
+``min_refetch_interval_s`` per URL), which picks up a key rotation. Expired,
+not-yet-valid and wrong-audience tokens are rejected with
+:class:`~vendorgate.TokenValidationError` naming the ``kid``, ``aud`` or ``exp`` --
+never the token.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vendorgate._errors import TokenValidationError
+
+if TYPE_CHECKING:
+    import httpx
+    from jwt import PyJWK
+
+__all__ = ["JwksValidator", "clear_jwks_cache"]
+
+
+@dataclass
+class _Entry:
+    keys: dict[str, PyJWK]
+    fetched_at: float
+    last_refetch: float = float("-inf")
+
+
+_CACHE: dict[str, _Entry] = {}
+_LOCK = threading.Lock()
+
+
+def clear_jwks_cache() -> None:
+    """Forget every cached JWKS (tests and key-rotation drills)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _parse_jwks(url: str, body: bytes) -> dict[str, PyJWK]:
+    from jwt import PyJWKSet
+    from jwt.exceptions import PyJWKSetError
+
+    try:
+        data = json.loads(body)
+        jwks = PyJWKSet.from_dict(data)
+    except (ValueError, PyJWKSetError) as exc:
+        raise TokenValidationError(
+            f"the JWKS at {url} is not a usable key set ({type(exc).__name__}); check jwks_url"
+        ) from None
+    keys: dict[str, PyJWK] = {}
+    for key in jwks.keys:
+        if key.key_id:
+            keys[key.key_id] = key
+    return keys
+
+
+class JwksValidator:
+    """Verify access tokens against one JWKS URL.
+
+    Args:
+        jwks_url: Where the key set is published.
+        audience: Expected ``aud`` claim (``None``: not checked).
+        algorithms: Accepted signature algorithms.
+        issuer: Expected ``iss`` claim (``None``: not checked).
+        ttl_s: How long a fetched key set is trusted before it is fetched again.
+        min_refetch_interval_s: At most one refetch on an unknown ``kid`` per this
+            many seconds per URL.
+        leeway_s: Clock skew tolerated on ``exp``/``iat``/``nbf``.
+        timeout_s: Timeout of the JWKS request.
+        vendor: Name used in error messages.
+    """
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        audience: str | None = None,
+        algorithms: tuple[str, ...] = ("RS256",),
+        issuer: str | None = None,
+        ttl_s: float = 3600.0,
+        min_refetch_interval_s: float = 30.0,
+        leeway_s: float = 5.0,
+        timeout_s: float = 10.0,
+        vendor: str = "vendor",
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.audience = audience
+        self.algorithms = tuple(algorithms)
+        self.issuer = issuer
+        self.ttl_s = ttl_s
+        self.min_refetch_interval_s = min_refetch_interval_s
+        self.leeway_s = leeway_s
+        self.timeout_s = timeout_s
+        self.vendor = vendor
+
+    # -- header --------------------------------------------------------------------
+
+    def _kid(self, token: str) -> str:
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.exceptions.DecodeError:
+            raise TokenValidationError(
+                f"{self.vendor} access token is not a JWT; it cannot be verified against "
+                f"{self.jwks_url} (set validate_tokens=False if the vendor changed token format)"
+            ) from None
+        alg = header.get("alg")
+        if alg not in self.algorithms:
+            raise TokenValidationError(
+                f"{self.vendor} access token uses alg {alg!r}; expected one of "
+                f"{', '.join(self.algorithms)}"
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenValidationError(
+                f"{self.vendor} access token has no 'kid' header; cannot pick a key from "
+                f"{self.jwks_url}"
+            )
+        return kid
+
+    # -- key lookup ----------------------------------------------------------------
+
+    def _lookup(self, kid: str, now: float) -> tuple[PyJWK | None, str]:
+        """Return (key, action): action is ``ok``, ``fetch`` or ``refetch``/``give-up``."""
+        entry = _CACHE.get(self.jwks_url)
+        if entry is None or now - entry.fetched_at > self.ttl_s:
+            return None, "fetch"
+        key = entry.keys.get(kid)
+        if key is not None:
+            return key, "ok"
+        if now - entry.last_refetch >= self.min_refetch_interval_s:
+            return None, "refetch"
+        return None, "give-up"
+
+    def _store(self, body: bytes, *, refetch: bool, now: float) -> None:
+        keys = _parse_jwks(self.jwks_url, body)
+        with _LOCK:
+            previous = _CACHE.get(self.jwks_url)
+            last = now if refetch else (previous.last_refetch if previous else float("-inf"))
+            _CACHE[self.jwks_url] = _Entry(keys, now, last)
+
+    def _unknown_kid(self, kid: str) -> TokenValidationError:
+        entry = _CACHE.get(self.jwks_url)
+        known = ", ".join(sorted(entry.keys)) if entry else "none"
+        return TokenValidationError(
+            f"{self.vendor} access token is signed with unknown kid {kid!r}; the JWKS at "
+            f"{self.jwks_url} has {known} (refetched once); the vendor may be rotating keys, "
+            "retry later"
+        )
+
+    def _fetch_error(self, exc: Exception | None, status: int | None) -> TokenValidationError:
+        why = f"HTTP {status}" if status is not None else type(exc).__name__
+        return TokenValidationError(
+            f"cannot fetch the JWKS at {self.jwks_url} to verify {self.vendor} tokens ({why}); "
+            "check jwks_url and network access"
+        )
+
+    def _fetch_sync(self, client: httpx.Client | None, *, refetch: bool) -> None:
+        import httpx
+
+        try:
+            if client is None:
+                with httpx.Client(timeout=self.timeout_s) as own:
+                    resp = own.get(self.jwks_url)
+            else:
+                resp = client.get(self.jwks_url, timeout=self.timeout_s)
+        except httpx.HTTPError as exc:
+            raise self._fetch_error(exc, None) from exc
+        if resp.status_code != 200:
+            raise self._fetch_error(None, resp.status_code)
+        self._store(resp.content, refetch=refetch, now=time.monotonic())
+
+    async def _fetch_async(self, client: httpx.AsyncClient | None, *, refetch: bool) -> None:
+        import httpx
+
+        try:
+            if client is None:
+                async with httpx.AsyncClient(timeout=self.timeout_s) as own:
+                    resp = await own.get(self.jwks_url)
+            else:
+                resp = await client.get(self.jwks_url, timeout=self.timeout_s)
+        except httpx.HTTPError as exc:
+            raise self._fetch_error(exc, None) from exc
+        if resp.status_code != 200:
+            raise self._fetch_error(None, resp.status_code)
+        self._store(resp.content, refetch=refetch, now=time.monotonic())
+
+    def key_for(self, token: str, *, http_client: httpx.Client | None = None) -> PyJWK:
+        """Return the JWKS key that signed ``token`` (fetching or refetching once)."""
+        kid = self._kid(token)
+        for _ in range(3):
+            key, action = self._lookup(kid, time.monotonic())
+            if key is not None:
+                return key
+            if action == "give-up":
+                break
+            self._fetch_sync(http_client, refetch=action == "refetch")
+        raise self._unknown_kid(kid)
+
+    async def akey_for(self, token: str, *, http_client: httpx.AsyncClient | None = None) -> PyJWK:
+        """Async :meth:`key_for`."""
+        kid = self._kid(token)
+        for _ in range(3):
+            key, action = self._lookup(kid, time.monotonic())
+            if key is not None:
+                return key
+            if action == "give-up":
+                break
+            await self._fetch_async(http_client, refetch=action == "refetch")
+        raise self._unknown_kid(kid)
+
+    # -- verification --------------------------------------------------------------
+
+    def _verify(self, token: str, key: PyJWK) -> dict[str, Any]:
+        import jwt
+
+        kid = key.key_id
+        options: Any = {"require": ["exp"], "verify_aud": self.audience is not None}
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=list(self.algorithms),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options=options,
+            )
+        except jwt.ExpiredSignatureError:
+            exp = (jwt.decode(token, options={"verify_signature": False}) or {}).get("exp")
+            raise TokenValidationError(
+                f"{self.vendor} access token (kid {kid!r}) expired at exp={exp}; "
+                "check the clocks, then request a new token"
+            ) from None
+        except jwt.InvalidAudienceError:
+            aud = jwt.decode(token, options={"verify_signature": False}).get("aud")
+            raise TokenValidationError(
+                f"{self.vendor} access token (kid {kid!r}) has aud={aud!r}, expected "
+                f"{self.audience!r}; check client_id / expected_audience"
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise TokenValidationError(
+                f"{self.vendor} access token (kid {kid!r}) has the wrong issuer; expected "
+                f"{self.issuer!r}"
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise TokenValidationError(
+                f"{self.vendor} access token signature does not verify with kid {kid!r} from "
+                f"{self.jwks_url}; the token was not issued by this vendor"
+            ) from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenValidationError(
+                f"{self.vendor} access token (kid {kid!r}) lacks the {exc.claim!r} claim"
+            ) from None
+        except jwt.PyJWTError as exc:
+            raise TokenValidationError(
+                f"{self.vendor} access token (kid {kid!r}) is invalid: {type(exc).__name__}"
+            ) from None
+        return claims
+
+    def validate(self, token: str, *, http_client: httpx.Client | None = None) -> dict[str, Any]:
+        """Verify ``token``; return its claims.
+
+        Raises:
+            TokenValidationError: bad signature, unknown kid, wrong audience, expired,
+                or the JWKS cannot be fetched.
+        """
+        return self._verify(token, self.key_for(token, http_client=http_client))
+
+    async def avalidate(
+        self, token: str, *, http_client: httpx.AsyncClient | None = None
+    ) -> dict[str, Any]:
+        """Async :meth:`validate` (the JWKS is fetched with an async client)."""
+        key = await self.akey_for(token, http_client=http_client)
+        return self._verify(token, key)

@@ -1,0 +1,291 @@
+"""Build a token request in a dialect and read the reply into a :class:`Token`.
+
+Pure functions over plain data: no I/O, no secret resolution (credentials arrive as
+:class:`~vendorgate.Secret`), so every vendor's request shape is unit-testable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vendorgate._errors import TokenRequestError, TokenResponseError
+from vendorgate._secret import Secret, redact_text
+from vendorgate.dialects._model import ASSERTION_TYPE_JWT_BEARER
+from vendorgate.tokens._token import Token
+
+if TYPE_CHECKING:
+    from vendorgate.tokens._config import TokenConfig
+
+__all__ = [
+    "Credentials",
+    "TokenRequest",
+    "build_refresh_request",
+    "build_token_request",
+    "jwt_claims_unverified",
+    "parse_token_reply",
+    "status_hint",
+]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Resolved secrets for one request (never printed)."""
+
+    client_secret: Secret | None = None
+    client_assertion: Secret | None = None
+    username: Secret | None = None
+    password: Secret | None = None
+
+    def known(self) -> tuple[str, ...]:
+        """Every secret value, for redaction of reply excerpts."""
+        values = (self.client_secret, self.client_assertion, self.username, self.password)
+        return tuple(v.reveal() for v in values if v is not None)
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """One token request, ready to send.
+
+    Attributes:
+        url: The token endpoint.
+        encoding: ``json``, ``form`` or ``multipart``.
+        fields: Body fields (values may be secrets: excluded from ``repr``).
+        headers: Extra headers (the Basic ``Authorization`` header; excluded from ``repr``).
+        grant: ``"primary"`` or ``"refresh"``.
+    """
+
+    url: str
+    encoding: str
+    fields: dict[str, Any] = field(repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    grant: str = "primary"
+
+    def httpx_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``httpx.Client.post``/``AsyncClient.post``."""
+        headers = {"Accept": "application/json", **self.headers}
+        if self.encoding == "json":
+            return {"json": self.fields, "headers": headers}
+        if self.encoding == "multipart":
+            # (None, value) parts: plain form-data fields without a filename.
+            files = [(k, (None, str(v))) for k, v in self.fields.items()]
+            return {"files": files, "headers": headers}
+        return {"data": {k: str(v) for k, v in self.fields.items()}, "headers": headers}
+
+
+def _basic_header(client_id: str, secret: Secret) -> str:
+    raw = f"{client_id}:{secret.reveal()}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def build_token_request(config: TokenConfig, creds: Credentials) -> TokenRequest:
+    """The dialect's primary grant request (client credentials or password).
+
+    Args:
+        config: The token configuration.
+        creds: The resolved secrets the chosen client authentication needs.
+    """
+    d = config.dialect
+    method = config.effective_client_auth
+    body: dict[str, Any] = {d.grant_type_field: d.grant_type}
+    headers: dict[str, str] = {}
+    if method == "body":
+        assert creds.client_secret is not None
+        body[d.client_id_field] = config.client_id
+        body[d.client_secret_field] = creds.client_secret.reveal()
+    elif method == "basic":
+        assert creds.client_secret is not None
+        headers["Authorization"] = _basic_header(config.client_id, creds.client_secret)
+    else:
+        assert creds.client_assertion is not None
+        if d.send_client_id_with_assertion:
+            body[d.client_id_field] = config.client_id
+        body["client_assertion_type"] = ASSERTION_TYPE_JWT_BEARER
+        body["client_assertion"] = creds.client_assertion.reveal()
+    if d.grant_type == "password":
+        assert creds.username is not None
+        assert creds.password is not None
+        body[d.username_field] = creds.username.reveal()
+        body[d.password_field] = creds.password.reveal()
+    audience = config.effective_audience
+    if audience is not None:
+        body[d.audience_field] = audience
+    if config.tenant is not None:
+        body[d.tenant_field] = config.tenant
+    if config.scopes:
+        if d.scope_format == "array" and d.encoding == "json":
+            body[d.scope_field] = list(config.scopes)
+        else:
+            body[d.scope_field] = " ".join(config.scopes)
+    for key, value in (*d.extra_params, *config.extra_params):
+        body[key] = value
+    return TokenRequest(config.effective_token_url, d.encoding, body, headers, "primary")
+
+
+def build_refresh_request(
+    config: TokenConfig, creds: Credentials, previous: Token
+) -> TokenRequest | None:
+    """The dialect's refresh request for ``previous``, or ``None`` when not possible.
+
+    TCI: ``{clientId, refresh_token, id_token, grantType: "refresh_token"}``; Wokelo:
+    ``grant_type=refresh_token`` + ``refresh_token`` + client credentials, form-data.
+    """
+    d = config.dialect
+    grant = d.refresh
+    if grant is None or not d.keeps_refresh_token or not previous.refresh_token:
+        return None
+    body: dict[str, Any] = {grant.grant_type_field: grant.grant_type}
+    body[grant.client_id_field or d.client_id_field] = config.client_id
+    headers: dict[str, str] = {}
+    if grant.send_client_secret and creds.client_secret is not None:
+        if config.effective_client_auth == "basic":
+            headers["Authorization"] = _basic_header(config.client_id, creds.client_secret)
+            del body[grant.client_id_field or d.client_id_field]
+        else:
+            body[d.client_secret_field] = creds.client_secret.reveal()
+    body[grant.refresh_token_field] = previous.refresh_token
+    if grant.id_token_field is not None:
+        body[grant.id_token_field] = previous.id_token or ""
+    return TokenRequest(
+        config.effective_token_url, grant.encoding or d.encoding, body, headers, "refresh"
+    )
+
+
+def status_hint(status: int, *, grant: str = "primary") -> str:
+    """What to do about a token endpoint's error status."""
+    if grant == "refresh" and status in (400, 401, 403):
+        return "the refresh token was refused; a new token will be requested with the primary grant"
+    if status == 401:
+        return "check the client id and client secret (or private key / assertion) for this vendor"
+    if status == 403:
+        return (
+            "the client is not allowed this grant, audience or scope; "
+            "check its permissions with the vendor"
+        )
+    if status == 400:
+        return "the request is malformed; check the preset, token URL, audience, tenant and scopes"
+    if status == 404:
+        return "no token endpoint at this URL; check token_url"
+    if status == 429:
+        return "the token endpoint rate-limits this client; back off and cache tokens"
+    if status >= 500:
+        return "the token endpoint failed; retry later"
+    return "check the request configuration"
+
+
+def jwt_claims_unverified(token: str) -> dict[str, Any] | None:
+    """Decode a JWT's payload without verifying it (``None`` if it is not a JWT)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (ValueError, UnicodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_token_reply(
+    config: TokenConfig,
+    status: int,
+    content_type: str,
+    body: bytes,
+    *,
+    grant: str = "primary",
+    known_secrets: tuple[str, ...] = (),
+    retry_after: str | None = None,
+    now: float | None = None,
+) -> Token:
+    """Read a token endpoint's reply.
+
+    Raises:
+        TokenRequestError: an HTTP error status (with status, vendor, a hint and a
+            redacted body excerpt).
+        TokenResponseError: HTML, truncated JSON, not an object, or no access token.
+    """
+    d = config.dialect
+    vendor = d.name
+    text = body.decode("utf-8", errors="replace")
+    if status >= 400:
+        excerpt = redact_text(text, limit=200, known=known_secrets)
+        hint = status_hint(status, grant=grant)
+        if status == 429 and retry_after:
+            hint += f" (Retry-After: {retry_after})"
+        what = "refresh request" if grant == "refresh" else "token request"
+        raise TokenRequestError(
+            f"{vendor} {what} failed with HTTP {status}: {hint}. Reply: {excerpt or '(empty)'}",
+            status=status,
+            vendor=vendor,
+            body_excerpt=excerpt,
+        )
+    stripped = text.lstrip()
+    if stripped[:1] == "<" or "html" in content_type.lower():
+        raise TokenResponseError(
+            f"{vendor} token endpoint answered HTML (HTTP {status}), not a JSON token reply; "
+            "check token_url (a login page or proxy answered)"
+        )
+    try:
+        data = json.loads(text)
+    except ValueError:
+        what = "truncated or invalid JSON" if stripped else "an empty body"
+        raise TokenResponseError(
+            f"{vendor} token endpoint answered {what} (HTTP {status}, {len(body)} bytes); "
+            "retry, and check token_url if it persists"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise TokenResponseError(
+            f"{vendor} token reply is a JSON {type(data).__name__}, not an object; check token_url"
+        )
+    access = data.get(d.access_token_field)
+    if not isinstance(access, str) or not access:
+        present = ", ".join(sorted(str(k) for k in data)) or "none"
+        raise TokenResponseError(
+            f"{vendor} token reply has no {d.access_token_field!r} field (fields present: "
+            f"{present}); check the preset's access_token_field and the request"
+        )
+    issued = time.time() if now is None else now
+    lifetime = _number(data.get(d.lifetime_field))
+    expires_at: float | None = issued + lifetime if lifetime is not None and lifetime > 0 else None
+    if expires_at is None:
+        claims = jwt_claims_unverified(access)
+        exp = _number(claims.get("exp")) if claims else None
+        if exp is not None:
+            expires_at = exp
+    if expires_at is None:
+        expires_at = issued + config.effective_default_lifetime_s
+    scope = data.get("scope")
+    if isinstance(scope, list):
+        scope = " ".join(str(s) for s in scope)
+    elif scope is not None and not isinstance(scope, str):
+        scope = str(scope)
+    token_type = data.get("token_type")
+    keep = d.keeps_refresh_token
+    refresh = data.get("refresh_token") if keep else None
+    id_token = data.get("id_token") if keep else None
+    return Token(
+        access_token=access,
+        expires_at=float(expires_at),
+        issued_at=issued,
+        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+        scope=scope,
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+    )
