@@ -1,1 +1,91 @@
-"""vendorgate.http."""
+"""The resilient vendor API client: tokens, retries, rate limits, pagination, output.
+
+Public names are imported lazily, so ``import vendorgate.http`` does not load httpx until
+a client is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {
+    "VendorAuth": "vendorgate.http._auth",
+    "AsyncVendorClient": "vendorgate.http._client",
+    "DEFAULT_TIMEOUT": "vendorgate.http._client",
+    "PullResult": "vendorgate.http._client",
+    "VendorClient": "vendorgate.http._client",
+    "Checkpoint": "vendorgate.http._output",
+    "Output": "vendorgate.http._output",
+    "OutputWriter": "vendorgate.http._output",
+    "Custom": "vendorgate.http._pagination",
+    "CursorInBody": "vendorgate.http._pagination",
+    "LinkHeader": "vendorgate.http._pagination",
+    "NextUrlInBody": "vendorgate.http._pagination",
+    "OffsetLimit": "vendorgate.http._pagination",
+    "Page": "vendorgate.http._pagination",
+    "PageNumber": "vendorgate.http._pagination",
+    "PageRequest": "vendorgate.http._pagination",
+    "Paginator": "vendorgate.http._pagination",
+    "AsyncRateLimiter": "vendorgate.http._ratelimit",
+    "RateLimit": "vendorgate.http._ratelimit",
+    "RateLimiter": "vendorgate.http._ratelimit",
+    "RetryPolicy": "vendorgate.http._retry",
+    "parse_retry_after": "vendorgate.http._retry",
+}
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AsyncRateLimiter",
+    "AsyncVendorClient",
+    "Checkpoint",
+    "CursorInBody",
+    "Custom",
+    "LinkHeader",
+    "NextUrlInBody",
+    "OffsetLimit",
+    "Output",
+    "OutputWriter",
+    "Page",
+    "PageNumber",
+    "PageRequest",
+    "Paginator",
+    "PullResult",
+    "RateLimit",
+    "RateLimiter",
+    "RetryPolicy",
+    "VendorAuth",
+    "VendorClient",
+    "parse_retry_after",
+]
+
+if TYPE_CHECKING:
+    from vendorgate.http._auth import VendorAuth
+    from vendorgate.http._client import DEFAULT_TIMEOUT, AsyncVendorClient, PullResult, VendorClient
+    from vendorgate.http._output import Checkpoint, Output, OutputWriter
+    from vendorgate.http._pagination import (
+        CursorInBody,
+        Custom,
+        LinkHeader,
+        NextUrlInBody,
+        OffsetLimit,
+        Page,
+        PageNumber,
+        PageRequest,
+        Paginator,
+    )
+    from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
+    from vendorgate.http._retry import RetryPolicy, parse_retry_after
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vendorgate.http' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

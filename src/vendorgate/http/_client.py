@@ -1,0 +1,609 @@
+"""``VendorClient`` and ``AsyncVendorClient``: httpx with tokens, retries, rate limits, pages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from vendorgate._errors import BadResponseError, ConfigurationError
+from vendorgate.http._auth import VendorAuth
+from vendorgate.http._output import Output, OutputWriter, as_output
+from vendorgate.http._pagination import Page, PageRequest, Paginator
+from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
+from vendorgate.http._response import api_error, safe_url
+from vendorgate.http._retry import (
+    Retrier,
+    RetryableFailure,
+    RetryPolicy,
+    parse_retry_after,
+    transport_failure,
+)
+
+if TYPE_CHECKING:
+    import os
+    from types import TracebackType
+
+    from vendorgate.tokens import TokenSource
+
+__all__ = ["DEFAULT_TIMEOUT", "AsyncVendorClient", "PullResult", "VendorClient"]
+
+logger = logging.getLogger("vendorgate.http")
+
+T = TypeVar("T")
+
+#: Timeouts used unless the caller gives others: connect, read, write, pool (seconds).
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
+
+_Parse = Callable[[httpx.Response], T]
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What a :meth:`VendorClient.pull` wrote.
+
+    Attributes:
+        output: The final file's path or URL.
+        records: Records in the final file (including those of a resumed earlier run).
+        pages: Pages fetched, over all runs.
+        resumed: Whether this run continued from a checkpoint.
+    """
+
+    output: str
+    records: int
+    pages: int
+    resumed: bool
+
+
+def _h2_available() -> bool:
+    try:
+        import h2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _parse_json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def _no_parse(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+class _Base:
+    """What the sync and async clients share: configuration and reply checking."""
+
+    def __init__(
+        self,
+        source: TokenSource | None,
+        *,
+        base_url: str,
+        vendor: str | None,
+        retry: RetryPolicy | None,
+        rate_limit: RateLimit | None,
+    ) -> None:
+        if source is not None and not hasattr(source, "get_token"):
+            raise ConfigurationError("must be a TokenSource (e.g. a TokenProvider)", field="source")
+        self.source = source
+        self.vendor = vendor or (source.vendor if source is not None else "api")
+        self.base_url = base_url
+        self.retry_policy = retry or RetryPolicy()
+        self.rate_limit = rate_limit or RateLimit()
+        self._retrier = Retrier(self.retry_policy, vendor=self.vendor)
+
+    def _check(
+        self,
+        response: httpx.Response,
+        parse: _Parse[T],
+        throttled: Callable[[float | None], None],
+    ) -> T:
+        """Classify a fully read reply: value, retryable failure, or final typed error."""
+        status = response.status_code
+        policy = self.retry_policy
+        if status == 429 or status in policy.retry_statuses:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if status == 429:
+                throttled(retry_after)
+            err = api_error(
+                response,
+                vendor=self.vendor,
+                reason=(
+                    "rate limited: lower RateLimit.requests_per_s or raise the retry budget"
+                    if status == 429
+                    else "the vendor's server failed: retry later or ask the vendor"
+                ),
+            )
+            if status in policy.retry_statuses:
+                raise RetryableFailure(err, retry_after_s=retry_after, cause=f"status {status}")
+            raise err
+        if status >= 400:
+            reason = {
+                401: "credentials refused (check client id, secret and audience)",
+                403: "permission denied (check the client's scopes or roles)",
+                404: "not found (check the path and the base URL)",
+            }.get(status, "request refused (check the path, parameters and body)")
+            raise api_error(response, vendor=self.vendor, reason=reason)
+        try:
+            return parse(response)
+        except (ValueError, UnicodeDecodeError) as exc:
+            err = api_error(
+                response,
+                vendor=self.vendor,
+                reason=f"unparseable body ({type(exc).__name__}): truncated or not JSON",
+                cls=BadResponseError,
+            )
+            if policy.retry_bad_body:
+                raise RetryableFailure(err, cause=f"bad body ({type(exc).__name__})") from exc
+            raise err from exc
+
+    def _page_of(
+        self, paginator: Paginator, request: PageRequest, response: httpx.Response, body: Any
+    ) -> tuple[list[Any], PageRequest | None]:
+        try:
+            records = paginator.records(body, response)
+        except BadResponseError as exc:
+            raise api_error(
+                response, vendor=self.vendor, reason=str(exc), cls=BadResponseError
+            ) from None
+        return records, paginator.next(request, response, body, records)
+
+
+class VendorClient(_Base):
+    """A synchronous vendor API client.
+
+    Sends the cached token (:class:`VendorAuth`), retries under a :class:`RetryPolicy`,
+    paces requests under a :class:`RateLimit` (thread-safe: share one client between
+    threads), and pages through results. HTTP/2 is used when the ``http2`` extra is
+    installed and the server offers it (TLS); connections are pooled; timeouts are set by
+    default (:data:`DEFAULT_TIMEOUT`).
+
+    Args:
+        source: Token source (a ``TokenProvider``); ``None`` sends no token.
+        base_url: Prefix for relative URLs.
+        vendor: Name used in errors and logs (default: ``source.vendor``).
+        retry: Retry policy (default :class:`RetryPolicy()`).
+        rate_limit: Rate and concurrency limit (default: none, but 429s are learned).
+        timeout: httpx timeout (default :data:`DEFAULT_TIMEOUT`).
+        http2: Force HTTP/2 on or off; default on when ``h2`` is installed.
+        headers: Extra headers sent with every request.
+        limits: httpx connection pool limits.
+        transport: Custom httpx transport (tests).
+        verify: TLS verification (``True``, a CA bundle path, or an ``ssl.SSLContext``).
+
+    Example:
+        >>> with VendorClient(provider, base_url="https://api.example.com") as client:
+        ...     for record in client.paginate("/items", PageNumber()):
+        ...         ...
+    """
+
+    def __init__(
+        self,
+        source: TokenSource | None = None,
+        *,
+        base_url: str = "",
+        vendor: str | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | None = None,
+        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        http2: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+        limits: httpx.Limits | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: Any = True,
+    ) -> None:
+        super().__init__(
+            source, base_url=base_url, vendor=vendor, retry=retry, rate_limit=rate_limit
+        )
+        self.limiter = RateLimiter(self.rate_limit)
+        kwargs: dict[str, Any] = {}
+        if transport is not None:
+            kwargs["transport"] = transport
+        self._http = httpx.Client(
+            base_url=base_url,
+            auth=VendorAuth(source) if source is not None else None,
+            timeout=timeout,
+            http2=_h2_available() if http2 is None else http2,
+            headers=dict(headers or {}),
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            verify=verify,
+            **kwargs,
+        )
+
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying ``httpx.Client`` (bypasses retries and the rate limit)."""
+        return self._http
+
+    def __enter__(self) -> VendorClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _send(self, request: httpx.Request, parse: _Parse[T]) -> T:
+        url = safe_url(request.url)
+
+        def once() -> T:
+            with self.limiter.slot() as slot:
+                try:
+                    response = self._http.send(request)
+                except httpx.TransportError as exc:
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
+                    ) from exc
+                except httpx.DecodingError as exc:
+                    raise RetryableFailure(
+                        BadResponseError(
+                            f"{self.vendor}: {request.method} {url}: body could not be decoded",
+                            vendor=self.vendor,
+                            url=url,
+                        ),
+                        cause="DecodingError",
+                    ) from exc
+
+            def throttled(retry_after: float | None) -> None:
+                self.limiter.throttled(slot.at, retry_after)
+
+            return self._check(response, parse, throttled)
+
+        return self._retrier.run(once, method=request.method, url=url)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request with retries; return the (read) response of a 2xx/3xx.
+
+        Raises:
+            AuthenticationError: 401 with a fresh token.
+            PermissionDeniedError: 403 that is not a token refusal.
+            RateLimitError: 429 until the retry budget ran out.
+            ServerError: 5xx until the retry budget ran out.
+            TransportError: connection errors or timeouts until the budget ran out.
+            APIError: any other 4xx.
+        """
+        request = self._http.build_request(
+            method, url, params=params, json=json, data=data, content=content, headers=headers
+        )
+        return self._send(request, _no_parse)
+
+    def get(self, url: str, *, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """``GET`` with retries (see :meth:`request`)."""
+        return self.request("GET", url, params=params)
+
+    def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """``POST`` (retried only if the policy's ``retry_methods`` has ``"POST"``)."""
+        return self.request("POST", url, json=json, data=data, params=params)
+
+    def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        """``GET`` and parse JSON; a truncated or non-JSON body is retried, then
+        :class:`BadResponseError`."""
+        request = self._http.build_request("GET", url, params=params)
+        return self._send(request, _parse_json)
+
+    def _fetch(self, page: PageRequest) -> tuple[httpx.Response, Any]:
+        request = self._http.build_request("GET", page.url, params=dict(page.params))
+        return self._send(request, lambda r: (r, r.json()))
+
+    def iter_pages(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        start: PageRequest | None = None,
+    ) -> Iterator[Page]:
+        """Yield pages in order, from ``start`` (a checkpoint position) or the first."""
+        req: PageRequest | None = start or paginator.first(url, params)
+        while req is not None:
+            response, body = self._fetch(req)
+            records, nxt = self._page_of(paginator, req, response, body)
+            yield Page(req, records, nxt)
+            req = nxt
+
+    def paginate(
+        self, url: str, paginator: Paginator, *, params: Mapping[str, Any] | None = None
+    ) -> Iterator[Any]:
+        """Yield every record of every page, in source order."""
+        for page in self.iter_pages(url, paginator, params=params):
+            yield from page.records
+
+    def pull(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        output: Output | str | os.PathLike[str],
+        params: Mapping[str, Any] | None = None,
+    ) -> PullResult:
+        """Write every record to ``output`` (JSON Lines), resuming from its checkpoint.
+
+        Records are written page by page (memory stays bounded); after each page a
+        checkpoint records the position reached. Rerun the same call after a failure:
+        it continues where the last checkpoint left off, with no duplicate and no gap.
+        On success the final file appears atomically and the checkpoint is removed.
+        """
+        writer = OutputWriter(as_output(output), paginator.first(url, params))
+        start = writer.open()
+        try:
+            if start is not None:
+                for page in self.iter_pages(url, paginator, start=start):
+                    writer.write_page(page.records, page.next)
+            final = writer.commit()
+        except BaseException:
+            writer.close()
+            raise
+        return PullResult(final, writer.records, writer.pages, writer.resumed)
+
+
+class AsyncVendorClient(_Base):
+    """The asyncio twin of :class:`VendorClient`.
+
+    Shares its arguments, plus ``concurrency``: the pages fetched at once by
+    :meth:`paginate`/:meth:`pull` when the strategy knows every page up front (page
+    number or offset/limit with a total); records are still emitted in source order.
+    """
+
+    def __init__(
+        self,
+        source: TokenSource | None = None,
+        *,
+        base_url: str = "",
+        vendor: str | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | None = None,
+        concurrency: int = 4,
+        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        http2: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+        limits: httpx.Limits | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: Any = True,
+    ) -> None:
+        super().__init__(
+            source, base_url=base_url, vendor=vendor, retry=retry, rate_limit=rate_limit
+        )
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError("must be an integer >= 1", field="concurrency")
+        self.concurrency = concurrency
+        self.limiter = AsyncRateLimiter(self.rate_limit)
+        kwargs: dict[str, Any] = {}
+        if transport is not None:
+            kwargs["transport"] = transport
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            auth=VendorAuth(source) if source is not None else None,
+            timeout=timeout,
+            http2=_h2_available() if http2 is None else http2,
+            headers=dict(headers or {}),
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            verify=verify,
+            **kwargs,
+        )
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The underlying ``httpx.AsyncClient`` (bypasses retries and the rate limit)."""
+        return self._http
+
+    async def __aenter__(self) -> AsyncVendorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _send(self, request: httpx.Request, parse: _Parse[T]) -> T:
+        url = safe_url(request.url)
+
+        async def once() -> T:
+            async with self.limiter.slot() as slot:
+                try:
+                    response = await self._http.send(request)
+                except httpx.TransportError as exc:
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
+                    ) from exc
+                except httpx.DecodingError as exc:
+                    raise RetryableFailure(
+                        BadResponseError(
+                            f"{self.vendor}: {request.method} {url}: body could not be decoded",
+                            vendor=self.vendor,
+                            url=url,
+                        ),
+                        cause="DecodingError",
+                    ) from exc
+
+            def throttled(retry_after: float | None) -> None:
+                self.limiter.throttled(slot.at, retry_after)
+
+            return self._check(response, parse, throttled)
+
+        return await self._retrier.arun(once, method=request.method, url=url)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Async :meth:`VendorClient.request`."""
+        request = self._http.build_request(
+            method, url, params=params, json=json, data=data, content=content, headers=headers
+        )
+        return await self._send(request, _no_parse)
+
+    async def get(self, url: str, *, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """Async :meth:`VendorClient.get`."""
+        return await self.request("GET", url, params=params)
+
+    async def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Async :meth:`VendorClient.post`."""
+        return await self.request("POST", url, json=json, data=data, params=params)
+
+    async def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        """Async :meth:`VendorClient.get_json`."""
+        request = self._http.build_request("GET", url, params=params)
+        return await self._send(request, _parse_json)
+
+    async def _fetch(self, page: PageRequest) -> tuple[httpx.Response, Any]:
+        request = self._http.build_request("GET", page.url, params=dict(page.params))
+        return await self._send(request, lambda r: (r, r.json()))
+
+    async def iter_pages(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        start: PageRequest | None = None,
+        concurrency: int | None = None,
+    ) -> AsyncGenerator[Page, None]:
+        """Yield pages in source order; fetch up to ``concurrency`` at once when the
+        strategy can list the remaining pages (known total)."""
+        width = self.concurrency if concurrency is None else concurrency
+        req: PageRequest | None = start or paginator.first(url, params)
+        while req is not None:
+            response, body = await self._fetch(req)
+            records, nxt = self._page_of(paginator, req, response, body)
+            plan = paginator.plan(req, response, body, records) if width > 1 and nxt else None
+            if not plan:
+                yield Page(req, records, nxt)
+                req = nxt
+                continue
+            yield Page(req, records, plan[0])
+            pages = self._concurrent(paginator, plan, width)
+            try:
+                async for page in pages:
+                    yield page
+            finally:
+                await pages.aclose()
+            return
+
+    async def _concurrent(
+        self, paginator: Paginator, plan: list[PageRequest], width: int
+    ) -> AsyncGenerator[Page, None]:
+        async def one(req: PageRequest) -> Page:
+            response, body = await self._fetch(req)
+            records, _ = self._page_of(paginator, req, response, body)
+            return Page(req, records, None)
+
+        pending: deque[asyncio.Task[Page]] = deque()
+        total = len(plan)
+        launched = 0
+
+        def launch() -> None:
+            nonlocal launched
+            pending.append(asyncio.ensure_future(one(plan[launched])))
+            launched += 1
+
+        try:
+            while launched < min(width, total):
+                launch()
+            emitted = 0
+            while pending:
+                page = await pending.popleft()
+                if launched < total:
+                    launch()
+                emitted += 1
+                following = plan[emitted] if emitted < total else None
+                yield Page(page.request, page.records, following)
+        finally:
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def paginate(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        concurrency: int | None = None,
+    ) -> AsyncIterator[Any]:
+        """Yield every record of every page, in source order."""
+        pages = self.iter_pages(url, paginator, params=params, concurrency=concurrency)
+        try:
+            async for page in pages:
+                for record in page.records:
+                    yield record
+        finally:
+            await pages.aclose()
+
+    async def pull(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        output: Output | str | os.PathLike[str],
+        params: Mapping[str, Any] | None = None,
+        concurrency: int | None = None,
+    ) -> PullResult:
+        """Async :meth:`VendorClient.pull` (pages fetched concurrently when possible)."""
+        writer = OutputWriter(as_output(output), paginator.first(url, params))
+        start = writer.open()
+        try:
+            if start is not None:
+                pages = self.iter_pages(url, paginator, start=start, concurrency=concurrency)
+                try:
+                    async for page in pages:
+                        writer.write_page(page.records, page.next)
+                finally:
+                    await pages.aclose()
+            final = writer.commit()
+        except BaseException:
+            writer.close()
+            raise
+        return PullResult(final, writer.records, writer.pages, writer.resumed)

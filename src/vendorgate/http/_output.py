@@ -1,0 +1,296 @@
+"""Streaming JSON Lines output with an atomic final file and a consistent checkpoint.
+
+Layout while a pull runs (``out.jsonl`` as the output)::
+
+    out.jsonl.partial            records written so far (appended page by page)
+    out.jsonl.checkpoint.json    {"position": next page, "records": n, "bytes": size, ...}
+
+After each page the partial file is flushed (and fsynced), *then* the checkpoint is
+replaced atomically with the byte size the partial file had at that moment. The
+checkpoint therefore never describes data that is not on disk; a rerun truncates the
+partial file back to the checkpoint's byte size (dropping any page written after the
+last checkpoint) and resumes from the checkpoint's position: no duplicate, no gap. With
+gzip each page is its own gzip member (a concatenation of members is a valid gzip file),
+so the truncation point is always a member boundary.
+
+On success the partial file is renamed to the final name (``os.replace``, atomic) and the
+checkpoint is removed. For an fsspec URL (``s3://...``; needs the ``fsspec`` extra) the
+partial data and the checkpoint stay in a local staging directory and the finished file
+is uploaded under a temporary name and moved to the final URL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from vendorgate._errors import ConfigurationError
+from vendorgate.http._pagination import PageRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["Checkpoint", "Output", "OutputWriter", "as_output"]
+
+_CHECKPOINT_VERSION = 1
+
+
+def _default_serializer(record: Any) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Output:
+    """Where and how a pull writes its records.
+
+    Attributes:
+        path: Local path or fsspec URL of the final file.
+        gzip: Compress with gzip; ``None`` infers it from a ``.gz`` suffix.
+        checkpoint_path: Where the checkpoint goes (default ``<path>.checkpoint.json``,
+            or inside ``staging_dir`` for an fsspec URL).
+        staging_dir: Local directory for partial data of an fsspec URL (default: the
+            system temporary directory).
+        storage_options: Passed to ``fsspec.core.url_to_fs`` for URLs.
+        fsync: fsync the data and the checkpoint after every page (crash safety).
+        serializer: Turns one record into one line (without the newline); JSON by default.
+    """
+
+    path: str | os.PathLike[str]
+    gzip: bool | None = None
+    checkpoint_path: str | os.PathLike[str] | None = None
+    staging_dir: str | os.PathLike[str] | None = None
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+    fsync: bool = True
+    serializer: Callable[[Any], bytes] = _default_serializer
+
+    def __post_init__(self) -> None:
+        if not str(self.path):
+            raise ConfigurationError("must be a local path or an fsspec URL", field="path")
+
+    @property
+    def is_url(self) -> bool:
+        """Whether ``path`` is a remote fsspec URL."""
+        return _is_url(str(self.path))
+
+    @property
+    def compressed(self) -> bool:
+        """Whether the output is gzip compressed."""
+        return self.gzip if self.gzip is not None else str(self.path).endswith(".gz")
+
+    def _local_base(self) -> Path:
+        p = str(self.path)
+        if not self.is_url:
+            return Path(p.removeprefix("file://"))
+        digest = hashlib.sha256(p.encode()).hexdigest()[:16]
+        base = Path(self.staging_dir or tempfile.gettempdir()) / "vendorgate-staging"
+        base.mkdir(parents=True, exist_ok=True)
+        return base / f"{digest}-{Path(p).name or 'output'}"
+
+    @property
+    def partial_path(self) -> Path:
+        """The local file records are appended to while the pull runs."""
+        base = self._local_base()
+        return base.with_name(base.name + ".partial")
+
+    @property
+    def checkpoint_file(self) -> Path:
+        """The local checkpoint file."""
+        if self.checkpoint_path is not None:
+            return Path(self.checkpoint_path)
+        base = self._local_base()
+        return base.with_name(base.name + ".checkpoint.json")
+
+
+def as_output(output: Output | str | os.PathLike[str]) -> Output:
+    """Accept an :class:`Output` or a plain path/URL."""
+    if isinstance(output, Output):
+        return output
+    if isinstance(output, (str, os.PathLike)):
+        return Output(path=output)
+    raise ConfigurationError("must be a path, an fsspec URL or an Output", field="output")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint file says.
+
+    Attributes:
+        source: Fingerprint of the pull's first request (guards against resuming another).
+        position: The next page to fetch, ``None`` when every page was written.
+        records: Records written so far.
+        pages: Pages written so far.
+        bytes: Size of the partial file when the checkpoint was written.
+    """
+
+    source: str
+    position: PageRequest | None
+    records: int
+    pages: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "version": _CHECKPOINT_VERSION,
+            "source": self.source,
+            "position": self.position.to_dict() if self.position else None,
+            "records": self.records,
+            "pages": self.pages,
+            "bytes": self.bytes,
+        }
+
+    @classmethod
+    def load(cls, path: Path) -> Checkpoint | None:
+        """Read ``path``; ``None`` if it does not exist."""
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it to "
+                "start the pull over",
+                field="output",
+            ) from exc
+        if not isinstance(data, dict) or data.get("version") != _CHECKPOINT_VERSION:
+            raise ConfigurationError(
+                f"checkpoint {path} has an unknown format; delete it to start over",
+                field="output",
+            )
+        pos = data.get("position")
+        return cls(
+            source=str(data["source"]),
+            position=PageRequest.from_dict(pos) if pos else None,
+            records=int(data["records"]),
+            pages=int(data["pages"]),
+            bytes=int(data["bytes"]),
+        )
+
+
+def source_fingerprint(first: PageRequest) -> str:
+    """Identify a pull by its first request (URL and parameters)."""
+    raw = json.dumps(first.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _atomic_write(path: Path, data: bytes, *, fsync: bool) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class OutputWriter:
+    """Writes pages of records to an :class:`Output`, checkpointing after each page.
+
+    Used by :meth:`VendorClient.pull`; usable directly for custom loops::
+
+        writer = OutputWriter(output, first_request)
+        start = writer.open()            # where to (re)start, None if already complete
+        writer.write_page(records, next_request)
+        writer.commit()                  # final file appears, checkpoint removed
+    """
+
+    def __init__(self, output: Output, first: PageRequest) -> None:
+        self.output = output
+        self.first = first
+        self.source = source_fingerprint(first)
+        self.records = 0
+        self.pages = 0
+        self.resumed = False
+        self._bytes = 0
+        self._fh: IO[bytes] | None = None
+        self._position: PageRequest | None = first
+
+    def open(self) -> PageRequest | None:
+        """Prepare the partial file; return the request to start from (``None``: all done)."""
+        out = self.output
+        partial = out.partial_path
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        cp = Checkpoint.load(out.checkpoint_file)
+        if cp is not None and cp.source != self.source:
+            raise ConfigurationError(
+                f"checkpoint {out.checkpoint_file} belongs to another pull (different "
+                "URL or parameters); delete it or choose another output",
+                field="output",
+            )
+        if cp is not None and partial.exists() and partial.stat().st_size >= cp.bytes:
+            fh = open(partial, "r+b")  # noqa: SIM115 - kept open across pages
+            fh.truncate(cp.bytes)
+            fh.seek(cp.bytes)
+            self._fh = fh
+            self._bytes, self.records, self.pages = cp.bytes, cp.records, cp.pages
+            self._position = cp.position
+            self.resumed = True
+        else:
+            self._fh = open(partial, "wb")  # noqa: SIM115 - kept open across pages
+            self._position = self.first
+        return self._position
+
+    def write_page(self, records: list[Any], next_request: PageRequest | None) -> None:
+        """Append one page's records, then checkpoint ``next_request`` as the position."""
+        fh = self._fh
+        if fh is None:
+            raise RuntimeError("OutputWriter.open() must be called first")
+        ser = self.output.serializer
+        data = b"".join(ser(r) + b"\n" for r in records)
+        if self.output.compressed and data:
+            data = gzip.compress(data, compresslevel=6, mtime=0)
+        if data:
+            fh.write(data)
+            fh.flush()
+            if self.output.fsync:
+                os.fsync(fh.fileno())
+        self._bytes += len(data)
+        self.records += len(records)
+        self.pages += 1
+        self._position = next_request
+        cp = Checkpoint(self.source, next_request, self.records, self.pages, self._bytes)
+        _atomic_write(
+            self.output.checkpoint_file,
+            json.dumps(cp.to_dict()).encode(),
+            fsync=self.output.fsync,
+        )
+
+    def close(self) -> None:
+        """Close the partial file, keeping it and the checkpoint for a rerun."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def commit(self) -> str:
+        """Move the finished file into place atomically and remove the checkpoint."""
+        self.close()
+        out = self.output
+        partial = out.partial_path
+        final = str(out.path)
+        if out.is_url:
+            try:
+                from fsspec.core import url_to_fs
+            except ImportError as exc:  # pragma: no cover - depends on the extra
+                raise ConfigurationError(
+                    "an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'",
+                    field="output",
+                ) from exc
+            fs, remote = url_to_fs(final, **dict(out.storage_options))
+            tmp_remote = f"{remote}.tmp-{os.getpid()}"
+            fs.put_file(str(partial), tmp_remote)
+            fs.mv(tmp_remote, remote)
+            partial.unlink()
+        else:
+            os.replace(partial, final.removeprefix("file://"))
+        out.checkpoint_file.unlink(missing_ok=True)
+        return final

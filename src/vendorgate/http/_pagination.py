@@ -1,0 +1,344 @@
+"""Pagination strategies: how to ask for the next page and where the records are.
+
+A strategy is immutable configuration. Paging state lives in :class:`PageRequest`
+values (a URL and query parameters, plain JSON), so the position reached can be saved in
+a checkpoint and a rerun can resume from it. Every strategy:
+
+* builds the first request (:meth:`Paginator.first`),
+* extracts the records of a page (``records_path``, a dotted path into the JSON body;
+  ``None`` when the body itself is the list),
+* builds the next request from the page just received (:meth:`Paginator.next`), and
+* when it can, lists every remaining request up front (:meth:`Paginator.plan`) so the
+  async client can fetch pages concurrently and still emit records in source order.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vendorgate._errors import BadResponseError, ConfigurationError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "CursorInBody",
+    "Custom",
+    "LinkHeader",
+    "NextUrlInBody",
+    "OffsetLimit",
+    "Page",
+    "PageNumber",
+    "PageRequest",
+    "Paginator",
+    "dig",
+]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page to fetch: a URL (absolute, or relative to the client's base URL) and params.
+
+    Attributes:
+        url: Path or absolute URL.
+        params: Query parameters (plain JSON values).
+    """
+
+    url: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form, as stored in a checkpoint."""
+        return {"url": self.url, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PageRequest:
+        """Inverse of :meth:`to_dict`."""
+        url = data.get("url")
+        params = data.get("params") or {}
+        if not isinstance(url, str) or not isinstance(params, Mapping):
+            raise ConfigurationError("is not a page request", field="checkpoint.position")
+        return cls(url, dict(params))
+
+    def with_params(self, **params: Any) -> PageRequest:
+        """A copy with ``params`` merged in."""
+        return PageRequest(self.url, {**self.params, **params})
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched page.
+
+    Attributes:
+        request: The request that fetched it.
+        records: Its records, in source order.
+        next: The request for the page after it, ``None`` on the last page.
+    """
+
+    request: PageRequest
+    records: list[Any]
+    next: PageRequest | None
+
+
+def dig(body: Any, path: str | None, *, what: str = "records_path") -> Any:
+    """Follow a dotted ``path`` (``"data.items"``) into a JSON ``body``; ``None`` if absent."""
+    if path is None or path == "":
+        return body
+    node = body
+    for part in path.split("."):
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paginator(ABC):
+    """Base of all strategies.
+
+    Attributes:
+        records_path: Dotted path to the list of records in the JSON body (``None``: the
+            body is the list).
+    """
+
+    records_path: str | None = "items"
+
+    def first(self, url: str, params: Mapping[str, Any] | None = None) -> PageRequest:
+        """The request for the first page."""
+        return PageRequest(url, dict(params or {}))
+
+    def records(self, body: Any, response: httpx.Response) -> list[Any]:
+        """The records of a page, in order."""
+        found = dig(body, self.records_path)
+        if found is None and isinstance(body, Mapping) and self.records_path is not None:
+            if self.records_path not in body:
+                raise BadResponseError(
+                    f"page has no {self.records_path!r} field: set records_path to where "
+                    "the records are",
+                    status=response.status_code,
+                )
+            return []
+        if not isinstance(found, list):
+            raise BadResponseError(
+                f"records_path {self.records_path!r} is not a list in the page body",
+                status=response.status_code,
+            )
+        return found
+
+    @abstractmethod
+    def next(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> PageRequest | None:
+        """The request for the page after ``request``, or ``None`` after the last one."""
+
+    def plan(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> list[PageRequest] | None:
+        """Every request after ``request`` when known up front, else ``None``."""
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageNumber(Paginator):
+    """``?page=N&per_page=M``; stops at ``total_pages_path``/``total_path`` or a short page.
+
+    Example:
+        ``PageNumber(page_size=100, records_path="items")`` asks for ``?page=1&per_page=100``,
+        then page 2, ... until ``pages`` in the body (or a page shorter than 100).
+    """
+
+    page_param: str = "page"
+    size_param: str | None = "per_page"
+    page_size: int = 100
+    start_page: int = 1
+    total_pages_path: str | None = "pages"
+    total_path: str | None = "total"
+
+    def __post_init__(self) -> None:
+        if self.page_size < 1:
+            raise ConfigurationError("must be >= 1", field="page_size")
+
+    def first(self, url: str, params: Mapping[str, Any] | None = None) -> PageRequest:
+        """The request for page ``start_page``."""
+        extra = {self.size_param: self.page_size} if self.size_param else {}
+        return PageRequest(url, {**(params or {}), self.page_param: self.start_page, **extra})
+
+    def _last_page(self, body: Any) -> int | None:
+        pages = _int_or_none(dig(body, self.total_pages_path))
+        if pages is not None:
+            return self.start_page + pages - 1
+        total = _int_or_none(dig(body, self.total_path))
+        if total is not None:
+            return self.start_page + max(0, math.ceil(total / self.page_size)) - 1
+        return None
+
+    def next(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> PageRequest | None:
+        """Page ``N + 1`` unless this was the last page."""
+        current = _int_or_none(request.params.get(self.page_param)) or self.start_page
+        last = self._last_page(body)
+        if not records or (last is not None and current >= last):
+            return None
+        if last is None and len(records) < self.page_size:
+            return None
+        return request.with_params(**{self.page_param: current + 1})
+
+    def plan(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> list[PageRequest] | None:
+        """Pages ``N + 1`` to the last one, when the body says how many there are."""
+        last = self._last_page(body)
+        if last is None:
+            return None
+        current = _int_or_none(request.params.get(self.page_param)) or self.start_page
+        return [request.with_params(**{self.page_param: n}) for n in range(current + 1, last + 1)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffsetLimit(Paginator):
+    """``?offset=N&limit=M``; stops at ``total_path`` or a short page."""
+
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = 100
+    start_offset: int = 0
+    total_path: str | None = "total"
+
+    def __post_init__(self) -> None:
+        if self.limit < 1:
+            raise ConfigurationError("must be >= 1", field="limit")
+
+    def first(self, url: str, params: Mapping[str, Any] | None = None) -> PageRequest:
+        """The request at ``start_offset``."""
+        return PageRequest(
+            url,
+            {**(params or {}), self.offset_param: self.start_offset, self.limit_param: self.limit},
+        )
+
+    def _offset(self, request: PageRequest) -> int:
+        return _int_or_none(request.params.get(self.offset_param)) or 0
+
+    def next(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> PageRequest | None:
+        """The next offset unless the end was reached."""
+        offset = self._offset(request) + len(records)
+        total = _int_or_none(dig(body, self.total_path))
+        if not records or (total is not None and offset >= total):
+            return None
+        if total is None and len(records) < self.limit:
+            return None
+        return request.with_params(**{self.offset_param: offset})
+
+    def plan(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> list[PageRequest] | None:
+        """Every remaining offset, when the body gives the total."""
+        total = _int_or_none(dig(body, self.total_path))
+        offset = self._offset(request)
+        if total is None:
+            return None
+        if len(records) != self.limit and offset + len(records) < total:
+            return None  # the server returned a short page early: offsets are not predictable
+        start = offset + self.limit
+        return [
+            request.with_params(**{self.offset_param: o}) for o in range(start, total, self.limit)
+        ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CursorInBody(Paginator):
+    """``?cursor=C``, the next cursor read from ``cursor_path`` in the body."""
+
+    cursor_param: str = "cursor"
+    cursor_path: str = "next_cursor"
+    limit_param: str | None = "limit"
+    limit: int | None = 100
+
+    def first(self, url: str, params: Mapping[str, Any] | None = None) -> PageRequest:
+        """The request without a cursor."""
+        extra = {self.limit_param: self.limit} if self.limit_param and self.limit else {}
+        return PageRequest(url, {**(params or {}), **extra})
+
+    def next(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> PageRequest | None:
+        """The request with the body's next cursor, if any."""
+        cursor = dig(body, self.cursor_path)
+        if cursor in (None, "") or not records:
+            return None
+        return request.with_params(**{self.cursor_param: cursor})
+
+
+@dataclass(frozen=True, kw_only=True)
+class NextUrlInBody(Paginator):
+    """The next page's full URL is in the body at ``next_path`` (``null`` on the last)."""
+
+    next_path: str = "next"
+
+    def next(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> PageRequest | None:
+        """The body's next URL (resolved against this page's URL), if any."""
+        nxt = dig(body, self.next_path)
+        if not isinstance(nxt, str) or not nxt:
+            return None
+        return PageRequest(str(response.request.url.join(nxt)), {})
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkHeader(Paginator):
+    """RFC 8288 ``Link: <...>; rel="next"`` header (GitHub style)."""
+
+    rel: str = "next"
+
+    def next(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> PageRequest | None:
+        """The ``rel`` link of the response, if any."""
+        link = response.links.get(self.rel)
+        url = link.get("url") if link else None
+        if not url:
+            return None
+        return PageRequest(str(response.request.url.join(url)), {})
+
+
+NextFn = Callable[["PageRequest", "httpx.Response", Any, "list[Any]"], "PageRequest | None"]
+
+
+@dataclass(frozen=True)
+class Custom(Paginator):
+    """Any other scheme: ``next_page(request, response, body, records)`` returns the next.
+
+    Example:
+        ``Custom(lambda req, resp, body, recs: ..., records_path="results")``
+    """
+
+    next_page: NextFn
+
+    def next(
+        self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
+    ) -> PageRequest | None:
+        """Whatever ``next_page`` returns."""
+        result = self.next_page(request, response, body, records)
+        if result is not None and not isinstance(result, PageRequest):
+            raise ConfigurationError("must return a PageRequest or None", field="next_page")
+        return result

@@ -1,0 +1,289 @@
+"""Retries with exponential backoff, full jitter and ``Retry-After``, on top of stamina.
+
+Why stamina rather than a home-made loop (or tenacity directly): it is typed, small and
+well kept; it instruments every scheduled retry (logging, structlog, Prometheus) without
+our code; :func:`stamina.set_testing` turns every wait off in tests instead of sleeping;
+and its ``on=`` hook may return the delay to wait, which is exactly what ``Retry-After``
+needs. vendorgate only decides *whether* and *how long* (full jitter, ``Retry-After``,
+the per-wait cap and the total time budget) and lets stamina run the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from vendorgate._errors import APIError, ConfigurationError, TransportError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    import httpx
+
+__all__ = [
+    "DEFAULT_RETRY_METHODS",
+    "DEFAULT_RETRY_STATUSES",
+    "RetryPolicy",
+    "parse_retry_after",
+]
+
+logger = logging.getLogger("vendorgate.http")
+
+T = TypeVar("T")
+
+#: Statuses retried by default: rate limited, bad gateway, unavailable, gateway timeout.
+DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
+#: Methods retried by default: the idempotent ones (RFC 9110 section 9.2.2).
+DEFAULT_RETRY_METHODS: frozenset[str] = frozenset(
+    {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How a client retries a failed request.
+
+    The wait before retry ``n`` (1-based) is drawn uniformly from
+    ``[0, min(wait_max_s, wait_initial_s * 2 ** (n - 1))]`` ("full jitter"), plus up
+    to ``wait_jitter_s`` extra, capped at ``wait_max_s``. A ``Retry-After`` header
+    (seconds or HTTP-date) replaces the drawn wait, still capped at ``wait_max_s``. A retry
+    whose wait would end past ``timeout_s`` (counted from the first attempt) is not
+    made: the typed error is raised at once instead.
+
+    Attributes:
+        attempts: Total attempts including the first (``1`` disables retries).
+        timeout_s: Budget for all attempts and waits of one request, in seconds.
+        wait_initial_s: Upper bound of the first backoff, in seconds.
+        wait_max_s: Cap on any single wait, ``Retry-After`` included.
+        wait_jitter_s: Extra random wait added on top of the backoff (``0`` by default).
+        retry_statuses: Statuses that are retried.
+        retry_methods: Methods that are retried; add ``"POST"`` to opt in for POST.
+            Connection failures that happen before the request is sent are retried for
+            every method.
+        retry_bad_body: Whether an unparseable body (truncated JSON) is retried.
+    """
+
+    attempts: int = 5
+    timeout_s: float = 120.0
+    wait_initial_s: float = 0.5
+    wait_max_s: float = 30.0
+    wait_jitter_s: float = 0.0
+    retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
+    retry_methods: frozenset[str] = field(default=DEFAULT_RETRY_METHODS)
+    retry_bad_body: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigurationError("must be an integer >= 1", field="attempts")
+        for name in ("timeout_s", "wait_initial_s", "wait_max_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigurationError("must be a number of seconds > 0", field=name)
+        if not isinstance(self.wait_jitter_s, (int, float)) or self.wait_jitter_s < 0:
+            raise ConfigurationError("must be a number of seconds >= 0", field="wait_jitter_s")
+        statuses = frozenset(self.retry_statuses)
+        if any(not isinstance(s, int) or not 100 <= s <= 599 for s in statuses):
+            raise ConfigurationError("must be HTTP statuses (100-599)", field="retry_statuses")
+        object.__setattr__(self, "retry_statuses", statuses)
+        object.__setattr__(self, "retry_methods", frozenset(m.upper() for m in self.retry_methods))
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        """A policy that never retries."""
+        return cls(attempts=1)
+
+    def backoff_s(self, retry_num: int) -> float:
+        """Draw the wait before retry ``retry_num`` (1-based), full jitter, capped."""
+        ceiling = min(self.wait_max_s, self.wait_initial_s * 2.0 ** min(retry_num - 1, 60))
+        wait = random.uniform(0.0, ceiling)
+        if self.wait_jitter_s:
+            wait += random.uniform(0.0, self.wait_jitter_s)
+        return min(wait, self.wait_max_s)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header into seconds from now.
+
+    Accepts delay-seconds (``"120"``) and HTTP-date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``). Returns ``None`` when absent or unparseable,
+    ``0.0`` for dates in the past.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN check
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+class RetryableFailure(Exception):
+    """Raised by one attempt when the failure may be retried (internal).
+
+    Attributes:
+        error: The typed error raised if no retry is made.
+        retry_after_s: The server's ``Retry-After``, in seconds, if it sent one.
+        cause: Short words for the log (``"status 429"``, ``"ReadTimeout"``).
+        always: Retry even for a non-idempotent method (request never sent).
+    """
+
+    def __init__(
+        self,
+        error: APIError,
+        *,
+        retry_after_s: float | None = None,
+        cause: str,
+        always: bool = False,
+    ) -> None:
+        super().__init__(cause)
+        self.error = error
+        self.retry_after_s = retry_after_s
+        self.cause = cause
+        self.always = always
+
+
+class _RetrySignal(Exception):
+    """Tells stamina to retry after ``wait_s`` seconds (its repr is safe to log)."""
+
+    def __init__(self, failure: RetryableFailure, wait_s: float) -> None:
+        super().__init__(f"{failure.cause}, retrying in {wait_s:.2f} s")
+        self.failure = failure
+        self.wait_s = wait_s
+
+
+def _wait_for(exc: Exception) -> bool | float:
+    """stamina backoff hook: retry signals only, after the wait we computed."""
+    if isinstance(exc, _RetrySignal):
+        return exc.wait_s
+    return False
+
+
+def transport_failure(
+    exc: httpx.TransportError, *, vendor: str, method: str, url: str
+) -> RetryableFailure:
+    """Wrap an httpx transport error (connection, timeout, protocol) for the retry loop."""
+    import httpx
+
+    name = type(exc).__name__
+    err = TransportError(
+        f"{vendor}: {method} {url} failed: {name} (check the network and the timeouts)",
+        vendor=vendor,
+        url=url,
+    )
+    err.__cause__ = exc
+    never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    return RetryableFailure(err, cause=name, always=never_sent)
+
+
+def _give_up(failure: RetryableFailure, attempt: int, elapsed_s: float) -> APIError:
+    err = failure.error
+    if attempt <= 1:
+        return err
+    new = type(err)(
+        f"{err} (gave up after {attempt} attempts in {elapsed_s:.1f} s)",
+        status=err.status,
+        vendor=err.vendor,
+        request_id=err.request_id,
+        body_excerpt=err.body_excerpt,
+        url=err.url,
+    )
+    new.__cause__ = err.__cause__
+    return new
+
+
+class Retrier:
+    """Runs one request's attempts under a :class:`RetryPolicy` (used by the clients)."""
+
+    def __init__(self, policy: RetryPolicy, *, vendor: str) -> None:
+        self.policy = policy
+        self.vendor = vendor
+
+    def _signal(
+        self, failure: RetryableFailure, method: str, url: str, num: int, started: float
+    ) -> Exception:
+        import stamina
+
+        p = self.policy
+        elapsed = time.monotonic() - started
+        retryable_method = failure.always or method.upper() in p.retry_methods
+        if not retryable_method or num >= p.attempts:
+            return _give_up(failure, num, elapsed)
+        if failure.retry_after_s is not None:
+            wait = min(failure.retry_after_s, p.wait_max_s)
+        else:
+            wait = p.backoff_s(num)
+        effective = 0.0 if stamina.is_testing() else wait
+        if elapsed + effective > p.timeout_s:
+            return _give_up(failure, num, elapsed)
+        logger.warning(
+            "%s: %s %s: %s, retry %d of %d in %.2f s",
+            self.vendor,
+            method,
+            url,
+            failure.cause,
+            num,
+            p.attempts - 1,
+            wait,
+        )
+        return _RetrySignal(failure, wait)
+
+    def run(self, once: Callable[[], T], *, method: str, url: str) -> T:
+        """Call ``once`` until it succeeds, raises a final error, or the policy gives up."""
+        import stamina
+
+        started = time.monotonic()
+        num = 0
+        try:
+            for attempt in stamina.retry_context(
+                on=_wait_for, attempts=self.policy.attempts, timeout=None
+            ):
+                with attempt:
+                    num += 1
+                    try:
+                        return once()
+                    except RetryableFailure as failure:
+                        exc = self._signal(failure, method, url, num, started)
+                        raise exc from exc.__cause__
+        except _RetrySignal as sig:  # stamina's testing mode ran out of attempts first
+            raise _give_up(sig.failure, num, time.monotonic() - started) from None
+        raise AssertionError("unreachable: stamina ended without a result")  # pragma: no cover
+
+    async def arun(self, once: Callable[[], Awaitable[T]], *, method: str, url: str) -> T:
+        """Async :meth:`run`."""
+        import stamina
+
+        started = time.monotonic()
+        num = 0
+        try:
+            async for attempt in stamina.retry_context(
+                on=_wait_for, attempts=self.policy.attempts, timeout=None
+            ):
+                with attempt:
+                    num += 1
+                    try:
+                        return await once()
+                    except RetryableFailure as failure:
+                        exc = self._signal(failure, method, url, num, started)
+                        raise exc from exc.__cause__
+        except _RetrySignal as sig:
+            raise _give_up(sig.failure, num, time.monotonic() - started) from None
+        raise AssertionError("unreachable: stamina ended without a result")  # pragma: no cover
