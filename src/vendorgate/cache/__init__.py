@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from vendorgate.cache._base import CacheBackend
 from vendorgate.cache._cache import TokenCache, default_cache
+from vendorgate.cache._file import FileBackend
 from vendorgate.cache._memory import MemoryBackend
 from vendorgate.cache._policy import RefreshPolicy
+from vendorgate.cache._redis import RedisBackend
+from vendorgate.cache._vault import VaultKVBackend
 
 __all__ = [
     "CacheBackend",
+    "FileBackend",
     "MemoryBackend",
+    "RedisBackend",
     "RefreshPolicy",
     "TokenCache",
+    "VaultKVBackend",
     "default_cache",
 ]

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vendorgate.tokens import Token
+
+if TYPE_CHECKING:
+    from vendorgate.cache import CacheBackend
 
 
 class FakeClock:
@@ -44,3 +53,152 @@ class CountingFetch:
         self.calls += 1
         self.previous.append(previous)
         return make_token(self.now(), self.lifetime_s)
+
+
+# -- shared backends built from a plain spec (picklable: subprocess workers use it) --------
+
+
+_MEMORY: dict[str, CacheBackend] = {}
+
+
+def backend_from_spec(spec: dict[str, str], **kwargs: object) -> CacheBackend:
+    """Build the backend a spec describes (``kind`` is memory, file, redis or vault)."""
+    from vendorgate.cache import FileBackend, MemoryBackend, RedisBackend, VaultKVBackend
+
+    kind = spec["kind"]
+    if kind == "memory":
+        # One store per spec id: "two workers" of the memory backend share it.
+        if spec["id"] not in _MEMORY:
+            _MEMORY[spec["id"]] = MemoryBackend(**kwargs)  # type: ignore[arg-type]
+        return _MEMORY[spec["id"]]
+    if kind == "file":
+        return FileBackend(spec["directory"], **kwargs)  # type: ignore[arg-type]
+    if kind == "redis":
+        return RedisBackend(spec["url"], prefix=spec["prefix"], **kwargs)  # type: ignore[arg-type]
+    if kind == "vault":
+        import hvac
+
+        client = hvac.Client(url=spec["url"], token=spec["token"])
+        return VaultKVBackend(client, prefix=spec["prefix"], **kwargs)  # type: ignore[arg-type]
+    raise ValueError(kind)
+
+
+def write_raw(spec: dict[str, str], key: str, raw: str) -> None:
+    """Write ``raw`` as the stored entry of ``key``, bypassing the codec (a corrupt entry)."""
+    from vendorgate.cache._codec import storage_name
+
+    kind = spec["kind"]
+    if kind == "file":
+        Path(spec["directory"]).mkdir(parents=True, exist_ok=True)
+        Path(spec["directory"], f"{storage_name(key)}.json").write_text(raw)
+    elif kind == "redis":
+        import redis
+
+        redis.Redis.from_url(spec["url"]).set(spec["prefix"] + storage_name(key), raw)
+    elif kind == "vault":
+        import hvac
+
+        client = hvac.Client(url=spec["url"], token=spec["token"])
+        client.secrets.kv.v2.create_or_update_secret(
+            path=f"{spec['prefix']}/{storage_name(key)}",
+            secret={"v": 1, "fp": "x", "token": raw},
+            mount_point="secret",
+        )
+    else:
+        raise ValueError(kind)
+
+
+def append_line(path: str, line: str) -> None:
+    """Append one line atomically (O_APPEND): the cross-process fetch counter."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def count_lines(path: str) -> int:
+    """Lines in ``path`` (0 when absent)."""
+    try:
+        return len(Path(path).read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def invalidate_worker(
+    spec: dict[str, str], key: str, counter: str, barrier: Any, results: Any
+) -> None:
+    """A worker process: get a token, wait for all, invalidate it, get the new one."""
+    from vendorgate.cache import TokenCache
+
+    cache = TokenCache(backend_from_spec(spec), lock_wait_s=20)
+
+    def fetch(previous: Token | None) -> Token:
+        append_line(counter, "fetch")
+        time.sleep(0.2)  # a slow token endpoint widens the race window
+        return make_token(time.time(), 600)
+
+    first = cache.get_or_fetch(key, fetch)
+    barrier.wait(30)
+    cache.invalidate(key, first)
+    results.put((first.fingerprint, cache.get_or_fetch(key, fetch).fingerprint))
+
+
+HOLDER = """
+import sys, time
+sys.path.insert(0, {helpers_dir!r})
+from cache_helpers import backend_from_spec, make_token
+from vendorgate.cache import TokenCache
+cache = TokenCache(backend_from_spec({spec!r}), lock_ttl_s={ttl!r})
+def fetch(previous):
+    print("fetching", flush=True)
+    time.sleep(3600)
+cache.get_or_fetch({key!r}, fetch)
+"""
+
+
+class BaoDevServer:
+    """``bao server -dev`` on a free port (used until vendorgate.testing.openbao lands)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.root_token = "root-" + uuid.uuid4().hex
+        bao = Path(sys.executable).with_name("bao")
+        self._proc = subprocess.Popen(
+            [
+                str(bao),
+                "server",
+                "-dev",
+                f"-dev-root-token-id={self.root_token}",
+                f"-dev-listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def __enter__(self) -> BaoDevServer:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/v1/sys/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("bao dev server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()

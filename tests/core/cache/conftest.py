@@ -1,9 +1,15 @@
-"""Fixtures of the cache tests: a fake clock and the async backend."""
+"""Fixtures of the cache tests: a fake clock, the async backend and the backend matrix."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
-from cache_helpers import FakeClock
+from cache_helpers import BaoDevServer, FakeClock
 
 
 @pytest.fixture
@@ -14,3 +20,43 @@ def anyio_backend() -> str:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def vault_for_cache(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """``(url, root_token)`` of an OpenBao dev server with KV v2 at ``secret/``."""
+    if importlib.util.find_spec("vendorgate.testing.openbao") is not None:
+        server = request.getfixturevalue("openbao")
+        yield server.url, server.root_token
+        return
+    with BaoDevServer() as server:
+        yield server.url, server.root_token
+
+
+def _redis_prefix_cleanup(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    with contextlib.suppress(redis.RedisError):
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["memory", "file", "redis", "vault"])
+def backend_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """One spec per shared backend: every backend passes the same contract suite."""
+    kind = request.param
+    run = uuid.uuid4().hex[:12]
+    if kind == "memory":
+        yield {"kind": "memory", "id": run}
+    elif kind == "file":
+        yield {"kind": "file", "directory": str(tmp_path / "cache")}
+    elif kind == "redis":
+        spec = {"kind": "redis", "url": "redis://127.0.0.1:6379/0", "prefix": f"vgtest:{run}:"}
+        yield spec
+        _redis_prefix_cleanup(spec["url"], spec["prefix"])
+    else:
+        url, token = request.getfixturevalue("vault_for_cache")
+        yield {"kind": "vault", "url": url, "token": token, "prefix": f"vgtest/{run}"}

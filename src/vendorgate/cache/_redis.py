@@ -1,0 +1,161 @@
+"""A shared level in Redis: SET NX PX lock with an owner token, Lua compare-and-delete."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from vendorgate._errors import CacheError, ConfigurationError
+from vendorgate.cache._base import CacheBackend
+from vendorgate.cache._codec import decode_entry, encode_entry, storage_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from vendorgate.tokens import Token
+
+__all__ = ["RedisBackend"]
+
+# Delete KEYS[1] only if its JSON entry carries fingerprint ARGV[1].
+_DELETE_IF_FP = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, entry = pcall(cjson.decode, raw)
+if (not ok) or type(entry) ~= 'table' or entry['fp'] == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  if ok and type(entry) == 'table' then return 1 end
+end
+return 0
+"""
+
+# Release lock KEYS[1] only if we still own it (value ARGV[1]).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisBackend(CacheBackend):
+    """Tokens in Redis, shared by every process and host that reaches the server.
+
+    Entries expire with their token (``PX``). The refresh lock is ``SET lock <owner> NX
+    PX ttl``: it expires on its own if the holder dies, and is released (like
+    invalidation) by a Lua script that compares before it deletes. Needs the ``redis``
+    extra (``pip install vendorgate[redis]``).
+
+    Args:
+        url: A ``redis://`` or ``rediss://`` URL, e.g. ``redis://127.0.0.1:6379/0``. Put
+            a password in the URL only through a secret reference at the adapter level.
+        prefix: Prefix of every key.
+        socket_timeout_s: Connect and read timeout; a down server fails fast and the
+            cache degrades to memory.
+        client: An existing ``redis.Redis`` client to use instead of ``url``.
+
+    Raises:
+        ConfigurationError: ``url`` is not a Redis URL, or the extra is not installed.
+    """
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        prefix: str = "vendorgate:token-cache:",
+        socket_timeout_s: float = 2.0,
+        client: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if client is None:
+            if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+                raise ConfigurationError(
+                    "must be a redis://host:port/db URL (or pass client=)", field="url"
+                )
+            try:
+                import redis
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ConfigurationError(
+                    "the Redis backend needs the redis extra: pip install 'vendorgate[redis]'",
+                    field="url",
+                ) from exc
+            client = redis.Redis.from_url(
+                url,
+                socket_timeout=socket_timeout_s,
+                socket_connect_timeout=socket_timeout_s,
+            )
+        self._client = client
+        self.prefix = prefix
+        self._clock = clock
+        self._delete_if = client.register_script(_DELETE_IF_FP)
+        self._release = client.register_script(_RELEASE)
+
+    def __repr__(self) -> str:
+        return f"RedisBackend(prefix={self.prefix!r})"
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import redis
+
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise CacheError(
+                f"Redis {what} failed ({type(exc).__name__}); check that the server is up "
+                "and the URL is right"
+            ) from exc
+
+    def get(self, key: str) -> Token | None:
+        """Return the stored token, or ``None`` when absent, expired or corrupt."""
+        raw = self._call("GET", self._client.get, self.prefix + storage_name(key))
+        token = decode_entry(raw, backend=self.name)
+        if token is None or token.expires_at <= self._clock():
+            return None
+        return token
+
+    def set(self, key: str, token: Token) -> None:
+        """Store the entry with a ``PX`` expiry equal to the token's remaining life."""
+        remaining_ms = int(token.remaining_s(self._clock()) * 1000)
+        if remaining_ms <= 0:
+            return
+        self._call(
+            "SET",
+            self._client.set,
+            self.prefix + storage_name(key),
+            encode_entry(token),
+            px=remaining_ms,
+        )
+
+    def delete_if(self, key: str, fingerprint: str) -> bool:
+        """Delete the entry atomically (Lua) only if it holds the token with ``fingerprint``."""
+        done = self._call(
+            "EVALSHA", self._delete_if, keys=[self.prefix + storage_name(key)], args=[fingerprint]
+        )
+        return bool(done)
+
+    @contextmanager
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> Iterator[bool]:
+        """Hold ``SET NX PX`` on the key's lock; it expires after ``ttl_s`` if we die."""
+        name = self.prefix + storage_name(key) + ":lock"
+        owner = secrets.token_hex(16)
+        ttl_ms = max(int(ttl_s * 1000), 1)
+        deadline = time.monotonic() + wait_s
+        delay = 0.005
+        held = False
+        while True:
+            if self._call("SET NX", self._client.set, name, owner, nx=True, px=ttl_ms):
+                held = True
+                break
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        try:
+            yield held
+        finally:
+            if held:
+                self._call("EVALSHA", self._release, keys=[name], args=[owner])
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()

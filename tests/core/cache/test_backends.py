@@ -1,0 +1,135 @@
+"""The contract every shared backend keeps (memory, file, Redis, Vault KV v2)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+from cache_helpers import CountingFetch, FakeClock, backend_from_spec, make_token, write_raw
+
+from vendorgate.cache import TokenCache
+
+pytestmark = pytest.mark.slow
+
+
+def test_missing_entry_is_none(backend_spec: dict[str, str]) -> None:
+    """An unknown key is a miss, not an error."""
+    assert backend_from_spec(backend_spec).get("nope") is None
+
+
+def test_roundtrip_keeps_every_field(backend_spec: dict[str, str]) -> None:
+    """A stored token comes back with its refresh token, scope and times."""
+    backend = backend_from_spec(backend_spec)
+    token = make_token(__import__("time").time(), 600, refresh="rt-secret")
+    backend.set("k", token)
+    assert backend.get("k") == token
+
+
+def test_expired_entry_is_a_miss(backend_spec: dict[str, str], clock: FakeClock) -> None:
+    """An expired token is never served from a shared level."""
+    backend = backend_from_spec(backend_spec, clock=clock)
+    clock.now = __import__("time").time()
+    backend.set("k", make_token(clock(), 600))
+    clock.advance(601)
+    assert backend.get("k") is None
+
+
+def test_delete_if_removes_the_matching_token(backend_spec: dict[str, str]) -> None:
+    """Invalidating the stored token removes it."""
+    backend = backend_from_spec(backend_spec)
+    token = make_token(__import__("time").time(), 600)
+    backend.set("k", token)
+    assert backend.delete_if("k", token.fingerprint) is True
+    assert backend.get("k") is None
+
+
+def test_delete_if_never_clobbers_a_newer_token(backend_spec: dict[str, str]) -> None:
+    """Invalidating an old token leaves a newer stored token in place."""
+    backend = backend_from_spec(backend_spec)
+    now = __import__("time").time()
+    old, new = make_token(now, 600), make_token(now, 600)
+    backend.set("k", new)
+    assert backend.delete_if("k", old.fingerprint) is False
+    assert backend.get("k") == new
+
+
+def test_delete_if_on_missing_entry_is_false(backend_spec: dict[str, str]) -> None:
+    """Invalidating when nothing is stored is harmless."""
+    assert backend_from_spec(backend_spec).delete_if("k", "0" * 16) is False
+
+
+def test_lock_excludes_a_second_holder(backend_spec: dict[str, str]) -> None:
+    """While one worker holds a key's lock, another cannot take it; afterwards it can."""
+    backend = backend_from_spec(backend_spec)
+    other = backend_from_spec(backend_spec)
+    seen: list[bool] = []
+
+    def try_lock() -> None:
+        with other.lock("k", ttl_s=30, wait_s=0.2) as got:
+            seen.append(got)
+
+    with backend.lock("k", ttl_s=30, wait_s=5) as held:
+        assert held is True
+        t = threading.Thread(target=try_lock)
+        t.start()
+        t.join(30)
+    try_lock()
+    assert seen == [False, True]
+
+
+def test_locks_of_different_keys_are_independent(backend_spec: dict[str, str]) -> None:
+    """Two token configurations refresh in parallel."""
+    backend = backend_from_spec(backend_spec)
+    with backend.lock("a", ttl_s=30, wait_s=5) as a, backend.lock("b", ttl_s=30, wait_s=0.2) as b:
+        assert (a, b) == (True, True)
+
+
+def test_corrupt_entry_is_a_logged_miss(
+    backend_spec: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A corrupt entry counts as a miss, logged at WARNING without its content."""
+    if backend_spec["kind"] == "memory":
+        pytest.skip("the memory backend stores objects, it cannot hold a corrupt entry")
+    backend = backend_from_spec(backend_spec)
+    write_raw(backend_spec, "k", '{"v": 1, "token": {"access_token": "leaked-secret-xyz"')
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        assert backend.get("k") is None
+    assert "corrupt" in caplog.text
+    assert "leaked-secret-xyz" not in caplog.text
+
+
+def test_corrupt_entry_is_replaced_by_the_next_fetch(backend_spec: dict[str, str]) -> None:
+    """After a corrupt entry the cache fetches once and stores a good entry again."""
+    if backend_spec["kind"] == "memory":
+        pytest.skip("the memory backend cannot hold a corrupt entry")
+    write_raw(backend_spec, "k", "not json at all")
+    fetch = CountingFetch(__import__("time").time, 600)
+    token = TokenCache(backend_from_spec(backend_spec)).get_or_fetch("k", fetch)
+    assert backend_from_spec(backend_spec).get("k") == token
+    assert fetch.calls == 1
+
+
+def test_two_caches_share_one_token(backend_spec: dict[str, str]) -> None:
+    """A second worker (its own TokenCache) reuses the token the first one fetched."""
+    fetch = CountingFetch(__import__("time").time, 600)
+    first = TokenCache(backend_from_spec(backend_spec)).get_or_fetch("k", fetch)
+    second = TokenCache(backend_from_spec(backend_spec)).get_or_fetch("k", fetch)
+    assert second == first
+    assert fetch.calls == 1
+
+
+def test_late_invalidation_from_another_worker_keeps_the_new_token(
+    backend_spec: dict[str, str],
+) -> None:
+    """Worker B invalidating the old token after A replaced it causes no extra fetch."""
+    fetch = CountingFetch(__import__("time").time, 600)
+    a = TokenCache(backend_from_spec(backend_spec))
+    b = TokenCache(backend_from_spec(backend_spec))
+    old = a.get_or_fetch("k", fetch)
+    assert b.get_or_fetch("k", fetch) == old
+    a.invalidate("k", old)
+    new = a.get_or_fetch("k", fetch)
+    b.invalidate("k", old)
+    assert b.get_or_fetch("k", fetch) == new
+    assert fetch.calls == 2
