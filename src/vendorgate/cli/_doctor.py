@@ -1,0 +1,173 @@
+"""``vendorgate doctor``: check Vault, each secret reference, the token fetch and a test call.
+
+One line per step, ``ok`` or ``FAIL`` with what to fix; exit 0 only if every step passed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from vendorgate.cli._token import add_token_arguments, config_from_args
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+    from vendorgate.tokens import Token, TokenFetcher
+
+__all__ = ["add_parser"]
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.failed = 0
+
+    def step(self, name: str, fn: Callable[[], str]) -> bool:
+        from vendorgate._errors import VendorgateError
+
+        try:
+            detail = fn()
+        except VendorgateError as exc:
+            self.failed += 1
+            sys.stdout.write(f"FAIL  {name}: {type(exc).__name__}: {exc}\n")
+            return False
+        sys.stdout.write(f"ok    {name}: {detail}\n")
+        return True
+
+    def skip(self, name: str, why: str) -> None:
+        sys.stdout.write(f"skip  {name}: {why}\n")
+
+
+def _vault_health(url: str, timeout_s: float) -> str:
+    import httpx
+
+    from vendorgate._errors import VaultUnavailableError
+
+    try:
+        resp = httpx.get(f"{url}/v1/sys/health", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise VaultUnavailableError(
+            f"cannot reach Vault at {url} ({type(exc).__name__}); check --vault-addr / "
+            "VAULT_ADDR and that Vault runs"
+        ) from None
+    status = resp.status_code
+    if status == 503:
+        raise VaultUnavailableError(f"Vault at {url} is sealed; unseal it")
+    if status == 501:
+        raise VaultUnavailableError(f"Vault at {url} is not initialised; run 'vault operator init'")
+    if status not in (200, 429, 472, 473):
+        raise VaultUnavailableError(f"Vault at {url} answered HTTP {status} to sys/health")
+    return f"{url} reachable and unsealed"
+
+
+def _fetch(fetcher: TokenFetcher, out: list[Token]) -> str:
+    token = fetcher.fetch()
+    out.append(token)
+    scope = f", scope {token.scope!r}" if token.scope else ""
+    return f"{token.token_type} token, expires in {round(token.remaining_s())} s{scope}"
+
+
+def _ping(api_url: str, path: str, token: Token, invalid: frozenset[int], timeout_s: float) -> str:
+    import httpx
+
+    from vendorgate._errors import api_error_for_status
+
+    url = api_url.rstrip("/") + "/" + path.lstrip("/")
+    try:
+        resp = httpx.get(
+            url, headers={"Authorization": f"Bearer {token.access_token}"}, timeout=timeout_s
+        )
+    except httpx.HTTPError as exc:
+        raise api_error_for_status(None)(
+            f"cannot reach {url} ({type(exc).__name__}); check --api-url", url=url
+        ) from None
+    if resp.status_code >= 400:
+        hint = (
+            "the API refused the fresh token: check audience, tenant and scopes"
+            if resp.status_code in invalid
+            else "check the path and the client's permissions"
+        )
+        raise api_error_for_status(resp.status_code)(
+            f"GET {url} answered HTTP {resp.status_code}; {hint}",
+            status=resp.status_code,
+            url=url,
+        )
+    return f"GET {url} -> HTTP {resp.status_code}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vendorgate.tokens import TokenFetcher
+
+    report = _Report()
+    config = config_from_args(args)
+    fetcher = TokenFetcher(config)
+    uses_vault = config.vault is not None
+    if uses_vault:
+        assert config.vault is not None
+        settings = config.vault
+        if not report.step("vault reachable", lambda: _vault_health(settings.url, 10.0)):
+            report.skip("vault login", "Vault is not reachable")
+        elif report.step(
+            "vault login",
+            lambda: (
+                fetcher.resolver.vault.client() and f"logged in with {settings.auth_method} auth"
+            ),
+        ):
+            pass
+    else:
+        report.skip("vault", "no vault: reference or transit key configured")
+    for name, ref in config.secret_references().items():
+
+        def resolve(name: str = name, ref: str = ref) -> str:
+            fetcher.resolver.resolve(ref, field=name)
+            from vendorgate.secrets import parse_secret_ref
+
+            return f"{parse_secret_ref(ref, field=name)} resolves"
+
+        report.step(f"secret {name}", resolve)
+    if config.transit_key is not None:
+        mount, _, key = config.transit_key.rpartition("/")
+
+        def transit() -> str:
+            fetcher.resolver.vault.transit_read_key(mount, key)
+            return f"Transit key {config.transit_key} exists"
+
+        report.step("transit key", transit)
+    tokens: list[Token] = []
+    report.step("token fetch", lambda: _fetch(fetcher, tokens))
+    if args.ping:
+        if not tokens:
+            report.skip("ping", "no token")
+        elif not args.api_url:
+            from vendorgate._errors import ConfigurationError
+
+            raise ConfigurationError("--ping needs --api-url", field="--api-url")
+        else:
+            token = tokens[0]
+            report.step(
+                f"ping {args.ping}",
+                lambda: _ping(
+                    args.api_url, args.ping, token, config.dialect.invalid_token_statuses, 30.0
+                ),
+            )
+    if report.failed:
+        sys.stdout.write(f"{report.failed} check(s) failed\n")
+        return 1
+    sys.stdout.write("all checks passed\n")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``vendorgate doctor``."""
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check Vault, secret references, the token fetch and a test call",
+        description="Check every step from Vault login to a test API call; one line per step.",
+    )
+    add_token_arguments(parser)
+    parser.add_argument("--api-url", help="API base URL for --ping")
+    parser.add_argument(
+        "--ping", metavar="PATH", help="GET this path with the token, e.g. /version"
+    )
+    parser.set_defaults(func=_run)
