@@ -16,6 +16,7 @@ from vendorgate.signing._assertion import (
 )
 from vendorgate.signing._pem import PemSigner
 from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS, AssertionSigner
+from vendorgate.signing._transit import TransitSigner, parse_transit_key
 
 __all__ = [
     "CLIENT_ASSERTION_TYPE",
@@ -24,5 +25,7 @@ __all__ = [
     "SUPPORTED_ALGORITHMS",
     "AssertionSigner",
     "PemSigner",
+    "TransitSigner",
     "build_client_assertion",
+    "parse_transit_key",
 ]
