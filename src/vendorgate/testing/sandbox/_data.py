@@ -1,0 +1,189 @@
+"""The bearer-protected data API: one deterministic data set, five pagination styles.
+
+Under every vendor prefix (``/{vendor}/api/...``):
+
+- ``items?page=&per_page=``: page numbers; reply ``{items, page, per_page, total, pages}``
+- ``offset?offset=&limit=``: reply ``{items, offset, limit, total}``
+- ``cursor?cursor=&limit=``: reply ``{items, next_cursor}`` (``null`` on the last page)
+- ``links?page=&per_page=``: reply ``{items, next}`` with ``next`` an absolute URL or ``null``
+- ``linkheader?page=&per_page=``: a JSON array, ``Link: <...>; rel="next"`` (RFC 8288)
+- ``version`` (also ``/techwolf-*/version``), ``reports`` (``oauth2``: needs scope ``reports``)
+
+A token that is not good (unknown, expired, revoked, another vendor's) gets the vendor's
+status: 401 with ``WWW-Authenticate: Bearer``, except Lone Wolf, which answers 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Final
+
+from vendorgate.testing.sandbox._http import BadRequest, Reply, Request, json_reply
+
+if TYPE_CHECKING:
+    from vendorgate.testing.sandbox._state import Issued, SandboxState
+
+__all__ = ["handle_api", "record"]
+
+_MAX_PAGE: Final = 1000
+_DEFAULT_PAGE: Final = 100
+
+
+def record(i: int, record_bytes: int) -> dict[str, object]:
+    """Record ``i`` of the data set, padded so its JSON is about ``record_bytes`` long."""
+    rec: dict[str, object] = {
+        "id": i,
+        "name": f"item-{i:06d}",
+        "value": (i * 7919) % 1000,
+        "pad": "",
+    }
+    base = len(json.dumps(rec, separators=(",", ":")))
+    rec["pad"] = "x" * max(0, record_bytes - base)
+    return rec
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low or (high is not None and value > high):
+        upper = f"..{high}" if high is not None else " or more"
+        raise BadRequest(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": f"{name} must be an integer {low}{upper}",
+            },
+        )
+    return value
+
+
+def _authorize(state: SandboxState, request: Request, vendor: str) -> Issued:
+    bad_status = 403 if vendor == "lonewolf" else 401
+    headers = [] if bad_status == 403 else [(b"www-authenticate", b'Bearer error="invalid_token"')]
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    issued = state.check_access(token.strip(), vendor) if scheme.lower() == "bearer" else None
+    if issued is None:
+        raise BadRequest(
+            bad_status,
+            {
+                "error": "invalid_token",
+                "error_description": "the access token is missing, expired, revoked or unknown",
+            },
+            headers,
+        )
+    return issued
+
+
+def _slice(state: SandboxState, start: int, count: int) -> list[dict[str, object]]:
+    stop = min(state.dataset_size, start + count)
+    return [record(i, state.record_bytes) for i in range(start, stop)]
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = text.partition(":")
+        offset = int(value)
+        if prefix != "o" or offset < 0:
+            raise ValueError(cursor)
+    except ValueError:
+        raise BadRequest(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "cursor is not a cursor this API sent",
+            },
+        ) from None
+    return offset
+
+
+def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -> Reply:
+    """Answer one data API request (``route`` is the path after ``/{vendor}/api/``)."""
+    state.count_api_request(vendor)
+    if request.method not in ("GET", "HEAD"):
+        raise BadRequest(
+            405,
+            {"error": "method_not_allowed", "error_description": "the data API is read-only: GET"},
+            [(b"allow", b"GET")],
+        )
+    issued = _authorize(state, request, vendor)
+    total = state.dataset_size
+    if route == "version":
+        return json_reply(200, {"version": "sandbox-1", "vendor": vendor})
+    if route == "reports":
+        if vendor == "oauth2" and "reports" not in issued.scopes:
+            raise BadRequest(
+                403,
+                {
+                    "error": "insufficient_scope",
+                    "error_description": "this endpoint needs the scope 'reports'",
+                },
+            )
+        return json_reply(200, {"reports": [{"name": "daily", "records": total}]})
+    if route in ("items", "links", "linkheader"):
+        page = _int_param(request, "page", 1, 1, None)
+        per_page = _int_param(request, "per_page", _DEFAULT_PAGE, 1, _MAX_PAGE)
+        items = _slice(state, (page - 1) * per_page, per_page)
+        pages = (total + per_page - 1) // per_page
+        if route == "items":
+            return json_reply(
+                200,
+                {
+                    "items": items,
+                    "page": page,
+                    "per_page": per_page,
+                    "total": total,
+                    "pages": pages,
+                },
+            )
+        base = f"{request.url}?per_page={per_page}&page="
+        next_url = f"{base}{page + 1}" if page < pages else None
+        if route == "links":
+            return json_reply(200, {"items": items, "next": next_url})
+        links = [f'<{base}{max(pages, 1)}>; rel="last"']
+        if next_url:
+            links.insert(0, f'<{next_url}>; rel="next"')
+        return json_reply(200, items, [(b"link", ", ".join(links).encode())])
+    if route == "offset":
+        offset = _int_param(request, "offset", 0, 0, None)
+        limit = _int_param(request, "limit", _DEFAULT_PAGE, 1, _MAX_PAGE)
+        return json_reply(
+            200,
+            {
+                "items": _slice(state, offset, limit),
+                "offset": offset,
+                "limit": limit,
+                "total": total,
+            },
+        )
+    if route == "cursor":
+        raw = request.query.get("cursor") or ""
+        offset = _decode_cursor(raw) if raw else 0
+        limit = _int_param(request, "limit", _DEFAULT_PAGE, 1, _MAX_PAGE)
+        nxt = offset + limit
+        return json_reply(
+            200,
+            {
+                "items": _slice(state, offset, limit),
+                "next_cursor": _encode_cursor(nxt) if nxt < total else None,
+            },
+        )
+    raise BadRequest(
+        404,
+        {
+            "error": "not_found",
+            "error_description": "data API routes: items, offset, cursor, links, linkheader, "
+            "version, reports",
+        },
+    )

@@ -1,0 +1,202 @@
+"""Faults a test injects into the sandbox (:class:`Faults`); what it counted (:class:`Counters`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vendorgate._errors import ConfigurationError
+
+__all__ = ["Counters", "Faults"]
+
+_INT_FIELDS = (
+    "latency_ms",
+    "status_every",
+    "status_burst",
+    "reset_every",
+    "reset_burst",
+    "truncate_every",
+    "truncate_burst",
+    "rate_limit_burst",
+)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Faults injected into every request whose path matches :attr:`path`.
+
+    Request-counting faults (``*_every``, ``*_burst``) count the matching requests since
+    the faults were set, starting at 1: a burst of N hits requests 1..N, "every N" hits
+    requests N, 2N, ... The ``/_sandbox/`` control endpoints are never faulted.
+
+    Attributes:
+        path: Glob (``fnmatch``) on the request path, e.g. ``"/lonewolf/api/*"``.
+        latency_ms: Delay before every matching reply, in milliseconds.
+        status: Status to answer instead of the real reply (429, 500, 502, 503, 504, ...).
+            With neither ``status_every`` nor ``status_burst`` it hits every request.
+        status_every: Answer ``status`` on every Nth matching request.
+        status_burst: Answer ``status`` on the first N matching requests.
+        retry_after_s: ``Retry-After`` seconds sent with an injected 429/503 (and with
+            the rate limit's 429).
+        retry_after_http_date: Send ``Retry-After`` as an HTTP-date instead of seconds.
+        reset_every: Close the connection without a reply on every Nth matching request.
+        reset_burst: Close the connection without a reply on the first N matching requests.
+        reset_mid_body: Reset after half of the body instead of before the reply.
+        truncate_every: Cut the JSON body in half (consistent ``Content-Length``) every N.
+        truncate_burst: Cut the JSON body in half on the first N matching requests.
+        html_token_endpoint: Token endpoints answer 200 with an HTML page.
+        rate_limit_rps: Token-bucket request rate limit; beyond it 429 with Retry-After.
+        rate_limit_burst: Bucket capacity of the rate limit.
+        token_lifetime_s: Token lifetime overrides per vendor (``"tci"``, ``"wokelo"``,
+            ... or ``"*"`` for all), in seconds.
+    """
+
+    path: str = "*"
+    latency_ms: int = 0
+    status: int | None = None
+    status_every: int = 0
+    status_burst: int = 0
+    retry_after_s: int | None = None
+    retry_after_http_date: bool = False
+    reset_every: int = 0
+    reset_burst: int = 0
+    reset_mid_body: bool = False
+    truncate_every: int = 0
+    truncate_burst: int = 0
+    html_token_endpoint: bool = False
+    rate_limit_rps: float | None = None
+    rate_limit_burst: int = 1
+    token_lifetime_s: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise ConfigurationError("must be a non-empty glob such as '*'", field="path")
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigurationError("must be an integer >= 0", field=name)
+        if self.status is not None and (
+            not isinstance(self.status, int) or not 400 <= self.status <= 599
+        ):
+            raise ConfigurationError("must be an HTTP error status 400..599", field="status")
+        if self.retry_after_s is not None and (
+            not isinstance(self.retry_after_s, int) or self.retry_after_s < 0
+        ):
+            raise ConfigurationError("must be an integer >= 0 or null", field="retry_after_s")
+        if self.rate_limit_rps is not None and (
+            not isinstance(self.rate_limit_rps, (int, float)) or self.rate_limit_rps <= 0
+        ):
+            raise ConfigurationError("must be a number > 0 or null", field="rate_limit_rps")
+        if self.rate_limit_burst < 1:
+            raise ConfigurationError("must be >= 1", field="rate_limit_burst")
+        if not isinstance(self.token_lifetime_s, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int) and v > 0
+            for k, v in self.token_lifetime_s.items()
+        ):
+            raise ConfigurationError(
+                "must map vendor names (or '*') to lifetimes in seconds > 0",
+                field="token_lifetime_s",
+            )
+        object.__setattr__(self, "token_lifetime_s", dict(self.token_lifetime_s))
+
+    @property
+    def active(self) -> bool:
+        """Whether any fault is set (the sandbox skips all fault handling otherwise)."""
+        return self != Faults()
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain JSON-serialisable form (used by the ``/_sandbox/faults`` endpoint)."""
+        out = dataclasses.asdict(self)
+        out["token_lifetime_s"] = dict(self.token_lifetime_s)
+        return out
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, base: Faults | None = None) -> Faults:
+        """Build faults from a mapping, on top of ``base`` (default: no faults).
+
+        Raises:
+            ConfigurationError: An unknown field or a bad value; the error names the field.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigurationError(
+                    f"unknown fault; valid fields are {', '.join(sorted(known))}", field=key
+                )
+        return dataclasses.replace(base or cls(), **dict(data))
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What the sandbox counted since it started or was last reset.
+
+    Attributes:
+        token_requests: Requests that reached a token endpoint, per
+            ``(vendor, client_id, grant)``; ``client_id`` is ``""`` when the request
+            named none. Requests answered by an injected fault are not in here.
+        api_requests: Requests that reached the data API, per vendor.
+        rate_limited: 429 replies sent (injected or from the rate limit).
+        server_errors: 5xx replies sent.
+        resets: Connections reset by a fault.
+        truncated: Replies truncated by a fault.
+        requests: All requests except the ``/_sandbox/`` control endpoints.
+    """
+
+    token_requests: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    api_requests: Mapping[str, int] = field(default_factory=dict)
+    rate_limited: int = 0
+    server_errors: int = 0
+    resets: int = 0
+    truncated: int = 0
+    requests: int = 0
+
+    def tokens(
+        self, vendor: str | None = None, client_id: str | None = None, grant: str | None = None
+    ) -> int:
+        """Sum of token requests matching the given vendor, client id and grant."""
+        return sum(
+            n
+            for (v, c, g), n in self.token_requests.items()
+            if (vendor is None or v == vendor)
+            and (client_id is None or c == client_id)
+            and (grant is None or g == grant)
+        )
+
+    def api(self, vendor: str | None = None) -> int:
+        """Data API requests for one vendor, or for all vendors."""
+        if vendor is None:
+            return sum(self.api_requests.values())
+        return self.api_requests.get(vendor, 0)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain JSON-serialisable form (used by the ``/_sandbox/counters`` endpoint)."""
+        return {
+            "token_requests": [
+                {"vendor": v, "client_id": c, "grant": g, "count": n}
+                for (v, c, g), n in sorted(self.token_requests.items())
+            ],
+            "api_requests": dict(self.api_requests),
+            "rate_limited": self.rate_limited,
+            "server_errors": self.server_errors,
+            "resets": self.resets,
+            "truncated": self.truncated,
+            "requests": self.requests,
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Counters:
+        """Inverse of :meth:`to_mapping`."""
+        return cls(
+            token_requests={
+                (row["vendor"], row["client_id"], row["grant"]): int(row["count"])
+                for row in data.get("token_requests", [])
+            },
+            api_requests={str(k): int(v) for k, v in data.get("api_requests", {}).items()},
+            rate_limited=int(data.get("rate_limited", 0)),
+            server_errors=int(data.get("server_errors", 0)),
+            resets=int(data.get("resets", 0)),
+            truncated=int(data.get("truncated", 0)),
+            requests=int(data.get("requests", 0)),
+        )
