@@ -127,6 +127,8 @@ class VaultSession:
 
     _shared: dict[VaultSettings, VaultSession] = {}
     _shared_lock = threading.Lock()
+    #: Monotonic clock used for TTL bookkeeping (tests replace it on an instance).
+    _clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, settings: VaultSettings) -> None:
         self.settings = settings
@@ -209,7 +211,7 @@ class VaultSession:
         except Exception as exc:
             raise vault_error_from(exc, action=action, login=True) from exc
         self._client = client
-        self._logged_in_at = time.monotonic()
+        self._logged_in_at = self._clock()
         self._ttl_s = ttl
         self._renewable = renewable
         self.login_count += 1
@@ -220,14 +222,14 @@ class VaultSession:
 
     def _renew(self) -> bool:
         assert self._client is not None
-        remaining = self._ttl_s - (time.monotonic() - self._logged_in_at)
+        remaining = self._ttl_s - (self._clock() - self._logged_in_at)
         try:
             reply = _as_dict(self._client.auth.token.renew_self(), "token renewal")
             ttl = float((reply.get("auth") or {}).get("lease_duration") or 0)
         except Exception as exc:
             _log.info("vault token renewal failed (%s)", type(exc).__name__)
             return False
-        self._logged_in_at = time.monotonic()
+        self._logged_in_at = self._clock()
         if ttl <= remaining * 1.05:
             # Capped by the token's max TTL: renewing again gains nothing; log in at expiry.
             self._renewable = False
@@ -240,7 +242,7 @@ class VaultSession:
             if self._client is None:
                 self._login()
             elif self._ttl_s > 0:
-                age = time.monotonic() - self._logged_in_at
+                age = self._clock() - self._logged_in_at
                 margin = min(10.0, self._ttl_s / 10)
                 if age >= self._ttl_s - margin:
                     if not self._can_login_again():
