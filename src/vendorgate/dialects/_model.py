@@ -161,8 +161,10 @@ class Dialect:
         keeps_refresh_token: Whether a refresh token from the reply is kept and used.
         refresh: The refresh request's shape (``None``: refresh is not supported).
         invalid_token_statuses: API statuses that mean "this token is no longer good".
-        jwks_path: Path (relative to the token URL's origin) or absolute URL of the
-            JWKS that signs access tokens; ``None``: tokens are not validated.
+        jwks_path: Where the JWKS that signs access tokens is published: an absolute
+            URL, a path from the token URL's origin (``/auth/keys``), or a path relative
+            to the token URL (``.well-known/jwks.json`` next to ``.../auth/token``);
+            ``None``: tokens are not validated.
         jwks_audience: Expected ``aud`` of validated tokens: ``"client_id"`` (the
             configured client id), another literal value, or ``None`` (not checked).
         jwks_algorithms: Accepted signature algorithms for validated tokens.

@@ -4,8 +4,8 @@ The primary request is ``{clientId, clientSecret, grant_types: "client_credentia
 the reply carries ``access_token``, ``exp_access_token`` (600 s) and, as vendorgate and
 its sandbox define it, ``refresh_token`` and ``id_token``. The refresh request is
 ``{clientId, refresh_token, id_token, grantType: "refresh_token"}`` (note the different
-grant key). Access tokens are RS256 JWTs verified against ``/auth/.well-known/jwks.json``
-by ``kid``, with ``aud`` = the client id.
+grant key). Access tokens are RS256 JWTs verified against ``.well-known/jwks.json`` next
+to the token URL (``/auth/.well-known/jwks.json``) by ``kid``, with ``aud`` = the client id.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ TCI_ATM = register(
             id_token_field="id_token",
             send_client_secret=False,
         ),
-        jwks_path="/auth/.well-known/jwks.json",
+        jwks_path=".well-known/jwks.json",
         jwks_audience="client_id",
     )
 )

@@ -281,10 +281,9 @@ class TokenConfig:
             return None
         if path.startswith(("http://", "https://")):
             return path
-        from urllib.parse import urlsplit
+        from urllib.parse import urljoin
 
-        parts = urlsplit(self.effective_token_url)
-        return f"{parts.scheme}://{parts.netloc}/{path.lstrip('/')}"
+        return urljoin(self.effective_token_url, path)
 
     @property
     def effective_expected_audience(self) -> str | None:

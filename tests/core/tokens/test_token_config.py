@@ -1,0 +1,197 @@
+"""TokenConfig: validation with field names, cache keys, plain mapping round trips."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vendorgate import ConfigurationError, SecretReferenceError, UnknownPresetError
+from vendorgate.dialects import get_dialect
+from vendorgate.tokens import TokenConfig
+
+BASE = {"preset": "lonewolf", "client_id": "me", "client_secret": "env:LW_SECRET"}
+
+
+def test_unknown_preset_lists_the_valid_ones() -> None:
+    """A config naming an unknown preset fails listing the valid presets."""
+    with pytest.raises(UnknownPresetError, match="lonewolf"):
+        TokenConfig.from_mapping({**BASE, "preset": "lone-wolf"})
+
+
+def test_malformed_secret_reference_names_the_field_not_the_value() -> None:
+    """A secret pasted instead of a reference is refused without echoing it."""
+    with pytest.raises(SecretReferenceError) as info:
+        TokenConfig.from_mapping({**BASE, "client_secret": "s3cr3t-value-pasted"})
+    assert info.value.field == "client_secret"
+    assert "s3cr3t-value-pasted" not in str(info.value)
+
+
+def test_missing_client_secret_is_named() -> None:
+    """Client-secret dialects need a client_secret reference."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping({"preset": "lonewolf", "client_id": "me"})
+    assert info.value.field == "client_secret"
+
+
+def test_private_key_jwt_needs_a_key() -> None:
+    """oauth2-private-key-jwt without a private key or Transit key names private_key."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping(
+            {"preset": "oauth2-private-key-jwt", "client_id": "me", "token_url": "https://x/t"}
+        )
+    assert info.value.field == "private_key"
+
+
+def test_private_key_and_transit_key_are_exclusive() -> None:
+    """Giving both a PEM reference and a Transit key is refused."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig(
+            dialect=get_dialect("techwolf-eu"),
+            client_id="me",
+            private_key="file:/k.pem",
+            transit_key="transit/techwolf",
+        )
+    assert info.value.field == "private_key"
+
+
+def test_a_key_switches_techwolf_to_private_key_jwt() -> None:
+    """Giving TechWolf a private key selects private_key_jwt client authentication."""
+    cfg = TokenConfig(dialect=get_dialect("techwolf-eu"), client_id="me", transit_key="transit/tw")
+    assert cfg.effective_client_auth == "assertion"
+
+
+def test_unsupported_client_auth_is_named() -> None:
+    """A client authentication the vendor does not accept is refused."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping({**BASE, "client_auth": "basic"})
+    assert info.value.field == "client_auth"
+
+
+def test_password_grant_needs_username_and_password() -> None:
+    """Wokelo's password grant requires username and password references."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping(
+            {"preset": "wokelo", "client_id": "me", "client_secret": "env:W", "username": "env:U"}
+        )
+    assert info.value.field == "password"
+
+
+def test_generic_preset_needs_a_token_url() -> None:
+    """The generic OAuth 2.0 presets have no default URL, and say so."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping(
+            {"preset": "oauth2-basic", "client_id": "me", "client_secret": "env:S"}
+        )
+    assert info.value.field == "token_url"
+
+
+def test_unknown_config_key_is_named() -> None:
+    """A typo in a configuration key is reported with the key."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping({**BASE, "client_secrets": "env:X"})
+    assert info.value.field == "client_secrets"
+
+
+def test_cache_key_ignores_secrets() -> None:
+    """Rotating the client secret keeps the cache key (it is never derived from a secret)."""
+    a = TokenConfig.from_mapping({**BASE, "client_secret": "literal:s3cr3t-one"})
+    b = TokenConfig.from_mapping({**BASE, "client_secret": "literal:s3cr3t-two"})
+    assert a.cache_key == b.cache_key
+    assert "s3cr3t" not in a.cache_key
+
+
+def test_cache_key_is_order_insensitive_for_scopes() -> None:
+    """The same scopes in another order share one cached token."""
+    base = {"preset": "techwolf-eu", "client_id": "me", "client_secret": "env:S", "tenant": "t"}
+    a = TokenConfig.from_mapping({**base, "scopes": ["read", "write"]})
+    b = TokenConfig.from_mapping({**base, "scopes": "write read"})
+    assert a.cache_key == b.cache_key
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"client_id": "other"},
+        {"tenant": "t2"},
+        {"audience": "a2"},
+        {"scopes": ["read"]},
+        {"extra_params": {"lwt_client_id": "42"}},
+        {"token_url": "https://other/token"},
+    ],
+)
+def test_cache_key_changes_with_identity(change: dict[str, object]) -> None:
+    """Different client ids, tenants, audiences, scopes or URLs never share a token."""
+    a = TokenConfig.from_mapping(BASE)
+    assert TokenConfig.from_mapping({**BASE, **change}).cache_key != a.cache_key
+
+
+def test_cache_key_is_stable_across_processes() -> None:
+    """The cache key is the same in another Python process (no hash randomisation)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from vendorgate.tokens import TokenConfig;"
+        "print(TokenConfig.from_mapping({'preset': 'lonewolf', 'client_id': 'me',"
+        " 'client_secret': 'env:LW_SECRET'}).cache_key)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == TokenConfig.from_mapping(BASE).cache_key
+
+
+def test_to_mapping_round_trips_through_json() -> None:
+    """A trigger rebuilds the same config from plain JSON (secrets only as references)."""
+    cfg = TokenConfig.from_mapping(
+        {
+            "preset": "techwolf-us",
+            "client_id": "me",
+            "transit_key": "transit/techwolf",
+            "tenant": "acme",
+            "scopes": ["read"],
+            "vault": {
+                "url": "http://127.0.0.1:8200",
+                "auth_method": "token",
+                "token_ref": "env:VT",
+            },
+        }
+    )
+    data = json.loads(json.dumps(cfg.to_mapping()))
+    assert data["preset"] == "techwolf-us"
+    assert TokenConfig.from_mapping(data) == cfg
+
+
+def test_to_mapping_of_a_custom_dialect_round_trips() -> None:
+    """A modified preset is serialised in full and rebuilt equal."""
+    cfg = TokenConfig.from_mapping({**BASE, "dialect": {"lifetime_field": "ttl"}})
+    assert cfg.dialect.name == "lonewolf" and cfg.dialect.lifetime_field == "ttl"
+    data = json.loads(json.dumps(cfg.to_mapping()))
+    assert "dialect" in data
+    assert TokenConfig.from_mapping(data) == cfg
+
+
+def test_from_toml() -> None:
+    """A token configuration can live in a TOML file, including dialect overrides."""
+    cfg = TokenConfig.from_toml(
+        """
+        [vendor]
+        preset = "lonewolf"
+        client_id = "me"
+        client_secret = "vault:secret/lonewolf#client_secret"
+        extra_params = { lwt_client_id = "customer-42" }
+        """,
+        table="vendor",
+    )
+    assert dict(cfg.extra_params) == {"lwt_client_id": "customer-42"}
+
+
+def test_assertion_lifetime_bounds() -> None:
+    """Client assertion lifetimes outside 1 to 10 minutes are refused."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig(
+            dialect=get_dialect("techwolf-eu"),
+            client_id="me",
+            transit_key="transit/t",
+            assertion_lifetime_s=3600,
+        )
+    assert info.value.field == "assertion_lifetime_s"
