@@ -27,7 +27,8 @@ def test_every_preset_is_registered() -> None:
 def test_every_preset_has_a_description() -> None:
     """`vendorgate presets` can show a one-line description for each preset."""
     for d in list_dialects():
-        assert d.description and "\n" not in d.description
+        assert d.description
+        assert "\n" not in d.description
 
 
 def test_unknown_preset_lists_valid_names() -> None:
@@ -56,7 +57,8 @@ def test_tci_reads_exp_access_token_and_keeps_refresh_tokens() -> None:
     d = get_dialect("tci-atm")
     assert d.lifetime_field == "exp_access_token"
     assert d.grant_type_field == "grant_types"
-    assert d.keeps_refresh_token and d.refresh is not None
+    assert d.keeps_refresh_token
+    assert d.refresh is not None
     assert d.refresh.grant_type_field == "grantType"
     assert d.jwks_path is not None
 
@@ -64,14 +66,16 @@ def test_tci_reads_exp_access_token_and_keeps_refresh_tokens() -> None:
 def test_wokelo_uses_multipart_password_grant_with_trailing_slash() -> None:
     """Wokelo's token URL keeps its trailing slash and the body is multipart form-data."""
     d = get_dialect("wokelo")
-    assert d.token_url is not None and d.token_url.endswith("/auth/token/")
+    assert d.token_url is not None
+    assert d.token_url.endswith("/auth/token/")
     assert (d.encoding, d.grant_type) == ("multipart", "password")
 
 
 def test_techwolf_regions_differ_in_url_and_audience() -> None:
     """EU and US TechWolf tenants use their own token URL and audience."""
     eu, us = get_dialect("techwolf-eu"), get_dialect("techwolf-us")
-    assert eu.audience == "eu3.techwolf.ai" and us.audience == "us3.techwolf.ai"
+    assert eu.audience == "eu3.techwolf.ai"
+    assert us.audience == "us3.techwolf.ai"
     assert eu.token_url != us.token_url
     assert "assertion" in eu.supported_client_auth
 

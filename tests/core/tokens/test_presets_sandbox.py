@@ -106,7 +106,8 @@ def test_tci_refresh_grant_is_used_and_accepted(sandbox) -> None:
     """TCI's refresh grant gets a new access token with the refresh and id tokens."""
     f = TokenFetcher(_config(sandbox, "tci-atm"))
     first = f.fetch()
-    assert first.refresh_token and first.id_token
+    assert first.refresh_token
+    assert first.id_token
     before = sandbox.counters()
     second = f.fetch(first)
     assert second.access_token != first.access_token
@@ -120,7 +121,8 @@ def test_wokelo_refresh_token_rotates(sandbox) -> None:
     f = TokenFetcher(_config(sandbox, "wokelo"))
     first = f.fetch()
     second = f.fetch(first)
-    assert second.refresh_token and second.refresh_token != first.refresh_token
+    assert second.refresh_token
+    assert second.refresh_token != first.refresh_token
     # first.refresh_token is now used: the sandbox refuses it, so the password grant runs.
     third = f.fetch(first)
     assert third.access_token not in (first.access_token, second.access_token)

@@ -164,7 +164,8 @@ def test_to_mapping_round_trips_through_json() -> None:
 def test_to_mapping_of_a_custom_dialect_round_trips() -> None:
     """A modified preset is serialised in full and rebuilt equal."""
     cfg = TokenConfig.from_mapping({**BASE, "dialect": {"lifetime_field": "ttl"}})
-    assert cfg.dialect.name == "lonewolf" and cfg.dialect.lifetime_field == "ttl"
+    assert cfg.dialect.name == "lonewolf"
+    assert cfg.dialect.lifetime_field == "ttl"
     data = json.loads(json.dumps(cfg.to_mapping()))
     assert "dialect" in data
     assert TokenConfig.from_mapping(data) == cfg

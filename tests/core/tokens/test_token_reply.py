@@ -137,7 +137,8 @@ def test_401_names_status_vendor_and_hint_without_secret(endpoint) -> None:
     assert (err.status, err.vendor) == (401, "oauth2-post")
     assert "client id and client secret" in str(err)
     assert "invalid_client" in str(err)
-    assert SECRET not in str(err) and SECRET not in (err.body_excerpt or "")
+    assert SECRET not in str(err)
+    assert SECRET not in (err.body_excerpt or "")
 
 
 def test_echoed_secret_is_redacted_from_error(endpoint) -> None:

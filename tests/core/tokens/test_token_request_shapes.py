@@ -74,7 +74,8 @@ def test_techwolf_private_key_jwt_assertion_claims(
     f.fetch()
     bodies = [json.loads(r.content) for r in endpoint.requests]
     body = bodies[0]
-    assert "client_secret" not in body and "client_id" not in body
+    assert "client_secret" not in body
+    assert "client_id" not in body
     assert body["client_assertion_type"] == ASSERTION_TYPE_JWT_BEARER
     assert body["audience"] == "us3.techwolf.ai"
     assert jwt.get_unverified_header(body["client_assertion"])["alg"] == "RS256"
