@@ -28,7 +28,10 @@ def parse_transit_key(key: str) -> tuple[str, str]:
     Raises:
         ConfigurationError: ``key`` is empty or has an empty segment.
     """
-    text = key.strip().strip("/") if isinstance(key, str) else ""
+    text = key.strip() if isinstance(key, str) else ""
+    if text.endswith("/"):
+        text = ""  # "transit/" names a mount but no key
+    text = text.lstrip("/")
     if text.startswith("keys/") or "/keys/" in text:
         text = text.replace("/keys/", "/").removeprefix("keys/")
     mount, _, name = text.rpartition("/")
