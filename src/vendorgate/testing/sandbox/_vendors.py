@@ -362,7 +362,14 @@ def _tci(state: SandboxState, request: Request) -> Reply:
     token, lifetime = _tci_tokens(state, cid)
     now = int(time.time())
     id_token = state.sign_tci(
-        {"iat": now, "iss": "atm", "aud": cid, "sub": cid, "exp": now + 86400}
+        {
+            "iat": now,
+            "iss": "atm",
+            "aud": cid,
+            "sub": cid,
+            "exp": now + 86400,
+            "jti": secrets.token_hex(8),
+        }
     )
     refresh_token = secrets.token_urlsafe(32)
     state.remember_refresh(refresh_token, Issued(vendor, cid, (), float("inf"), id_token=id_token))
