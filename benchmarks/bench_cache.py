@@ -1,0 +1,360 @@
+"""Token requests and Vault logins of a worker fleet, per cache backend; warm-hit overhead.
+
+    .venv-airflow/bin/python benchmarks/bench_cache.py            # 8 procs x 25 workers, 60 s
+    .venv-airflow/bin/python benchmarks/bench_cache.py --quick    # 4 procs x 5 workers, 20 s
+
+One run starts the vendor sandbox in a subprocess (so its counters see every worker), an
+OpenBao dev server with a file audit log, and Redis must answer at 127.0.0.1:6379. For
+each scenario -- shared file / Redis / Vault KV backend, a per-process memory cache (what
+httpx-auth and Authlib do) and no cache -- it runs P worker processes x W threads that
+make Lone Wolf API calls for D seconds while the sandbox issues 10 s tokens, and reports:
+
+* token requests counted by the sandbox (target for shared backends: at most
+  ceil(D / 9 s) + 1, i.e. 8 for 60 s; the physical limit at 90 % refresh is ceil(D / 9 s));
+* Vault logins seen in OpenBao's audit log (target: at most one per worker process; every
+  worker reads its client secret from Vault KV through a ``vault:`` reference with AppRole,
+  and the Vault backend shares the same ``VaultSession``).
+
+Then it measures the overhead of a warm memory hit per API call against a plain httpx
+call with a fixed Authorization header (same sandbox endpoint, interleaved rounds):
+target ratio at most 1.05.
+
+The cache is configured for the compressed 10 s lifetime: ``min_margin_s=0.5`` and
+``clock_skew_s=0`` (the defaults, 30 s and 5 s, are meant for real lifetimes of minutes
+to days and would make a 10 s token refresh at half-life).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PRESET = "lonewolf"
+SECRET_PATH = "bench/lonewolf"
+CACHE_KNOBS: dict[str, float] = {"min_margin_s": 0.5, "clock_skew_s": 0.0, "lock_wait_s": 20.0}
+
+
+# ---------------------------------------------------------------------------- worker
+
+
+def _build_backend(spec: dict[str, str], session: Any) -> Any:
+    from vendorgate.cache import FileBackend, RedisBackend, VaultKVBackend
+
+    kind = spec["kind"]
+    if kind == "file":
+        return FileBackend(spec["directory"])
+    if kind == "redis":
+        return RedisBackend(REDIS_URL, prefix=spec["prefix"])
+    if kind == "vault":
+        return VaultKVBackend(session, prefix=spec["prefix"])
+    return None
+
+
+def worker(
+    spec: dict[str, str],
+    env: dict[str, str],
+    sandbox: dict[str, str],
+    n_threads: int,
+    duration_s: float,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """One worker process: ``n_threads`` threads calling the API for ``duration_s``."""
+    os.environ.update(env)
+    import httpx
+
+    from vendorgate.cache import TokenCache
+    from vendorgate.dialects import get_dialect
+    from vendorgate.secrets import VaultSession, VaultSettings
+    from vendorgate.tokens import TokenConfig, TokenProvider
+
+    settings = VaultSettings.from_env()
+    session = VaultSession.shared(settings)
+    cache = TokenCache(_build_backend(spec, session), **CACHE_KNOBS)
+    config = TokenConfig(
+        dialect=get_dialect(PRESET),
+        client_id=sandbox["client_id"],
+        token_url=sandbox["token_url"],
+        client_secret=f"vault:secret/{SECRET_PATH}#client_secret",
+        vault=settings,
+    )
+    provider = TokenProvider(config, cache=cache)
+    no_cache = spec["kind"] == "none"
+    client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=n_threads))
+    url = sandbox["api_url"]
+    stats = {"calls": 0, "refused": 0, "errors": 0}
+    lock = threading.Lock()
+    barrier.wait(120)
+    stop_at = time.monotonic() + duration_s
+
+    def run() -> None:
+        calls = refused = errors = 0
+        while time.monotonic() < stop_at:
+            try:
+                token = provider.fetcher.fetch(None) if no_cache else provider.get_token()
+                reply = client.get(url, headers={"Authorization": f"Bearer {token.access_token}"})
+                if reply.status_code in provider.invalid_token_statuses:
+                    refused += 1
+                    provider.invalidate(token)
+                calls += 1
+            except Exception:
+                errors += 1
+                time.sleep(0.05)
+        with lock:
+            stats["calls"] += calls
+            stats["refused"] += refused
+            stats["errors"] += errors
+
+    threads = [threading.Thread(target=run) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client.close()
+    cache.close()
+    results.put(stats)
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def run_scenario(
+    spec: dict[str, str],
+    env: dict[str, str],
+    sandbox_info: dict[str, str],
+    args: argparse.Namespace,
+    sb: Any,
+    bao: Any,
+) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    sb.reset()
+    sb.set_faults(token_lifetime_s={PRESET: args.lifetime})
+    logins_before = bao.count_logins()
+    barrier = ctx.Barrier(args.processes + 1)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=worker,
+            args=(spec, env, sandbox_info, args.workers, args.duration, barrier, results),
+        )
+        for _ in range(args.processes)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        barrier.wait(120)
+        stats = [results.get(timeout=args.duration + 120) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(30)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    counters = sb.counters()
+    time.sleep(0.5)  # let the audit device flush its last lines
+    return {
+        "scenario": spec["label"],
+        "tokens": counters.tokens(PRESET),
+        "api_calls": sum(s["calls"] for s in stats),
+        "refused": sum(s["refused"] for s in stats),
+        "errors": sum(s["errors"] for s in stats),
+        "logins": bao.count_logins() - logins_before,
+        "shared": spec["kind"] in ("file", "redis", "vault"),
+    }
+
+
+def measure_overhead(sb: Any, rounds: int, per_round: int) -> dict[str, float]:
+    """Warm memory hit + header vs a fixed header, interleaved on the same endpoint."""
+    import httpx
+
+    from vendorgate.cache import TokenCache
+    from vendorgate.dialects import get_dialect
+    from vendorgate.tokens import TokenConfig, TokenProvider
+
+    sb.reset()  # default (long) token lifetime
+    creds = sb.demo_credentials(PRESET)
+    os.environ["BENCH_LW_SECRET"] = creds["client_secret"].reveal()
+    provider = TokenProvider(
+        TokenConfig(
+            dialect=get_dialect(PRESET),
+            client_id=creds["client_id"],
+            token_url=sb.token_url(PRESET),
+            client_secret="env:BENCH_LW_SECRET",
+        ),
+        cache=TokenCache(),
+    )
+    fixed = {"Authorization": f"Bearer {provider.get_token().access_token}"}
+    url = sb.api_url(PRESET) + "/version"
+    plain_s: list[float] = []
+    cached_s: list[float] = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(50):  # warm up connections and code paths
+            client.get(url, headers=fixed)
+        for r in range(rounds):
+            order = ("plain", "cached") if r % 2 == 0 else ("cached", "plain")
+            for which in order:
+                start = time.perf_counter()
+                if which == "plain":
+                    for _ in range(per_round):
+                        client.get(url, headers=fixed)
+                    plain_s.append(time.perf_counter() - start)
+                else:
+                    for _ in range(per_round):
+                        token = provider.get_token()
+                        client.get(url, headers={"Authorization": f"Bearer {token.access_token}"})
+                    cached_s.append(time.perf_counter() - start)
+    n = 200_000
+    start = time.perf_counter()
+    for _ in range(n):
+        provider.get_token()
+    hit_ns = (time.perf_counter() - start) / n * 1e9
+    total_ratio = sum(cached_s) / sum(plain_s)
+    median_ratio = statistics.median(c / p for c, p in zip(cached_s, plain_s, strict=True))
+    return {
+        "plain_us": sum(plain_s) / (rounds * per_round) * 1e6,
+        "cached_us": sum(cached_s) / (rounds * per_round) * 1e6,
+        "ratio_total": total_ratio,
+        "ratio_median": median_ratio,
+        "hit_ns": hit_ns,
+        "calls": rounds * per_round,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short run: 4 x 5 workers, 20 s")
+    parser.add_argument("--processes", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="threads per process")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per scenario")
+    parser.add_argument("--lifetime", type=int, default=10, help="token lifetime (s)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated scenarios: file,redis,vault,memory,none"
+    )
+    args = parser.parse_args()
+    args.processes = args.processes or (4 if args.quick else 8)
+    args.workers = args.workers or (5 if args.quick else 25)
+    args.duration = args.duration or (20.0 if args.quick else 60.0)
+    rounds, per_round = (10, 100) if args.quick else (30, 200)
+
+    import redis
+
+    from vendorgate.testing.openbao import OpenBaoServer
+    from vendorgate.testing.sandbox import VendorSandbox
+
+    redis.Redis.from_url(REDIS_URL).ping()
+    run_id = uuid.uuid4().hex[:8]
+    scenarios = [
+        {"kind": "file", "label": "shared: file", "directory": ""},
+        {"kind": "redis", "label": "shared: Redis", "prefix": f"vgbench:{run_id}:"},
+        {
+            "kind": "vault",
+            "label": "shared: Vault KV",
+            "prefix": f"vendorgate/token-cache/{run_id}",
+        },
+        {"kind": "memory", "label": "per-process memory"},
+        {"kind": "none", "label": "no cache"},
+    ]
+    wanted = {w.strip() for w in args.only.split(",") if w.strip()}
+    if wanted:
+        scenarios = [s for s in scenarios if s["kind"] in wanted]
+    print(
+        f"{args.processes} processes x {args.workers} workers, {args.duration:.0f} s per "
+        f"scenario, {args.lifetime} s tokens ({PRESET}), cache knobs {CACHE_KNOBS}",
+        flush=True,
+    )
+    rows: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        VendorSandbox(process=True, dataset_size=10) as sb,
+        OpenBaoServer() as bao,
+    ):
+        creds = sb.demo_credentials(PRESET)
+        bao.client().secrets.kv.v2.create_or_update_secret(
+            path=SECRET_PATH,
+            secret={"client_secret": creds["client_secret"].reveal()},
+            mount_point="secret",
+        )
+        policy = (
+            f'path "secret/data/{SECRET_PATH}" {{ capabilities = ["read"] }}\n'
+            'path "secret/data/vendorgate/token-cache/*" '
+            '{ capabilities = ["create", "read", "update"] }\n'
+        )
+        role_id, secret_id = bao.create_approle("bench-worker", policy_hcl=policy)
+        env = {"VAULT_ADDR": bao.url, "VAULT_ROLE_ID": role_id, "VAULT_SECRET_ID": secret_id}
+        sandbox_info = {
+            "client_id": creds["client_id"],
+            "token_url": sb.token_url(PRESET),
+            "api_url": sb.api_url(PRESET) + "/version",
+        }
+        for spec in scenarios:
+            if spec["kind"] == "file":
+                spec["directory"] = os.path.join(tmp, "cache")
+            row = run_scenario(spec, env, sandbox_info, args, sb, bao)
+            rows.append(row)
+            print(
+                f"  {row['scenario']:<20} tokens={row['tokens']:<6} logins={row['logins']:<3} "
+                f"api_calls={row['api_calls']}",
+                flush=True,
+            )
+        overhead = measure_overhead(sb, rounds, per_round)
+        redis.Redis.from_url(REDIS_URL).delete(
+            *(redis.Redis.from_url(REDIS_URL).keys(f"vgbench:{run_id}:*") or ["-"])
+        )
+
+    limit = math.ceil(args.duration / (0.9 * args.lifetime))
+    target = limit + 1
+    print()
+    print(
+        f"Token requests and Vault logins ({args.processes} x {args.workers} workers, "
+        f"{args.duration:.0f} s, {args.lifetime} s tokens; physical limit {limit}, "
+        f"target <= {target} for shared backends, logins <= {args.processes})"
+    )
+    header = (
+        f"| {'scenario':<20} | {'token requests':>14} | {'vs limit':>8} | {'Vault logins':>12} "
+        f"| {'API calls':>9} | {'refused':>7} | {'errors':>6} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    ok = True
+    for row in rows:
+        print(
+            f"| {row['scenario']:<20} | {row['tokens']:>14} | {row['tokens'] / limit:>7.1f}x "
+            f"| {row['logins']:>12} | {row['api_calls']:>9} | {row['refused']:>7} "
+            f"| {row['errors']:>6} |"
+        )
+        if row["shared"] and row["tokens"] > target:
+            ok = False
+        if row["logins"] > args.processes:
+            ok = False
+    print()
+    print(
+        f"Overhead of a warm memory hit per API call ({overhead['calls']} calls each, "
+        "interleaved rounds, same endpoint)"
+    )
+    print(f"| {'variant':<34} | {'us per call':>11} |")
+    print(f"|{'-' * 36}|{'-' * 13}|")
+    print(f"| {'plain httpx, fixed header':<34} | {overhead['plain_us']:>11.1f} |")
+    print(f"| {'TokenProvider.get_token() + header':<34} | {overhead['cached_us']:>11.1f} |")
+    print(
+        f"ratio (total) {overhead['ratio_total']:.3f}, ratio (median of rounds) "
+        f"{overhead['ratio_median']:.3f}  (target <= 1.05); "
+        f"a warm hit alone: {overhead['hit_ns']:.0f} ns"
+    )
+    if overhead["ratio_median"] > 1.05:
+        ok = False
+    print("targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
