@@ -43,7 +43,8 @@ log = logging.getLogger("vendorgate.cache")
 @dataclass(frozen=True)
 class _Entry:
     token: Token
-    refresh_at: float
+    refresh_at: float  # from here on, the token is replaced (jitter included)
+    usable_until: float  # until here, it may still be served while another worker refreshes
 
 
 class TokenCache:
@@ -147,13 +148,20 @@ class TokenCache:
                 threads, tasks, processes and (with a shared backend) hosts.
 
         Returns:
-            A token that is not due for refresh.
+            A token that is not due for refresh; or, while another thread of this
+            process is refreshing it, the current token if it is still usable (see
+            :meth:`RefreshPolicy.usable_until`), so that only the refresher waits.
         """
         entry = self._memory.get(key)
-        if entry is not None and self._clock() < entry.refresh_at:
+        now = self._clock()
+        if entry is not None and now < entry.refresh_at:
             return entry.token
         lock = self._thread_lock(key)
-        if not lock.acquire(timeout=self.lock_wait_s):
+        if entry is not None and now < entry.usable_until:
+            if not lock.acquire(blocking=False):
+                # Another thread is refreshing and this token is still good: do not wait.
+                return entry.token
+        elif not lock.acquire(timeout=self.lock_wait_s):
             log.warning(
                 "token cache: waited %.0f s for the in-process lock of a key; fetching anyway",
                 self.lock_wait_s,
@@ -174,12 +182,17 @@ class TokenCache:
             afetch: Coroutine function called with the previous token when needed.
 
         Returns:
-            A token that is not due for refresh.
+            As :meth:`get_or_fetch`.
         """
         entry = self._memory.get(key)
-        if entry is not None and self._clock() < entry.refresh_at:
+        now = self._clock()
+        if entry is not None and now < entry.refresh_at:
             return entry.token
-        async with self._async_lock(key):
+        alock = self._async_lock(key)
+        if entry is not None and now < entry.usable_until and alock.locked():
+            # Another task is refreshing and this token is still good: do not wait.
+            return entry.token
+        async with alock:
             entry = self._memory.get(key)
             if entry is not None and self._clock() < entry.refresh_at:
                 return entry.token
@@ -295,10 +308,15 @@ class TokenCache:
             self._mark_up()
 
     def _remember(self, key: str, token: Token) -> _Entry:
-        entry = _Entry(token, self.policy.refresh_at(token, self._rng))
+        entry = self._entry(token)
         self._memory[key] = entry
         self._previous[key] = token
         return entry
+
+    def _entry(self, token: Token) -> _Entry:
+        return _Entry(
+            token, self.policy.refresh_at(token, self._rng), self.policy.usable_until(token)
+        )
 
     def _backend_get(self, key: str) -> _Entry | None:
         """Read the shared level; return an entry only when fresh for this process."""
@@ -318,7 +336,7 @@ class TokenCache:
             # Same token already judged due in this process: do not re-draw the jitter.
             self._previous[key] = token
             return None
-        entry = _Entry(token, self.policy.refresh_at(token, self._rng))
+        entry = self._entry(token)
         self._previous[key] = token
         if self._clock() < entry.refresh_at:
             self._memory[key] = entry

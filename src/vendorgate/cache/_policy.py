@@ -80,6 +80,8 @@ class RefreshPolicy:
         jitter = (rng or random).uniform(0.0, bound) if bound > 0 else 0.0
         return token.expires_at - self.margin_s(token) - jitter
 
-    def is_fresh(self, token: Token, now: float) -> bool:
-        """Whether ``token`` may be served at ``now`` (no jitter: used on shared reads)."""
-        return now < token.expires_at - self.margin_s(token)
+    def usable_until(self, token: Token) -> float:
+        """Until when a token due for refresh may still be served while another worker
+        refreshes it: ``expires_at - max(clock_skew_s, (1 - refresh_ratio) * L / 2)``."""
+        lifetime = max(token.lifetime_s, 0.0)
+        return token.expires_at - max(self.clock_skew_s, (1.0 - self.refresh_ratio) * lifetime / 2)

@@ -259,3 +259,80 @@ def test_bad_lock_knob_names_the_field(field: str) -> None:
 def test_default_cache_is_one_per_process() -> None:
     """Providers given no cache share one process-wide memory cache."""
     assert default_cache() is default_cache()
+
+
+def test_due_but_usable_token_is_served_while_another_thread_refreshes(clock: FakeClock) -> None:
+    """Only the refresher waits: other threads keep the still-valid token meanwhile."""
+    cache = _cache(clock)
+    old = cache.get_or_fetch("k", CountingFetch(clock))
+    clock.advance(92)  # due (90 %), still usable (expires at 100)
+    in_fetch, release = threading.Event(), threading.Event()
+
+    def slow_fetch(previous: Token | None) -> Token:
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    refresher = threading.Thread(target=cache.get_or_fetch, args=("k", slow_fetch))
+    refresher.start()
+    assert in_fetch.wait(10)
+    try:
+        assert cache.get_or_fetch("k", CountingFetch(clock)) is old
+    finally:
+        release.set()
+        refresher.join(10)
+    assert cache.get_or_fetch("k", CountingFetch(clock)) is not old
+
+
+def test_nearly_expired_token_is_not_served_while_refreshing(clock: FakeClock) -> None:
+    """A token about to expire is never handed out: the caller waits for the new one."""
+    cache = _cache(clock)
+    cache.get_or_fetch("k", CountingFetch(clock))
+    clock.advance(99.9)  # inside the last half of the refresh margin
+    in_fetch, release = threading.Event(), threading.Event()
+    results: list[Token] = []
+
+    def slow_fetch(previous: Token | None) -> Token:
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    refresher = threading.Thread(target=cache.get_or_fetch, args=("k", slow_fetch))
+    refresher.start()
+    assert in_fetch.wait(10)
+    waiter = threading.Thread(
+        target=lambda: results.append(cache.get_or_fetch("k", CountingFetch(clock)))
+    )
+    waiter.start()
+    waiter.join(0.2)
+    assert results == []  # still waiting for the refresher
+    release.set()
+    refresher.join(10)
+    waiter.join(10)
+    assert results == [cache.peek("k")]
+
+
+@pytest.mark.anyio
+async def test_due_but_usable_token_is_served_while_another_task_refreshes(
+    clock: FakeClock,
+) -> None:
+    """Async: tasks keep the still-valid token while one task refreshes."""
+    cache = _cache(clock)
+    fetch = CountingFetch(clock)
+
+    async def afetch(previous: Token | None) -> Token:
+        return fetch(previous)
+
+    old = await cache.aget_or_fetch("k", afetch)
+    clock.advance(92)
+    release = asyncio.Event()
+
+    async def slow(previous: Token | None) -> Token:
+        await release.wait()
+        return make_token(clock(), 100)
+
+    refresher = asyncio.create_task(cache.aget_or_fetch("k", slow))
+    await asyncio.sleep(0.01)
+    assert await cache.aget_or_fetch("k", afetch) is old
+    release.set()
+    assert (await refresher) is not old

@@ -76,3 +76,9 @@ def test_bad_knob_names_the_field(field: str, kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError) as info:
         RefreshPolicy(**kwargs)
     assert info.value.field == field
+
+
+def test_usable_until_keeps_half_the_margin_or_the_skew() -> None:
+    """A due token is served during a refresh only while half its margin (or the skew) is left."""
+    assert RefreshPolicy(clock_skew_s=0.0).usable_until(_token(10)) == pytest.approx(1009.5)
+    assert RefreshPolicy(clock_skew_s=5.0).usable_until(_token(10)) == pytest.approx(1005.0)
