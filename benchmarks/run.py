@@ -23,7 +23,9 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run")
-    parser.add_argument("--only", default="", help="comma-separated benchmark names (e.g. cache,client)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated benchmark names (e.g. cache,client)"
+    )
     args = parser.parse_args()
     wanted = {n.strip() for n in args.only.split(",") if n.strip()}
     scripts = sorted(HERE.glob("bench_*.py"))

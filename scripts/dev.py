@@ -78,9 +78,11 @@ def _pytest(name: str, args: list[str]) -> int:
 
 
 def cmd_test(extra: list[str]) -> int:
-    """Core, sandbox, CLI and Airflow tests with Airflow; core unit and Prefect tests with Prefect."""
+    """All tests with Airflow; core unit tests and Prefect tests with Prefect."""
     airflow = _pytest("airflow", ["--ignore=tests/prefect", *extra])
-    prefect_paths = ["tests/core", "tests/prefect"] if (ROOT / "tests/prefect").exists() else ["tests/core"]
+    prefect_paths = (
+        ["tests/core", "tests/prefect"] if (ROOT / "tests/prefect").exists() else ["tests/core"]
+    )
     prefect = _pytest("prefect", [*prefect_paths, "-m", "not slow", *extra])
     if airflow or prefect:
         _say(f"FAILED (airflow env exit {airflow}, prefect env exit {prefect})")
@@ -120,11 +122,19 @@ def cmd_sync(_: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"test": cmd_test, "lint": cmd_lint, "demo": cmd_demo, "bench": cmd_bench, "sync": cmd_sync}
+COMMANDS = {
+    "test": cmd_test,
+    "lint": cmd_lint,
+    "demo": cmd_demo,
+    "bench": cmd_bench,
+    "sync": cmd_sync,
+}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=sorted(COMMANDS))
     args, extra = parser.parse_known_args()
     return COMMANDS[args.command](extra)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import vendorgate
 
 
@@ -16,19 +18,16 @@ def test_every_exported_name_resolves() -> None:
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
     """A typo gives the usual AttributeError, not an import failure."""
-    try:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
         vendorgate.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as exc:
-        assert "NoSuchThing" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("expected AttributeError")
 
 
 def test_import_does_not_load_heavy_dependencies() -> None:
     """`import vendorgate` at DAG-parse time loads no HTTP, Vault or crypto stack."""
     code = (
         "import sys, vendorgate, vendorgate.dialects, vendorgate.testing;"
-        "heavy = [m for m in ('httpx', 'hvac', 'jwt', 'cryptography', 'uvicorn', 'airflow', 'prefect')"
+        "heavy = [m for m in ('httpx', 'hvac', 'jwt', 'cryptography', 'uvicorn',"
+        " 'airflow', 'prefect')"
         " if m in sys.modules];"
         "print(','.join(heavy))"
     )

@@ -13,12 +13,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 
 # Subcommand modules, imported lazily so that `vendorgate --help` stays fast.
-_SUBCOMMAND_MODULES = ("_presets", "_token", "_doctor", "_sandbox")
+_SUBCOMMAND_MODULES = ("_presets", "_token", "_doctor", "_sandbox", "_demo")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,36 @@
+"""``vendorgate demo``: every preset against a local OpenBao and the vendor sandbox."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``vendorgate demo``."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the offline demo pipeline (OpenBao + vendor sandbox, every preset)",
+        description=(
+            "Start OpenBao and the vendor sandbox, store demo secrets in Vault, fetch a token "
+            "for every preset through one shared cache, pull a few pages each, print a "
+            "summary, and stop everything. Needs the 'testing' extra."
+        ),
+    )
+    parser.add_argument("--pages", type=int, default=3, help="pages per vendor (default 3)")
+    parser.add_argument("--page-size", type=int, default=25, help="records per page (default 25)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vendorgate._errors import ConfigurationError
+    from vendorgate.testing._demo import run_demo
+
+    if args.pages < 1 or args.page_size < 1:
+        raise ConfigurationError("must be >= 1", field="--pages/--page-size")
+    run_demo(pages=args.pages, page_size=args.page_size)
+    return 0
