@@ -319,6 +319,20 @@ class TokenConfig:
         ).hexdigest()[:32]
         return f"vendorgate:token:{self.dialect.name}:{digest}"
 
+    def __repr__(self) -> str:
+        from vendorgate.secrets._ref import parse_secret_ref
+
+        shown = [f"dialect={self.dialect.name!r}"]
+        defaults = {f.name: f.default for f in fields(self)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "dialect" or value == defaults[f.name] or value in (None, ()):
+                continue
+            if f.name in _SECRET_REF_FIELDS:
+                value = str(parse_secret_ref(value, field=f.name))  # masks literal values
+            shown.append(f"{f.name}={value!r}")
+        return f"TokenConfig({', '.join(shown)})"
+
     def secret_references(self) -> dict[str, str]:
         """The configured secret references by field name (for ``vendorgate doctor``)."""
         return {n: getattr(self, n) for n in _SECRET_REF_FIELDS if getattr(self, n) is not None}

@@ -196,3 +196,26 @@ def test_assertion_lifetime_bounds() -> None:
             assertion_lifetime_s=3600,
         )
     assert info.value.field == "assertion_lifetime_s"
+
+
+def test_repr_masks_literal_secrets() -> None:
+    """A literal secret (tests, examples) never shows in the config's repr."""
+    cfg = TokenConfig.from_mapping({**BASE, "client_secret": "literal:s3cr3t-value"})
+    assert "s3cr3t-value" not in repr(cfg)
+    assert "client_id='me'" in repr(cfg)
+
+
+def test_importing_the_token_engine_is_cheap() -> None:
+    """Building a config (as a DAG file does at parse time) imports no HTTP or crypto stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from vendorgate.tokens import TokenConfig, TokenProvider;"
+        "TokenConfig.from_mapping({'preset': 'tci-atm', 'client_id': 'me',"
+        " 'client_secret': 'vault:secret/tci#client_secret'});"
+        "heavy = {'httpx', 'hvac', 'jwt', 'cryptography', 'stamina'} & set(sys.modules);"
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
