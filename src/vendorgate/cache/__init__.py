@@ -6,12 +6,15 @@ Public names:
     CacheBackend: the interface of shared levels.
     MemoryBackend, FileBackend, RedisBackend, VaultKVBackend: the shipped backends.
     default_cache: the process-wide memory-only cache.
+    encode_entry, decode_entry, storage_name: the entry format and key naming shared
+        by every backend (for writers of new backends).
 """
 
 from __future__ import annotations
 
 from vendorgate.cache._base import CacheBackend
 from vendorgate.cache._cache import TokenCache, default_cache
+from vendorgate.cache._codec import decode_entry, encode_entry, storage_name
 from vendorgate.cache._file import FileBackend
 from vendorgate.cache._memory import MemoryBackend
 from vendorgate.cache._policy import RefreshPolicy
@@ -26,5 +29,8 @@ __all__ = [
     "RefreshPolicy",
     "TokenCache",
     "VaultKVBackend",
+    "decode_entry",
     "default_cache",
+    "encode_entry",
+    "storage_name",
 ]

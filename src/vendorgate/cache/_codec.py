@@ -9,7 +9,7 @@ from typing import Any
 
 from vendorgate.tokens._token import Token
 
-__all__ = ["decode_entry", "encode_entry", "storage_name"]
+__all__ = ["decode_entry", "encode_entry", "entry_dict", "storage_name"]
 
 log = logging.getLogger("vendorgate.cache")
 

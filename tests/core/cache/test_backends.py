@@ -133,3 +133,35 @@ def test_late_invalidation_from_another_worker_keeps_the_new_token(
     b.invalidate("k", old)
     assert b.get_or_fetch("k", fetch) == new
     assert fetch.calls == 2
+
+
+@pytest.mark.anyio
+async def test_tasks_and_threads_share_one_fetch(backend_spec: dict[str, str]) -> None:
+    """Async tasks and threads of two caches on one backend cause one token request."""
+    import asyncio
+    import time
+
+    fetch = CountingFetch(time.time, 600)
+    gate = threading.Event()
+
+    def slow_fetch(previous: object) -> object:
+        gate.wait(10)
+        return fetch(previous)  # type: ignore[arg-type]
+
+    async def afetch(previous: object) -> object:
+        await asyncio.to_thread(gate.wait, 10)
+        return fetch(previous)  # type: ignore[arg-type]
+
+    a = TokenCache(backend_from_spec(backend_spec), lock_wait_s=20)
+    b = TokenCache(backend_from_spec(backend_spec), lock_wait_s=20)
+    threads = [threading.Thread(target=b.get_or_fetch, args=("k", slow_fetch)) for _ in range(5)]
+    for t in threads:
+        t.start()
+    tasks = [asyncio.create_task(a.aget_or_fetch("k", afetch)) for _ in range(20)]  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    gate.set()
+    tokens = await asyncio.gather(*tasks)
+    for t in threads:
+        await asyncio.to_thread(t.join, 10)
+    assert fetch.calls == 1
+    assert {t.fingerprint for t in tokens} == {b.peek("k").fingerprint}  # type: ignore[union-attr]
