@@ -1,0 +1,65 @@
+"""The token request under faults injected by the sandbox (retries, HTML, truncation)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vendorgate import TokenRequestError, TokenResponseError
+from vendorgate.dialects import get_dialect
+from vendorgate.tokens import TokenConfig, TokenFetcher
+
+pytestmark = pytest.mark.slow
+
+
+def _lonewolf(sandbox) -> TokenFetcher:
+    demo = sandbox.demo_credentials("lonewolf")
+    return TokenFetcher(
+        TokenConfig(
+            dialect=get_dialect("lonewolf"),
+            client_id=demo["client_id"],
+            token_url=sandbox.token_url("lonewolf"),
+            client_secret="literal:" + demo["client_secret"].reveal(),
+        )
+    )
+
+
+def test_503_burst_is_retried(sandbox) -> None:
+    """Two 503s from the token endpoint are retried and the third attempt succeeds."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", status=503, status_burst=2)
+    assert _lonewolf(sandbox).fetch().access_token
+
+
+def test_429_with_retry_after_is_retried(sandbox) -> None:
+    """A 429 with Retry-After is retried (tests run stamina without waiting)."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", status=429, status_burst=1, retry_after_s=1)
+    assert _lonewolf(sandbox).fetch().access_token
+
+
+def test_connection_reset_is_retried(sandbox) -> None:
+    """A connection reset on the token request is retried."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", reset_burst=1)
+    assert _lonewolf(sandbox).fetch().access_token
+
+
+def test_persistent_500_gives_up(sandbox) -> None:
+    """A token endpoint that keeps failing ends in TokenRequestError with the status."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", status=500)
+    with pytest.raises(TokenRequestError) as info:
+        _lonewolf(sandbox).fetch()
+    assert info.value.status == 500
+    assert info.value.vendor == "lonewolf"
+
+
+def test_html_token_reply(sandbox) -> None:
+    """An HTML page instead of the token reply is a TokenResponseError saying HTML."""
+    sandbox.set_faults(html_token_endpoint=True)
+    with pytest.raises(TokenResponseError, match="HTML"):
+        _lonewolf(sandbox).fetch()
+
+
+def test_truncated_token_reply(sandbox) -> None:
+    """A truncated JSON token reply is a TokenResponseError that leaks no token part."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", truncate_burst=1)
+    with pytest.raises(TokenResponseError, match="truncated") as info:
+        _lonewolf(sandbox).fetch()
+    assert "eyJ" not in str(info.value)
