@@ -41,41 +41,121 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY: dict[str, str] = {
+    # dialects and presets
+    "Dialect": "vendorgate.dialects",
+    "get_dialect": "vendorgate.dialects",
+    "list_dialects": "vendorgate.dialects",
+    # secrets and Vault
+    "SecretResolver": "vendorgate.secrets",
+    "VaultSession": "vendorgate.secrets",
+    "VaultSettings": "vendorgate.secrets",
+    "parse_secret_ref": "vendorgate.secrets",
+    # client assertions
+    "PemSigner": "vendorgate.signing",
+    "TransitSigner": "vendorgate.signing",
+    "build_client_assertion": "vendorgate.signing",
+    # tokens
     "Token": "vendorgate.tokens",
+    "TokenConfig": "vendorgate.tokens",
+    "TokenProvider": "vendorgate.tokens",
     "TokenSource": "vendorgate.tokens",
+    # the shared cache
+    "CacheBackend": "vendorgate.cache",
+    "FileBackend": "vendorgate.cache",
+    "RedisBackend": "vendorgate.cache",
+    "TokenCache": "vendorgate.cache",
+    "VaultKVBackend": "vendorgate.cache",
+    # the API client
+    "AsyncVendorClient": "vendorgate.http",
+    "CursorInBody": "vendorgate.http",
+    "LinkHeader": "vendorgate.http",
+    "NextUrlInBody": "vendorgate.http",
+    "OffsetLimit": "vendorgate.http",
+    "PageNumber": "vendorgate.http",
+    "RateLimit": "vendorgate.http",
+    "RetryPolicy": "vendorgate.http",
+    "VendorClient": "vendorgate.http",
 }
 
 __all__ = [
     "APIError",
+    "AsyncVendorClient",
     "AuthenticationError",
     "BadResponseError",
+    "CacheBackend",
     "CacheError",
     "ConfigurationError",
+    "CursorInBody",
+    "Dialect",
+    "FileBackend",
     "KeyFormatError",
+    "LinkHeader",
+    "NextUrlInBody",
+    "OffsetLimit",
+    "PageNumber",
+    "PemSigner",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
+    "RedisBackend",
+    "RetryPolicy",
     "Secret",
     "SecretError",
     "SecretNotFoundError",
     "SecretReferenceError",
+    "SecretResolver",
     "ServerError",
+    "Token",
+    "TokenCache",
+    "TokenConfig",
     "TokenError",
+    "TokenProvider",
     "TokenRequestError",
     "TokenResponseError",
+    "TokenSource",
     "TokenValidationError",
+    "TransitSigner",
     "TransportError",
     "UnknownPresetError",
     "VaultAuthError",
     "VaultError",
+    "VaultKVBackend",
     "VaultPermissionError",
+    "VaultSession",
+    "VaultSettings",
     "VaultUnavailableError",
+    "VendorClient",
     "VendorgateError",
     "__version__",
-    *_LAZY,
+    "build_client_assertion",
+    "get_dialect",
+    "list_dialects",
+    "parse_secret_ref",
 ]
 
 if TYPE_CHECKING:
-    from vendorgate.tokens import Token, TokenSource
+    from vendorgate.cache import (
+        CacheBackend,
+        FileBackend,
+        RedisBackend,
+        TokenCache,
+        VaultKVBackend,
+    )
+    from vendorgate.dialects import Dialect, get_dialect, list_dialects
+    from vendorgate.http import (
+        AsyncVendorClient,
+        CursorInBody,
+        LinkHeader,
+        NextUrlInBody,
+        OffsetLimit,
+        PageNumber,
+        RateLimit,
+        RetryPolicy,
+        VendorClient,
+    )
+    from vendorgate.secrets import SecretResolver, VaultSession, VaultSettings, parse_secret_ref
+    from vendorgate.signing import PemSigner, TransitSigner, build_client_assertion
+    from vendorgate.tokens import Token, TokenConfig, TokenProvider, TokenSource
 
 
 def __getattr__(name: str) -> Any:

@@ -33,3 +33,8 @@ def test_import_does_not_load_heavy_dependencies() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_all_lists_every_lazy_name() -> None:
+    """Names served lazily are part of the documented surface."""
+    assert set(vendorgate._LAZY) <= set(vendorgate.__all__)
