@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ DAGS = REPO / "dags_examples"
 
 
 @pytest.fixture(scope="session")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment variables of a migrated, temporary AIRFLOW_HOME (removed afterwards)."""
     home = tmp_path_factory.mktemp("airflow-home")
     env = dict(
@@ -32,4 +31,4 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     subprocess.run(
         [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=180
     )
-    yield env
+    return env

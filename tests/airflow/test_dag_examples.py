@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.airflow.conftest import DAGS
-
 if TYPE_CHECKING:
     from vendorgate.testing import OpenBaoServer, VendorSandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
+
+DAGS = Path(__file__).resolve().parents[2] / "dags_examples"
 
 
 def test_parsing_the_dag_file_imports_no_vendorgate_machinery(airflow_env: dict[str, str]) -> None:
