@@ -20,7 +20,8 @@ FLOWS = Path(__file__).resolve().parents[2] / "flows_examples"
 
 def _load(name: str) -> Any:
     spec = importlib.util.spec_from_file_location(name, FLOWS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
