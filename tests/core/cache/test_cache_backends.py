@@ -165,3 +165,26 @@ async def test_tasks_and_threads_share_one_fetch(backend_spec: dict[str, str]) -
         await asyncio.to_thread(t.join, 10)
     assert fetch.calls == 1
     assert {t.fingerprint for t in tokens} == {b.peek("k").fingerprint}  # type: ignore[union-attr]
+
+
+def test_expired_lock_is_taken_over_and_not_released_by_its_old_holder(
+    backend_spec: dict[str, str],
+) -> None:
+    """A lock outlives no dead holder (TTL), and a slow old holder cannot free the new one's."""
+    if backend_spec["kind"] in ("memory", "file"):
+        pytest.skip("in-process and flock locks are freed by the holder's death, not a TTL")
+    old_holder = backend_from_spec(backend_spec)
+    new_holder = backend_from_spec(backend_spec)
+    third = backend_from_spec(backend_spec)
+    with old_holder.lock("k", ttl_s=0.5, wait_s=5) as held:
+        assert held is True
+        cm = new_holder.lock("k", ttl_s=30, wait_s=20)
+        assert cm.__enter__() is True  # waits until the 0.5 s lease lapsed
+    # The old holder's exit ran after its lease lapsed: the new holder's lock must stand.
+    try:
+        with third.lock("k", ttl_s=30, wait_s=0.2) as got:
+            assert got is False
+    finally:
+        cm.__exit__(None, None, None)
+    with third.lock("k", ttl_s=30, wait_s=5) as got:
+        assert got is True
