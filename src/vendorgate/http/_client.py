@@ -109,8 +109,8 @@ class _Base:
         policy = self.retry_policy
         if status == 429 or status in policy.retry_statuses:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if status == 429:
-                throttled(retry_after)
+            if status == 429:  # every request of this client pauses, within the wait cap
+                throttled(None if retry_after is None else min(retry_after, policy.wait_max_s))
             err = api_error(
                 response,
                 vendor=self.vendor,
@@ -258,7 +258,7 @@ class VendorClient(_Base):
                     ) from exc
 
             def throttled(retry_after: float | None) -> None:
-                self.limiter.throttled(slot.at, retry_after)
+                self.limiter.throttled(slot.ticket, retry_after)
 
             return self._check(response, parse, throttled)
 
@@ -312,7 +312,7 @@ class VendorClient(_Base):
         return self._send(request, _parse_json)
 
     def _fetch(self, page: PageRequest) -> tuple[httpx.Response, Any]:
-        request = self._http.build_request("GET", page.url, params=dict(page.params))
+        request = self._http.build_request("GET", page.url, params=dict(page.params) or None)
         return self._send(request, lambda r: (r, r.json()))
 
     def iter_pages(
@@ -453,7 +453,7 @@ class AsyncVendorClient(_Base):
                     ) from exc
 
             def throttled(retry_after: float | None) -> None:
-                self.limiter.throttled(slot.at, retry_after)
+                self.limiter.throttled(slot.ticket, retry_after)
 
             return self._check(response, parse, throttled)
 
@@ -497,7 +497,7 @@ class AsyncVendorClient(_Base):
         return await self._send(request, _parse_json)
 
     async def _fetch(self, page: PageRequest) -> tuple[httpx.Response, Any]:
-        request = self._http.build_request("GET", page.url, params=dict(page.params))
+        request = self._http.build_request("GET", page.url, params=dict(page.params) or None)
         return await self._send(request, lambda r: (r, r.json()))
 
     async def iter_pages(

@@ -68,7 +68,8 @@ class _RateState:
         self._lock = threading.Lock()
         self._next_free = 0.0
         self._paused_until = 0.0
-        self._last_decrease = -1e18
+        self._issued = 0
+        self._decrease_ticket = 0
         self._last_update = time.monotonic()
         self._ceiling: float | None = limit.requests_per_s
         self._recent: deque[float] = deque()
@@ -86,8 +87,8 @@ class _RateState:
             if self.limit.requests_per_s is None:  # learned limit fully recovered
                 self.rate = self._ceiling = None
 
-    def reserve(self) -> tuple[float, float]:
-        """Book the next slot; return ``(wait_s, slot_time)``."""
+    def reserve(self) -> tuple[float, int]:
+        """Book the next slot; return ``(wait_s, ticket)`` (tickets number the bookings)."""
         with self._lock:
             now = time.monotonic()
             self._recover(now)
@@ -99,16 +100,17 @@ class _RateState:
             recent.append(slot)
             while recent and recent[0] < slot - 1.0:
                 recent.popleft()
-            return slot - now, slot
+            self._issued += 1
+            return slot - now, self._issued
 
-    def throttled(self, slot: float, retry_after_s: float | None) -> None:
-        """Record a 429 for the request booked at ``slot``."""
+    def throttled(self, ticket: int, retry_after_s: float | None) -> None:
+        """Record a 429 for the request booked with ``ticket``."""
         with self._lock:
             now = time.monotonic()
             self.throttles += 1
             if retry_after_s:
                 self._paused_until = max(self._paused_until, now + retry_after_s)
-            if not self.limit.adaptive or slot <= self._last_decrease:
+            if not self.limit.adaptive or ticket <= self._decrease_ticket:
                 return  # already slowed down for this batch of requests
             self._recover(now)
             observed = max(float(len(self._recent)), self.limit.min_requests_per_s)
@@ -116,7 +118,7 @@ class _RateState:
             if self._ceiling is None:
                 self._ceiling = observed
             self.rate = max(self.limit.min_requests_per_s, current * self.limit.decrease_factor)
-            self._last_decrease = max(now, self._paused_until)
+            self._decrease_ticket = self._issued
             self._next_free = max(self._next_free, self._paused_until)
 
 
@@ -134,9 +136,9 @@ class RateLimiter:
         """The rate in force now, in requests per second (``None``: unlimited)."""
         return self.state.rate
 
-    def throttled(self, slot: float, retry_after_s: float | None) -> None:
-        """Tell the limiter the request booked at ``slot`` got a 429."""
-        self.state.throttled(slot, retry_after_s)
+    def throttled(self, ticket: int, retry_after_s: float | None) -> None:
+        """Tell the limiter the request booked with ``ticket`` got a 429."""
+        self.state.throttled(ticket, retry_after_s)
 
     def slot(self) -> _SyncSlot:
         """Context manager: wait for a slot, hold a concurrency permit while inside."""
@@ -146,13 +148,13 @@ class RateLimiter:
 class _SyncSlot:
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
-        self.at = 0.0
+        self.ticket = 0
 
     def __enter__(self) -> _SyncSlot:
         if self._limiter._sem is not None:
             self._limiter._sem.acquire()
         try:
-            wait, self.at = self._limiter.state.reserve()
+            wait, self.ticket = self._limiter.state.reserve()
             if wait > 0:
                 time.sleep(wait)
         except BaseException:
@@ -180,9 +182,9 @@ class AsyncRateLimiter:
         """The rate in force now, in requests per second (``None``: unlimited)."""
         return self.state.rate
 
-    def throttled(self, slot: float, retry_after_s: float | None) -> None:
-        """Tell the limiter the request booked at ``slot`` got a 429."""
-        self.state.throttled(slot, retry_after_s)
+    def throttled(self, ticket: int, retry_after_s: float | None) -> None:
+        """Tell the limiter the request booked with ``ticket`` got a 429."""
+        self.state.throttled(ticket, retry_after_s)
 
     def slot(self) -> _AsyncSlot:
         """Async context manager: wait for a slot, hold a concurrency permit inside."""
@@ -192,13 +194,13 @@ class AsyncRateLimiter:
 class _AsyncSlot:
     def __init__(self, limiter: AsyncRateLimiter) -> None:
         self._limiter = limiter
-        self.at = 0.0
+        self.ticket = 0
 
     async def __aenter__(self) -> _AsyncSlot:
         if self._limiter._sem is not None:
             await self._limiter._sem.acquire()
         try:
-            wait, self.at = self._limiter.state.reserve()
+            wait, self.ticket = self._limiter.state.reserve()
             if wait > 0:
                 await asyncio.sleep(wait)
         except BaseException:

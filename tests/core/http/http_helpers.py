@@ -1,0 +1,44 @@
+"""Helpers shared by the HTTP client tests: a fake token source and canned replies."""
+
+from __future__ import annotations
+
+import time
+
+from vendorgate.tokens import Token
+
+
+class FakeSource:
+    """A TokenSource handing out numbered tokens; records invalidations."""
+
+    vendor = "fake"
+
+    def __init__(self, invalid: frozenset[int] = frozenset({401})) -> None:
+        self.invalid_token_statuses = invalid
+        self.issued = 0
+        self.current: Token | None = None
+        self.invalidated: list[Token] = []
+
+    def _new(self) -> Token:
+        self.issued += 1
+        now = time.time()
+        return Token(
+            access_token=f"s3cr3t-token-{self.issued}", expires_at=now + 3600, issued_at=now
+        )
+
+    def get_token(self) -> Token:
+        if self.current is None:
+            self.current = self._new()
+        return self.current
+
+    async def aget_token(self) -> Token:
+        return self.get_token()
+
+    def invalidate(self, token: Token) -> bool:
+        self.invalidated.append(token)
+        if self.current == token:
+            self.current = None
+            return True
+        return False
+
+    async def ainvalidate(self, token: Token) -> bool:
+        return self.invalidate(token)

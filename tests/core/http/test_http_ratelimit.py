@@ -1,0 +1,137 @@
+"""The client-side rate limit: even spacing, a concurrency cap, 429 learning (AIMD)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import anyio
+import pytest
+
+from vendorgate import ConfigurationError
+from vendorgate.http import AsyncRateLimiter, RateLimit, RateLimiter
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("requests_per_s", {"requests_per_s": 0}),
+        ("max_concurrency", {"max_concurrency": 0}),
+        ("decrease_factor", {"decrease_factor": 1.5}),
+    ],
+)
+def test_bad_rate_limit_names_the_field(field: str, kwargs: dict[str, object]) -> None:
+    """A bad rate-limit knob is a ConfigurationError naming it."""
+    with pytest.raises(ConfigurationError) as info:
+        RateLimit(**kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+def test_slots_are_spaced_at_the_configured_rate() -> None:
+    """Consecutive requests are booked 1/rate seconds apart."""
+    limiter = RateLimiter(RateLimit(requests_per_s=1000))
+    waits = [limiter.state.reserve()[0] for _ in range(50)]
+    gaps = [b - a for a, b in itertools.pairwise(waits)]
+    assert all(gap == pytest.approx(0.001, abs=3e-4) for gap in gaps)
+    assert waits[-1] == pytest.approx(0.049, abs=0.01)
+
+
+def test_429_slows_down_once_per_batch() -> None:
+    """A burst of 429s from requests sent together cuts the rate once, not per reply."""
+    limiter = RateLimiter(RateLimit(requests_per_s=100, decrease_factor=0.5))
+    tickets = [limiter.state.reserve()[1] for _ in range(5)]
+    for ticket in tickets:
+        limiter.throttled(ticket, None)
+    assert limiter.current_rate == pytest.approx(50, rel=0.05)
+    assert limiter.state.throttles == 5
+
+
+def test_retry_after_pauses_every_request() -> None:
+    """After a 429 with Retry-After, the next slot is booked after the pause."""
+    limiter = RateLimiter(RateLimit(requests_per_s=1000))
+    _, ticket = limiter.state.reserve()
+    limiter.throttled(ticket, 30.0)
+    wait, _ = limiter.state.reserve()
+    assert wait > 29
+
+
+def test_rate_recovers_additively_to_the_configured_rate() -> None:
+    """Without 429s the rate climbs back by increase_per_s each second, up to the cap."""
+    limiter = RateLimiter(RateLimit(requests_per_s=100, decrease_factor=0.5, increase_per_s=10))
+    _, ticket = limiter.state.reserve()
+    limiter.throttled(ticket, None)
+    state = limiter.state
+    state._last_update -= 2.0  # two seconds without a 429
+    state.reserve()
+    assert limiter.current_rate == pytest.approx(70, abs=1)
+    state._last_update -= 60.0
+    state.reserve()
+    assert limiter.current_rate == 100
+
+
+def test_unlimited_client_learns_a_rate_from_429() -> None:
+    """Without a configured rate, a 429 sets a rate below the rate observed."""
+    limiter = RateLimiter(RateLimit(decrease_factor=0.5))
+    tickets = [limiter.state.reserve()[1] for _ in range(40)]
+    assert limiter.current_rate is None
+    limiter.throttled(tickets[-1], None)
+    assert limiter.current_rate == pytest.approx(20, abs=1)
+
+
+def test_sync_concurrency_cap_is_shared_by_threads() -> None:
+    """No more than max_concurrency requests of one client are in flight at once."""
+    limiter = RateLimiter(RateLimit(max_concurrency=2))
+    inside = 0
+    peak = 0
+    lock = threading.Lock()
+    two_in = threading.Event()
+    release = threading.Event()
+
+    def work() -> None:
+        nonlocal inside, peak
+        with limiter.slot():
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+                if inside == 2:
+                    two_in.set()
+            release.wait(10)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(5)]
+    for t in threads:
+        t.start()
+    assert two_in.wait(10)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert peak == 2
+
+
+@pytest.mark.anyio
+async def test_async_concurrency_cap() -> None:
+    """The async limiter caps tasks in flight the same way."""
+    limiter = AsyncRateLimiter(RateLimit(max_concurrency=3))
+    inside = 0
+    peak = 0
+    release = anyio.Event()
+    three_in = anyio.Event()
+
+    async def work() -> None:
+        nonlocal inside, peak
+        async with limiter.slot():
+            inside += 1
+            peak = max(peak, inside)
+            if inside == 3:
+                three_in.set()
+            await release.wait()
+            inside -= 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(work)
+        with anyio.fail_after(10):
+            await three_in.wait()
+        release.set()
+    assert peak == 3
