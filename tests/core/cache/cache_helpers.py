@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -155,50 +153,3 @@ def fetch(previous):
     time.sleep(3600)
 cache.get_or_fetch({key!r}, fetch)
 """
-
-
-class BaoDevServer:
-    """``bao server -dev`` on a free port (used until vendorgate.testing.openbao lands)."""
-
-    def __init__(self) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.root_token = "root-" + uuid.uuid4().hex
-        bao = Path(sys.executable).with_name("bao")
-        self._proc = subprocess.Popen(
-            [
-                str(bao),
-                "server",
-                "-dev",
-                f"-dev-root-token-id={self.root_token}",
-                f"-dev-listen-address=127.0.0.1:{port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def __enter__(self) -> BaoDevServer:
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/v1/sys/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("bao dev server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cache_helpers import BaoDevServer, FakeClock
+from cache_helpers import FakeClock
+
+from vendorgate.testing.openbao import OpenBaoServer
 
 
 @pytest.fixture
@@ -23,14 +24,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(scope="session")
-def vault_for_cache(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """``(url, root_token)`` of an OpenBao dev server with KV v2 at ``secret/``."""
-    if importlib.util.find_spec("vendorgate.testing.openbao") is not None:
-        server = request.getfixturevalue("openbao")
-        yield server.url, server.root_token
-        return
-    with BaoDevServer() as server:
-        yield server.url, server.root_token
+def vault_for_cache(openbao: OpenBaoServer) -> tuple[str, str]:
+    """``(url, root_token)`` of the session's OpenBao dev server (KV v2 at ``secret/``)."""
+    return openbao.url, openbao.root_token
 
 
 def _redis_prefix_cleanup(url: str, prefix: str) -> None:
