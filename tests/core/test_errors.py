@@ -42,4 +42,9 @@ def test_status_maps_to_one_class(status: int | None, cls: type[e.APIError]) -> 
 def test_api_error_carries_context() -> None:
     """An API error carries status, vendor, request id and a body excerpt."""
     err = e.ServerError("boom", status=503, vendor="lonewolf", request_id="r-1", body_excerpt="x")
-    assert (err.status, err.vendor, err.request_id, err.body_excerpt) == (503, "lonewolf", "r-1", "x")
+    assert (err.status, err.vendor, err.request_id, err.body_excerpt) == (
+        503,
+        "lonewolf",
+        "r-1",
+        "x",
+    )
