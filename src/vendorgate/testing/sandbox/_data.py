@@ -43,6 +43,28 @@ def record(i: int, record_bytes: int) -> dict[str, object]:
     return rec
 
 
+_CACHE_LIMIT: Final = 200_000
+_cache: dict[tuple[int, int], bytes] = {}
+
+
+def _record_json(i: int, record_bytes: int) -> bytes:
+    key = (i, record_bytes)
+    data = _cache.get(key)
+    if data is None:
+        data = json.dumps(record(i, record_bytes), separators=(",", ":")).encode()
+        if len(_cache) < _CACHE_LIMIT:
+            _cache[key] = data
+    return data
+
+
+def _items_reply(items: bytes, extra: dict[str, object] | None = None) -> Reply:
+    """``{"items": [...], **extra}`` from pre-serialised records."""
+    tail = b""
+    if extra:
+        tail = b"," + json.dumps(extra, separators=(",", ":")).encode()[1:-1]
+    return Reply(200, b'{"items":' + items + tail + b"}")
+
+
 def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -81,9 +103,11 @@ def _authorize(state: SandboxState, request: Request, vendor: str) -> Issued:
     return issued
 
 
-def _slice(state: SandboxState, start: int, count: int) -> list[dict[str, object]]:
+def _slice(state: SandboxState, start: int, count: int) -> bytes:
+    """Records ``start .. start+count-1`` (clipped to the data set) as a JSON array."""
     stop = min(state.dataset_size, start + count)
-    return [record(i, state.record_bytes) for i in range(start, stop)]
+    size = state.record_bytes
+    return b"[" + b",".join(_record_json(i, size) for i in range(start, stop)) + b"]"
 
 
 def _encode_cursor(offset: int) -> str:
@@ -137,47 +161,31 @@ def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -
         items = _slice(state, (page - 1) * per_page, per_page)
         pages = (total + per_page - 1) // per_page
         if route == "items":
-            return json_reply(
-                200,
-                {
-                    "items": items,
-                    "page": page,
-                    "per_page": per_page,
-                    "total": total,
-                    "pages": pages,
-                },
+            return _items_reply(
+                items, {"page": page, "per_page": per_page, "total": total, "pages": pages}
             )
         base = f"{request.url}?per_page={per_page}&page="
         next_url = f"{base}{page + 1}" if page < pages else None
         if route == "links":
-            return json_reply(200, {"items": items, "next": next_url})
+            return _items_reply(items, {"next": next_url})
         links = [f'<{base}{max(pages, 1)}>; rel="last"']
         if next_url:
             links.insert(0, f'<{next_url}>; rel="next"')
-        return json_reply(200, items, [(b"link", ", ".join(links).encode())])
+        return Reply(200, items, headers=[(b"link", ", ".join(links).encode())])
     if route == "offset":
         offset = _int_param(request, "offset", 0, 0, None)
         limit = _int_param(request, "limit", _DEFAULT_PAGE, 1, _MAX_PAGE)
-        return json_reply(
-            200,
-            {
-                "items": _slice(state, offset, limit),
-                "offset": offset,
-                "limit": limit,
-                "total": total,
-            },
+        return _items_reply(
+            _slice(state, offset, limit), {"offset": offset, "limit": limit, "total": total}
         )
     if route == "cursor":
         raw = request.query.get("cursor") or ""
         offset = _decode_cursor(raw) if raw else 0
         limit = _int_param(request, "limit", _DEFAULT_PAGE, 1, _MAX_PAGE)
         nxt = offset + limit
-        return json_reply(
-            200,
-            {
-                "items": _slice(state, offset, limit),
-                "next_cursor": _encode_cursor(nxt) if nxt < total else None,
-            },
+        return _items_reply(
+            _slice(state, offset, limit),
+            {"next_cursor": _encode_cursor(nxt) if nxt < total else None},
         )
     raise BadRequest(
         404,
