@@ -80,7 +80,7 @@ class _RateState:
         self._last_update = now
         if self.rate is None or dt <= 0:
             return
-        step = self.limit.increase_per_s or (self._ceiling or self.rate) / 10.0
+        step = self.limit.increase_per_s or max(1.0, (self._ceiling or self.rate) / 10.0)
         self.rate += step * dt
         if self._ceiling is not None and self.rate >= self._ceiling:
             self.rate = self._ceiling
@@ -113,7 +113,9 @@ class _RateState:
             if not self.limit.adaptive or ticket <= self._decrease_ticket:
                 return  # already slowed down for this batch of requests
             self._recover(now)
-            observed = max(float(len(self._recent)), self.limit.min_requests_per_s)
+            observed = float(len(self._recent))
+            if self.rate is None and observed < 2:
+                return  # too few requests to learn a rate from: the pause is enough
             current = self.rate if self.rate is not None else observed
             if self._ceiling is None:
                 self._ceiling = observed

@@ -42,3 +42,20 @@ class FakeSource:
 
     async def ainvalidate(self, token: Token) -> bool:
         return self.invalidate(token)
+
+
+def provider_for(sandbox, preset: str = "lonewolf"):  # type: ignore[no-untyped-def]
+    """A real TokenProvider for the sandbox's demo client, with its own memory cache."""
+    from vendorgate.cache import TokenCache
+    from vendorgate.tokens import TokenConfig, TokenProvider
+
+    demo = sandbox.demo_credentials(preset)
+    config = TokenConfig.from_mapping(
+        {
+            "preset": preset,
+            "client_id": demo["client_id"],
+            "client_secret": "literal:" + demo["client_secret"].reveal(),
+            "token_url": sandbox.token_url(preset),
+        }
+    )
+    return TokenProvider(config, cache=TokenCache())
