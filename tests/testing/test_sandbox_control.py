@@ -94,7 +94,8 @@ def test_demo_credentials_are_masked(sandbox):
 def test_process_mode_serves_and_is_controlled_over_http(http):
     """VendorSandbox(process=True) runs in a subprocess, with faults and counters over HTTP."""
     with VendorSandbox(process=True, dataset_size=5) as sb:
-        pid = sb._proc.pid
+        pid = sb.pid
+        assert pid is not None
         assert http.post(sb.token_url("lonewolf"), json=LONEWOLF).status_code == 200
         sb.set_faults(status=503, status_burst=1)
         assert http.get(sb.url + "/ping").status_code == 503

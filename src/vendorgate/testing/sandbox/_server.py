@@ -176,6 +176,11 @@ class VendorSandbox:
         return self._url
 
     @property
+    def pid(self) -> int | None:
+        """Process id of the subprocess (``process=True``), else ``None``."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the sandbox is started."""
         return self._url is not None
