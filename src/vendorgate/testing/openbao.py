@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import ConfigurationError, VaultUnavailableError
+from vendorgate.testing._process import die_with_parent_preexec
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -69,17 +70,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Ask Linux to SIGTERM the child when the thread that started it dies."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: S110 - best effort: atexit and __exit__ still stop it
-        pass
 
 
 class OpenBaoServer:
@@ -265,9 +255,7 @@ class OpenBaoServer:
                 env=env,
                 cwd=tmp,
                 start_new_session=True,
-                preexec_fn=_die_with_parent
-                if self._kill_on_parent_death and sys.platform.startswith("linux")
-                else None,
+                preexec_fn=die_with_parent_preexec(self._kill_on_parent_death),
             )
         finally:
             log.close()

@@ -12,12 +12,13 @@ is requested.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from vendorgate.testing.openbao import OpenBaoServer
     from vendorgate.testing.sandbox import VendorSandbox
 

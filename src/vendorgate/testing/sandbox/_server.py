@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import ConfigurationError, VendorgateError
 from vendorgate._secret import Secret
+from vendorgate.testing._process import die_with_parent_preexec
 from vendorgate.testing.sandbox._app import TRANSPORT_EXTENSION, SandboxApp, sandbox_config
 from vendorgate.testing.sandbox._clients import (
     AUDIENCES,
@@ -243,7 +244,12 @@ class VendorSandbox:
             str(self.record_bytes),
             "--print-config",
         ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent_preexec(),  # no orphan if this process is killed hard
+        )
         self._finalizer = weakref.finalize(self, _terminate, proc)
         assert proc.stdout is not None
         line = b""
