@@ -1,12 +1,16 @@
-"""Every Python example in the docs runs as written.
+"""Every Python example in the docs runs as written and prints what the page says.
 
 Each ```python block of a page runs in order in one namespace per page, so a page can
 build on its earlier blocks. A block right after an HTML comment ``<!-- skip-test -->``
-is not run (used for snippets that need a real vendor, Airflow or Prefect).
+is not run (used for snippets that need a real vendor, a production Vault, Airflow or
+Prefect). A line ``print(...)  # value ...`` promises output: the comment's first word
+must appear in what the block printed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from pathlib import Path
 
@@ -17,6 +21,9 @@ _FENCE = re.compile(
     r"(?P<skip><!--\s*skip-test\s*-->\s*\n)?^```python[^\n]*\n(?P<code>.*?)^```",
     re.MULTILINE | re.DOTALL,
 )
+
+
+_PRINT_COMMENT = re.compile(r"print\(.*\)\s+# (.+)")
 
 
 def _pages() -> list[Path]:
@@ -34,7 +41,13 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for i, code in enumerate(_blocks(page)):
+        where = f"{page.relative_to(DOCS)} block {i}"
+        printed = io.StringIO()
         try:
-            exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
+            with contextlib.redirect_stdout(printed):
+                exec(compile(code, where, "exec"), namespace)
         except Exception as exc:  # pragma: no cover - the failure is the report
-            raise AssertionError(f"{page.relative_to(DOCS)} block {i} failed: {exc!r}") from exc
+            raise AssertionError(f"{where} failed: {exc!r}") from exc
+        for comment in _PRINT_COMMENT.findall(code):
+            expected = comment.split()[0].rstrip(":").split("(")[0]
+            assert expected in printed.getvalue(), f"{where}: printed no {expected!r}"
