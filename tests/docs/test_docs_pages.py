@@ -23,7 +23,7 @@ _FENCE = re.compile(
 )
 
 
-_PRINT_COMMENT = re.compile(r"print\(.*\)\s+# (.+)")
+_PRINT_COMMENT = re.compile(r"print\(.*\)[ \t]+# (.+)")
 
 
 def _pages() -> list[Path]:
