@@ -33,8 +33,10 @@ class RateLimit:
         adaptive: Learn from 429s (slow down, then recover).
         decrease_factor: Rate multiplier applied on a 429 (``0 < f < 1``).
         increase_per_s: Requests/s added back per second without 429s; by default a
-            tenth of ``requests_per_s`` (or of the learned rate).
+            fifth of ``requests_per_s`` (or of the learned rate).
         min_requests_per_s: Floor under which a 429 never pushes the rate.
+        headroom: Fraction under ``requests_per_s`` actually paced at (default 5 %), so
+            that the jitter of real send times does not trip a strict vendor limit.
     """
 
     requests_per_s: float | None = None
@@ -43,6 +45,7 @@ class RateLimit:
     decrease_factor: float = 0.7
     increase_per_s: float | None = None
     min_requests_per_s: float = 0.2
+    headroom: float = 0.05
 
     def __post_init__(self) -> None:
         if self.requests_per_s is not None and not self.requests_per_s > 0:
@@ -57,6 +60,19 @@ class RateLimit:
             raise ConfigurationError("must be > 0 or None", field="increase_per_s")
         if not self.min_requests_per_s > 0:
             raise ConfigurationError("must be > 0", field="min_requests_per_s")
+        if not 0 <= self.headroom < 1:
+            raise ConfigurationError("must be a fraction in [0, 1)", field="headroom")
+
+    @property
+    def paced_requests_per_s(self) -> float | None:
+        """The rate requests are actually spaced at: ``requests_per_s * (1 - headroom)``."""
+        if self.requests_per_s is None:
+            return None
+        return self.requests_per_s * (1.0 - self.headroom)
+
+
+#: After a 429 the rate recovers to at most this fraction of the rate that drew it.
+_CEILING_CUT = 0.95
 
 
 class _RateState:
@@ -64,14 +80,16 @@ class _RateState:
 
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
-        self.rate: float | None = limit.requests_per_s
+        self.configured: float | None = limit.paced_requests_per_s
+        self.rate: float | None = self.configured
         self._lock = threading.Lock()
         self._next_free = 0.0
+        self._last_sent = -1e9
         self._paused_until = 0.0
         self._issued = 0
         self._decrease_ticket = 0
         self._last_update = time.monotonic()
-        self._ceiling: float | None = limit.requests_per_s
+        self._ceiling: float | None = self.configured
         self._recent: deque[float] = deque()
         self.throttles = 0
 
@@ -80,11 +98,15 @@ class _RateState:
         self._last_update = now
         if self.rate is None or dt <= 0:
             return
-        step = self.limit.increase_per_s or max(1.0, (self._ceiling or self.rate) / 10.0)
+        step = self.limit.increase_per_s or max(1.0, (self._ceiling or self.rate) / 5.0)
+        configured = self.configured
+        if configured is not None and self._ceiling is not None and self._ceiling < configured:
+            # a ceiling lowered by 429s creeps back to the configured rate, 100x slower
+            self._ceiling = min(configured, self._ceiling + step * dt / 100.0)
         self.rate += step * dt
         if self._ceiling is not None and self.rate >= self._ceiling:
             self.rate = self._ceiling
-            if self.limit.requests_per_s is None:  # learned limit fully recovered
+            if configured is None:  # learned limit fully recovered
                 self.rate = self._ceiling = None
 
     def reserve(self) -> tuple[float, int]:
@@ -103,6 +125,28 @@ class _RateState:
             self._issued += 1
             return slot - now, self._issued
 
+    def sending(self) -> float:
+        """Called when a booked request is about to go out: the extra wait it needs.
+
+        Sleeps wake up late and unevenly; spacing is therefore enforced again on the
+        actual send times, and a late request pushes the following bookings back.
+        """
+        with self._lock:
+            now = time.monotonic()
+            rate = self.rate
+            paused = self._paused_until - now
+            if paused > 0:
+                return paused
+            if rate is None:
+                return 0.0
+            interval = 1.0 / rate
+            early = self._last_sent + interval - now
+            if early > 0:
+                return early
+            self._last_sent = now
+            self._next_free = max(self._next_free, now + interval)
+            return 0.0
+
     def throttled(self, ticket: int, retry_after_s: float | None) -> None:
         """Record a 429 for the request booked with ``ticket``."""
         with self._lock:
@@ -119,6 +163,11 @@ class _RateState:
             current = self.rate if self.rate is not None else observed
             if self._ceiling is None:
                 self._ceiling = observed
+            elif self.rate is not None:
+                # 429s at this rate: aim a little lower than where they came from
+                self._ceiling = max(
+                    self.limit.min_requests_per_s, min(self._ceiling, current * _CEILING_CUT)
+                )
             self.rate = max(self.limit.min_requests_per_s, current * self.limit.decrease_factor)
             self._decrease_ticket = self._issued
             self._next_free = max(self._next_free, self._paused_until)
@@ -156,9 +205,14 @@ class _SyncSlot:
         if self._limiter._sem is not None:
             self._limiter._sem.acquire()
         try:
-            wait, self.ticket = self._limiter.state.reserve()
-            if wait > 0:
-                time.sleep(wait)
+            state = self._limiter.state
+            wait, self.ticket = state.reserve()
+            while True:
+                if wait > 0:
+                    time.sleep(wait)
+                wait = state.sending()
+                if wait <= 0:
+                    break
         except BaseException:
             if self._limiter._sem is not None:
                 self._limiter._sem.release()
@@ -202,9 +256,14 @@ class _AsyncSlot:
         if self._limiter._sem is not None:
             await self._limiter._sem.acquire()
         try:
-            wait, self.ticket = self._limiter.state.reserve()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            state = self._limiter.state
+            wait, self.ticket = state.reserve()
+            while True:
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                wait = state.sending()
+                if wait <= 0:
+                    break
         except BaseException:
             if self._limiter._sem is not None:
                 self._limiter._sem.release()

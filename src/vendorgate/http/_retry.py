@@ -164,8 +164,8 @@ class RetryableFailure(Exception):
 class _RetrySignal(Exception):
     """Tells stamina to retry after ``wait_s`` seconds (its repr is safe to log)."""
 
-    def __init__(self, failure: RetryableFailure, wait_s: float) -> None:
-        super().__init__(f"{failure.cause}, retrying in {wait_s:.2f} s")
+    def __init__(self, failure: RetryableFailure, wait_s: float, where: str) -> None:
+        super().__init__(f"{where}: {failure.cause}, retrying in {wait_s:.2f} s")
         self.failure = failure
         self.wait_s = wait_s
 
@@ -244,7 +244,7 @@ class Retrier:
             p.attempts - 1,
             wait,
         )
-        return _RetrySignal(failure, wait)
+        return _RetrySignal(failure, wait, f"{self.vendor}: {method} {url}")
 
     def run(self, once: Callable[[], T], *, method: str, url: str) -> T:
         """Call ``once`` until it succeeds, raises a final error, or the policy gives up."""

@@ -29,7 +29,7 @@ def test_bad_rate_limit_names_the_field(field: str, kwargs: dict[str, object]) -
 
 def test_slots_are_spaced_at_the_configured_rate() -> None:
     """Consecutive requests are booked 1/rate seconds apart."""
-    limiter = RateLimiter(RateLimit(requests_per_s=1000))
+    limiter = RateLimiter(RateLimit(requests_per_s=1000, headroom=0))
     waits = [limiter.state.reserve()[0] for _ in range(50)]
     gaps = [b - a for a, b in itertools.pairwise(waits)]
     assert all(gap == pytest.approx(0.001, abs=3e-4) for gap in gaps)
@@ -38,7 +38,7 @@ def test_slots_are_spaced_at_the_configured_rate() -> None:
 
 def test_429_slows_down_once_per_batch() -> None:
     """A burst of 429s from requests sent together cuts the rate once, not per reply."""
-    limiter = RateLimiter(RateLimit(requests_per_s=100, decrease_factor=0.5))
+    limiter = RateLimiter(RateLimit(requests_per_s=100, decrease_factor=0.5, headroom=0))
     tickets = [limiter.state.reserve()[1] for _ in range(5)]
     for ticket in tickets:
         limiter.throttled(ticket, None)
@@ -48,7 +48,7 @@ def test_429_slows_down_once_per_batch() -> None:
 
 def test_retry_after_pauses_every_request() -> None:
     """After a 429 with Retry-After, the next slot is booked after the pause."""
-    limiter = RateLimiter(RateLimit(requests_per_s=1000))
+    limiter = RateLimiter(RateLimit(requests_per_s=1000, headroom=0))
     _, ticket = limiter.state.reserve()
     limiter.throttled(ticket, 30.0)
     wait, _ = limiter.state.reserve()
@@ -57,7 +57,9 @@ def test_retry_after_pauses_every_request() -> None:
 
 def test_rate_recovers_additively_to_the_configured_rate() -> None:
     """Without 429s the rate climbs back by increase_per_s each second, up to the cap."""
-    limiter = RateLimiter(RateLimit(requests_per_s=100, decrease_factor=0.5, increase_per_s=10))
+    limiter = RateLimiter(
+        RateLimit(requests_per_s=100, decrease_factor=0.5, increase_per_s=10, headroom=0)
+    )
     _, ticket = limiter.state.reserve()
     limiter.throttled(ticket, None)
     state = limiter.state
@@ -135,3 +137,19 @@ async def test_async_concurrency_cap() -> None:
             await three_in.wait()
         release.set()
     assert peak == 3
+
+
+def test_headroom_paces_just_under_the_vendor_limit() -> None:
+    """requests_per_s=50 with the default 5 % headroom spaces requests for 47.5/s."""
+    limiter = RateLimiter(RateLimit(requests_per_s=50))
+    assert limiter.current_rate == pytest.approx(47.5)
+
+
+def test_late_sends_push_the_next_ones_back() -> None:
+    """Spacing holds on actual send times: a request sent late delays the next one."""
+    limiter = RateLimiter(RateLimit(requests_per_s=10, headroom=0))
+    state = limiter.state
+    state.reserve()
+    state.reserve()
+    assert state.sending() == 0.0  # the first goes out (late or not)
+    assert state.sending() == pytest.approx(0.1, abs=0.01)  # the second must wait 100 ms
