@@ -19,6 +19,7 @@ __all__ = ["get_dialect", "list_dialects", "register"]
 
 _BUILTIN_MODULES: Final = ("techwolf", "lonewolf", "tci", "oauth2", "wokelo")
 _registry: dict[str, Dialect] = {}
+_builtin_names: set[str] = set()
 _lock = threading.Lock()
 _loaded = threading.Event()
 
@@ -28,8 +29,10 @@ def _load_builtins() -> None:
         return
     with _lock:
         if not _loaded.is_set():
+            before = set(_registry)
             for module in _BUILTIN_MODULES:
                 importlib.import_module(f"vendorgate.dialects.{module}")
+            _builtin_names.update(set(_registry) - before)
             _loaded.set()
 
 
@@ -70,7 +73,13 @@ def get_dialect(name: str) -> Dialect:
         ) from None
 
 
-def list_dialects() -> list[Dialect]:
-    """Every registered preset, sorted by name."""
+def list_dialects(*, include_custom: bool = True) -> list[Dialect]:
+    """Every registered preset, sorted by name.
+
+    Args:
+        include_custom: Also list dialects registered at run time with :func:`register`;
+            ``False`` lists only the presets shipped with vendorgate.
+    """
     _load_builtins()
-    return [_registry[name] for name in sorted(_registry)]
+    names = sorted(_registry) if include_custom else sorted(_builtin_names)
+    return [_registry[name] for name in names]

@@ -74,7 +74,7 @@ def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenCo
     from vendorgate.tokens import TokenConfig
 
     rows: list[tuple[str, str, TokenConfig]] = []
-    for dialect in list_dialects():
+    for dialect in list_dialects(include_custom=False):
         preset = dialect.name
         creds = sandbox.demo_credentials(preset)
         vendor = creds["token_url"].rstrip("/").split("/")[3]

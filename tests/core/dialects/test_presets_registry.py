@@ -90,3 +90,10 @@ def test_register_a_custom_preset() -> None:
     """A user can register a custom dialect and get it back by name."""
     d = register(Dialect(name="test-registry-custom", encoding="json"))
     assert get_dialect("test-registry-custom") is d
+
+
+def test_custom_dialects_are_listed_apart_from_shipped_presets() -> None:
+    """Tools that only know the shipped presets (demo, sandbox) can list just those."""
+    register(Dialect(name="test-registry-listing", encoding="json"), replace=True)
+    assert "test-registry-listing" in {d.name for d in list_dialects()}
+    assert {d.name for d in list_dialects(include_custom=False)} == EXPECTED
