@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,11 +108,21 @@ def throughput(pages: int, *, with_sequential: bool) -> None:
             sb.set_faults(path=f"/{PRESET}/api/*", latency_ms=latency_ms)
             # warm up connections and the server
             asyncio.run(_plain_httpx(token, api_url, min(pages, 50), 8))
-            rows: list[tuple[str, float, int]] = []
-            t_plain, n_plain = _timed(lambda: asyncio.run(_plain_httpx(token, api_url, pages, 8)))
-            rows.append(("plain httpx.AsyncClient", t_plain, n_plain))
-            t_vg, n_vg = _timed(lambda: asyncio.run(_vendorgate_async(provider, api_url, 8)))
-            rows.append(("vendorgate AsyncVendorClient", t_vg, n_vg // PER_PAGE))
+            # zero latency measures client overhead: noisy on a shared machine, so the
+            # two async clients alternate over 3 rounds and the medians are compared
+            rounds = 1 if latency_ms else 3
+            plain_t, vg_t = [], []
+            n_vg = 0
+            for _ in range(rounds):
+                t, _n = _timed(lambda: asyncio.run(_plain_httpx(token, api_url, pages, 8)))
+                plain_t.append(t)
+                t, n_vg = _timed(lambda: asyncio.run(_vendorgate_async(provider, api_url, 8)))
+                vg_t.append(t)
+            t_plain, t_vg = statistics.median(plain_t), statistics.median(vg_t)
+            rows: list[tuple[str, float, int]] = [
+                ("plain httpx.AsyncClient", t_plain, pages),
+                ("vendorgate AsyncVendorClient", t_vg, n_vg // PER_PAGE),
+            ]
             if with_sequential:
                 t_seq, n_seq = _timed(lambda: _sequential(provider, api_url))
                 rows.append(("sequential VendorClient", t_seq, n_seq // PER_PAGE))
@@ -119,9 +130,10 @@ def throughput(pages: int, *, with_sequential: bool) -> None:
                 ratio = t_plain / t  # throughput relative to plain httpx
                 print(f"{latency_ms:>6}ms {name:<28} {t:>8.2f} {pages / t:>8.0f} {ratio:>8.2f}")
             assert n_vg == pages * PER_PAGE, (n_vg, pages * PER_PAGE)
-            print(f"{'':>8} => vendorgate/plain throughput {t_plain / t_vg:.2f} (target >= 0.9)")
+            goal = ("(target >= 0.9)", "(target >= 4)") if latency_ms else ("", "")
+            print(f"{'':>8} => vendorgate/plain throughput {t_plain / t_vg:.2f} {goal[0]}")
             if with_sequential:
-                print(f"{'':>8} => vendorgate vs sequential {t_seq / t_vg:.1f}x (target >= 4)")
+                print(f"{'':>8} => vendorgate vs sequential {t_seq / t_vg:.1f}x {goal[1]}")
 
 
 def rate_limited(pages: int, burst: int) -> None:

@@ -239,8 +239,16 @@ class VendorClient(_Base):
         """Close the connection pool."""
         self._http.close()
 
+    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        # httpcore reports when the request headers hit the wire: pace on that moment
+        if event.endswith("send_request_headers.started"):
+            self.limiter.state.on_wire()
+
     def _send(self, request: httpx.Request, parse: _Parse[T]) -> T:
         url = safe_url(request.url)
+        state = self.limiter.state
+        if state.rate is not None or state.configured is not None:
+            request.extensions["trace"] = self._trace
 
         def once() -> T:
             with self.limiter.slot() as slot:
@@ -434,8 +442,16 @@ class AsyncVendorClient(_Base):
         """Close the connection pool."""
         await self._http.aclose()
 
+    async def _atrace(self, event: str, info: Mapping[str, Any]) -> None:
+        # httpcore reports when the request headers hit the wire: pace on that moment
+        if event.endswith("send_request_headers.started"):
+            self.limiter.state.on_wire()
+
     async def _send(self, request: httpx.Request, parse: _Parse[T]) -> T:
         url = safe_url(request.url)
+        state = self.limiter.state
+        if state.rate is not None or state.configured is not None:
+            request.extensions["trace"] = self._atrace
 
         async def once() -> T:
             async with self.limiter.slot() as slot:

@@ -147,6 +147,16 @@ class _RateState:
             self._next_free = max(self._next_free, now + interval)
             return 0.0
 
+    def on_wire(self) -> None:
+        """A request is being written to the socket now (after connecting, maybe late):
+        space the next ones from this moment."""
+        with self._lock:
+            now = time.monotonic()
+            if self.rate is None or now <= self._last_sent:
+                return
+            self._last_sent = now
+            self._next_free = max(self._next_free, now + 1.0 / self.rate)
+
     def throttled(self, ticket: int, retry_after_s: float | None) -> None:
         """Record a 429 for the request booked with ``ticket``."""
         with self._lock:

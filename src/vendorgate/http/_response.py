@@ -41,8 +41,10 @@ def safe_url(url: httpx.URL | str) -> str:
     """Return ``url`` without its query string, fragment or user info (safe to log)."""
     import httpx
 
-    u = httpx.URL(str(url))
-    return str(u.copy_with(query=None, fragment=None, username=None, password=None))
+    u = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    # netloc is host[:port] without user info; raw_path keeps the percent-encoding
+    path = u.raw_path.split(b"?", 1)[0].decode("ascii")
+    return f"{u.scheme}://{u.netloc.decode('ascii')}{path}"
 
 
 def _excerpt(response: httpx.Response, known: tuple[str, ...]) -> str | None:

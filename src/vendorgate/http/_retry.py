@@ -247,10 +247,20 @@ class Retrier:
         return _RetrySignal(failure, wait, f"{self.vendor}: {method} {url}")
 
     def run(self, once: Callable[[], T], *, method: str, url: str) -> T:
-        """Call ``once`` until it succeeds, raises a final error, or the policy gives up."""
+        """Call ``once`` until it succeeds, raises a final error, or the policy gives up.
+
+        The first attempt runs outside stamina (no per-request overhead when nothing
+        fails); its failure is handed to stamina's loop as that loop's first attempt.
+        """
+        started = time.monotonic()
+        try:
+            return once()
+        except RetryableFailure as failure:
+            first = self._signal(failure, method, url, 1, started)
+        if not isinstance(first, _RetrySignal):
+            raise first from first.__cause__
         import stamina
 
-        started = time.monotonic()
         num = 0
         try:
             for attempt in stamina.retry_context(
@@ -258,6 +268,8 @@ class Retrier:
             ):
                 with attempt:
                     num += 1
+                    if num == 1:
+                        raise first
                     try:
                         return once()
                     except RetryableFailure as failure:
@@ -269,9 +281,15 @@ class Retrier:
 
     async def arun(self, once: Callable[[], Awaitable[T]], *, method: str, url: str) -> T:
         """Async :meth:`run`."""
+        started = time.monotonic()
+        try:
+            return await once()
+        except RetryableFailure as failure:
+            first = self._signal(failure, method, url, 1, started)
+        if not isinstance(first, _RetrySignal):
+            raise first from first.__cause__
         import stamina
 
-        started = time.monotonic()
         num = 0
         try:
             async for attempt in stamina.retry_context(
@@ -279,6 +297,8 @@ class Retrier:
             ):
                 with attempt:
                     num += 1
+                    if num == 1:
+                        raise first
                     try:
                         return await once()
                     except RetryableFailure as failure:

@@ -153,3 +153,14 @@ def test_late_sends_push_the_next_ones_back() -> None:
     state.reserve()
     assert state.sending() == 0.0  # the first goes out (late or not)
     assert state.sending() == pytest.approx(0.1, abs=0.01)  # the second must wait 100 ms
+
+
+def test_a_request_reaching_the_wire_late_delays_the_next() -> None:
+    """Spacing counts from when a request hit the socket (after a slow connect, say)."""
+    limiter = RateLimiter(RateLimit(requests_per_s=10, headroom=0))
+    state = limiter.state
+    state.reserve()
+    assert state.sending() == 0.0
+    state.on_wire()  # written to the socket now, whenever it was booked
+    state.reserve()
+    assert state.sending() == pytest.approx(0.1, abs=0.01)

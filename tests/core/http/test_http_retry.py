@@ -252,3 +252,11 @@ async def test_async_client_retries_and_raises_typed_errors() -> None:
         with pytest.raises(ServerError):
             await client.get("/v")
     assert len(seen) == 2
+
+
+def test_error_url_has_no_query_and_no_user_info() -> None:
+    """URLs in errors and logs drop the query string and credentials in the URL."""
+    from vendorgate.http._response import safe_url
+
+    url = httpx.URL("https://user:pw@api.test:8443/a/b%20c?api_key=k#frag")
+    assert safe_url(url) == "https://api.test:8443/a/b%20c"
