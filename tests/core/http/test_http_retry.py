@@ -206,7 +206,9 @@ def test_retry_after_is_used_and_capped_per_wait(caplog: pytest.LogCaptureFixtur
         started = time.monotonic()
         client.get("/items")
         assert time.monotonic() - started < 5
-    retries = [r for r in caplog.records if "retry" in r.getMessage()]
+    retries = [
+        r for r in caplog.records if r.name == "vendorgate.http" and "retry" in r.getMessage()
+    ]
     assert len(retries) == 1
     msg = retries[0].getMessage()
     assert "status 429" in msg
