@@ -15,7 +15,8 @@ and its baseline come from the same run. Scenarios:
    beyond it); the async client, told the vendor's limit, pulls M pages: every page,
    zero failures, total time <= 1.15 x M / 50 s. Run twice: with a bucket of 1 (the
    strictest limit: any send-time jitter below 20 ms is a 429, and the sandbox's
-   Retry-After is at least 1 s, paused by every request) and with a bucket of 5.
+   Retry-After is at least 1 s, paused by every request) and with a bucket of 5. A third
+   run does not tell the client the limit: it shows what 429 learning alone achieves.
 3. Peak RSS (``ru_maxrss`` of a fresh subprocess) pulling 1,000 and K records of the same
    size to a JSON Lines file: ratio <= 1.2.
 """
@@ -136,14 +137,15 @@ def throughput(pages: int, *, with_sequential: bool) -> None:
                 print(f"{'':>8} => vendorgate vs sequential {t_seq / t_vg:.1f}x {goal[1]}")
 
 
-def rate_limited(pages: int, burst: int) -> None:
+def rate_limited(pages: int, burst: int, *, told: bool = True) -> None:
     from vendorgate.http import AsyncVendorClient, PageNumber, RateLimit, RetryPolicy
     from vendorgate.testing.sandbox import VendorSandbox
 
     rps = 50
+    how = "told the limit" if told else "NOT told the limit: learning from 429s only"
     print(
         f"\n## rate limit: {pages} pages against a {rps} requests/s vendor limit "
-        f"(token bucket of {burst}, 429 + Retry-After beyond it)"
+        f"(token bucket of {burst}, 429 + Retry-After beyond it); client {how}"
     )
     with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
         secret = sb.demo_credentials(PRESET)["client_secret"].reveal()
@@ -157,7 +159,7 @@ def rate_limited(pages: int, burst: int) -> None:
                 provider,
                 base_url=sb.api_url(PRESET),
                 concurrency=8,
-                rate_limit=RateLimit(requests_per_s=rps, max_concurrency=8),
+                rate_limit=RateLimit(requests_per_s=rps if told else None, max_concurrency=8),
                 retry=RetryPolicy(attempts=10, wait_max_s=2, timeout_s=60),
             ) as client:
                 n = 0
@@ -184,7 +186,8 @@ def rate_limited(pages: int, burst: int) -> None:
         print(
             f"   total time         {elapsed:.2f} s (ideal {ideal:.1f} s, target <= {target:.1f} s)"
         )
-        print(f"   => ratio to ideal  {elapsed / ideal:.3f} (target <= 1.15)")
+        goal = "(target <= 1.15)" if told else "(no target: shows the learning)"
+        print(f"   => ratio to ideal  {elapsed / ideal:.3f} {goal}")
 
 
 def _child_rss(records: int, api_url: str, token_url: str, secret: str, out: str) -> None:
@@ -255,6 +258,7 @@ def main() -> None:
     if "ratelimit" in only:
         for burst in (1, 5):
             rate_limited(200 if args.quick else 1000, burst)
+        rate_limited(200 if args.quick else 1000, 1, told=False)
     if "memory" in only:
         memory(10_000 if args.quick else 50_000)
 

@@ -73,6 +73,8 @@ class RateLimit:
 
 #: After a 429 the rate recovers to at most this fraction of the rate that drew it.
 _CEILING_CUT = 0.95
+#: Bookings used to estimate the rate a client without ``requests_per_s`` was sending at.
+_RECENT_SENDS = 32
 
 
 class _RateState:
@@ -90,7 +92,7 @@ class _RateState:
         self._decrease_ticket = 0
         self._last_update = time.monotonic()
         self._ceiling: float | None = self.configured
-        self._recent: deque[float] = deque()
+        self._recent: deque[float] = deque(maxlen=_RECENT_SENDS)
         self.throttles = 0
 
     def _recover(self, now: float) -> None:
@@ -99,15 +101,15 @@ class _RateState:
         if self.rate is None or dt <= 0:
             return
         step = self.limit.increase_per_s or max(1.0, (self._ceiling or self.rate) / 5.0)
-        configured = self.configured
-        if configured is not None and self._ceiling is not None and self._ceiling < configured:
-            # a ceiling lowered by 429s creeps back to the configured rate, 100x slower
-            self._ceiling = min(configured, self._ceiling + step * dt / 100.0)
-        self.rate += step * dt
-        if self._ceiling is not None and self.rate >= self._ceiling:
-            self.rate = self._ceiling
-            if configured is None:  # learned limit fully recovered
-                self.rate = self._ceiling = None
+        if self._ceiling is not None:
+            # a ceiling lowered by 429s creeps back up 100x slower than the rate recovers:
+            # to the configured rate, or without bound for a learned limit (probing)
+            cap = self.configured if self.configured is not None else float("inf")
+            if self._ceiling < cap:
+                self._ceiling = min(cap, self._ceiling + step * dt / 100.0)
+            self.rate = min(self._ceiling, self.rate + step * dt)
+        else:
+            self.rate += step * dt
 
     def reserve(self) -> tuple[float, int]:
         """Book the next slot; return ``(wait_s, ticket)`` (tickets number the bookings)."""
@@ -118,10 +120,7 @@ class _RateState:
             if self.rate is not None:
                 slot = max(slot, self._next_free)
                 self._next_free = slot + 1.0 / self.rate
-            recent = self._recent
-            recent.append(slot)
-            while recent and recent[0] < slot - 1.0:
-                recent.popleft()
+            self._recent.append(slot)
             self._issued += 1
             return slot - now, self._issued
 
@@ -157,6 +156,14 @@ class _RateState:
             self._last_sent = now
             self._next_free = max(self._next_free, now + 1.0 / self.rate)
 
+    def _observed_rate(self) -> float | None:
+        """Requests per second over the last bookings (``None``: too few to tell)."""
+        recent = self._recent
+        if len(recent) < 4:
+            return None
+        span = recent[-1] - recent[0]
+        return (len(recent) - 1) / span if span > 0 else None
+
     def throttled(self, ticket: int, retry_after_s: float | None) -> None:
         """Record a 429 for the request booked with ``ticket``."""
         with self._lock:
@@ -167,17 +174,14 @@ class _RateState:
             if not self.limit.adaptive or ticket <= self._decrease_ticket:
                 return  # already slowed down for this batch of requests
             self._recover(now)
-            observed = float(len(self._recent))
-            if self.rate is None and observed < 2:
+            observed = self._observed_rate()
+            if self.rate is None and observed is None:
                 return  # too few requests to learn a rate from: the pause is enough
             current = self.rate if self.rate is not None else observed
-            if self._ceiling is None:
-                self._ceiling = observed
-            elif self.rate is not None:
-                # 429s at this rate: aim a little lower than where they came from
-                self._ceiling = max(
-                    self.limit.min_requests_per_s, min(self._ceiling, current * _CEILING_CUT)
-                )
+            assert current is not None
+            # 429s at this rate: from now on aim a little lower than where they came from
+            cut = max(self.limit.min_requests_per_s, current * _CEILING_CUT)
+            self._ceiling = cut if self._ceiling is None else min(self._ceiling, cut)
             self.rate = max(self.limit.min_requests_per_s, current * self.limit.decrease_factor)
             self._decrease_ticket = self._issued
             self._next_free = max(self._next_free, self._paused_until)

@@ -72,12 +72,24 @@ def test_rate_recovers_additively_to_the_configured_rate() -> None:
 
 
 def test_unlimited_client_learns_a_rate_from_429() -> None:
-    """Without a configured rate, a 429 sets a rate below the rate observed."""
+    """Without a configured rate, a 429 sets a rate below the rate the client was sending."""
     limiter = RateLimiter(RateLimit(decrease_factor=0.5))
-    tickets = [limiter.state.reserve()[1] for _ in range(40)]
+    state = limiter.state
+    _, ticket = state.reserve()
     assert limiter.current_rate is None
-    limiter.throttled(tickets[-1], None)
-    assert limiter.current_rate == pytest.approx(20, abs=1)
+    state._recent.clear()
+    state._recent.extend(1000.0 + i * 0.01 for i in range(20))  # 100 requests/s
+    limiter.throttled(ticket, None)
+    assert limiter.current_rate == pytest.approx(50, rel=0.01)
+
+
+def test_a_single_429_teaches_nothing_without_a_rate() -> None:
+    """Too few requests to estimate a rate: a 429 only pauses, it sets no rate."""
+    limiter = RateLimiter(RateLimit())
+    _, ticket = limiter.state.reserve()
+    limiter.throttled(ticket, 2.0)
+    assert limiter.current_rate is None
+    assert limiter.state.reserve()[0] > 1.5
 
 
 def test_sync_concurrency_cap_is_shared_by_threads() -> None:
