@@ -3,10 +3,16 @@
 One limiter belongs to one client and is shared by every request it makes (threads for
 :class:`~vendorgate.http.VendorClient`, tasks for
 :class:`~vendorgate.http.AsyncVendorClient`). Requests are spaced evenly at the current
-rate; a 429 cuts the rate (multiplicative decrease, at most once per batch of requests
-in flight) and pauses every request for the server's ``Retry-After``; each second without
-a 429 adds back ``increase_per_s`` requests per second (additive increase) until the
-configured rate is reached again.
+rate, a little under the configured one (``headroom``), and the spacing is enforced on
+actual send times: a sleep that woke up late, or a request that reached the socket late
+(httpx reports that moment through its ``trace`` extension), pushes the next ones back.
+
+A 429 cuts the rate (multiplicative decrease, at most once per batch of requests in
+flight), pauses every request for the server's ``Retry-After``, and lowers the ceiling
+the rate may recover to a little under the rate that drew it; each second without a 429
+adds ``increase_per_s`` back (additive increase), while the ceiling itself creeps back up
+to the configured rate much more slowly. Without a configured rate nothing is paced until
+a 429 arrives; the rate the client was sending at then becomes the starting point.
 """
 
 from __future__ import annotations
