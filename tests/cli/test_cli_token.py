@@ -257,3 +257,45 @@ def test_doctor_unreachable_vault(run_cli, sandbox) -> None:
     )
     assert out.returncode == 1
     assert "FAIL  vault reachable" in out.stdout
+
+
+def test_unusable_token_url_is_one_line_exit_2(run_cli) -> None:
+    """A token URL without a host is bad usage: one line naming token_url, exit 2."""
+    out = run_cli(
+        "token",
+        "--preset",
+        "lonewolf",
+        "--client-id",
+        "x",
+        "--client-secret",
+        "literal:y",
+        "--token-url",
+        "http://",
+    )
+    assert out.returncode == 2
+    assert len(out.stderr.splitlines()) == 1, out.stderr
+    assert "token_url" in out.stderr
+
+
+def test_unreachable_token_endpoint_is_one_line_with_a_public_class(run_cli) -> None:
+    """When retries run out stderr is one line naming TokenRequestError (no retry logs)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = run_cli(
+        "token",
+        "--preset",
+        "lonewolf",
+        "--client-id",
+        "x",
+        "--client-secret",
+        "literal:y",
+        "--token-url",
+        f"http://127.0.0.1:{port}/oauth/token",
+    )
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [out.stderr.strip()], out.stderr
+    assert out.stderr.startswith("vendorgate: TokenRequestError: ")
+    assert out.stdout == ""

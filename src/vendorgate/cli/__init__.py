@@ -48,12 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_retries() -> None:
+    """Turn off stamina's retry logging for this process (the CLI prints one line).
+
+    The CLI owns its process; the library itself never changes stamina's global hooks.
+    """
+    import stamina.instrumentation
+
+    stamina.instrumentation.set_on_retry_hooks([])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     from vendorgate._errors import ConfigurationError, VendorgateError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_retries()
     try:
         code: int = args.func(args)
     except ConfigurationError as exc:

@@ -1,12 +1,15 @@
 """``TokenFetcher``: one token request on the wire, sync or async, no caching.
 
-Secrets are resolved lazily, at request time, through a
-:class:`~vendorgate.secrets.SecretResolver`; client assertions are signed per request
-(a PEM key in memory, or Vault Transit). The async path runs secret resolution and
-Transit signing in a worker thread (hvac is synchronous). Connection errors, 429 and
-5xx are retried a few times with backoff (honouring ``Retry-After``); other 4xx are
-not retried. With a previous token carrying a refresh token, the dialect's refresh
-grant is tried first, and the primary grant when the refresh is refused.
+Secrets are resolved lazily, once per fetch, through a
+:class:`~vendorgate.secrets.SecretResolver`; client assertions are signed per attempt
+(a PEM key in memory, or Vault Transit), so a retry never resends a used ``jti``. The
+async path runs secret resolution and signing in a worker thread (hvac is synchronous).
+Connection errors, 429 and 5xx are retried a few times with backoff (honouring
+``Retry-After``); when they run out, a plain :class:`~vendorgate.TokenRequestError` is
+raised. Other 4xx, and a token URL httpx cannot use (a
+:class:`~vendorgate.ConfigurationError` on ``token_url``), are not retried. With a
+previous token carrying a refresh token, the dialect's refresh grant is tried first,
+and the primary grant when the refresh is refused.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
-from vendorgate._errors import TokenRequestError, TokenResponseError
+from vendorgate._errors import ConfigurationError, TokenRequestError, TokenResponseError
 from vendorgate.tokens._request import (
     Credentials,
     TokenRequest,
@@ -26,6 +30,8 @@ from vendorgate.tokens._request import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from vendorgate._secret import Secret
@@ -44,6 +50,12 @@ class _TransientTokenError(TokenRequestError):
     """A token request failure worth retrying (connection error, 429, 5xx)."""
 
     retry_after_s: float | None = None
+
+    def final(self) -> TokenRequestError:
+        """The plain :class:`TokenRequestError` raised once retries have run out."""
+        return TokenRequestError(
+            str(self), status=self.status, vendor=self.vendor, body_excerpt=self.body_excerpt
+        )
 
 
 def _retry_after_s(value: str | None) -> float | None:
@@ -165,31 +177,40 @@ class TokenFetcher:
         assert pem is not None
         return PemSigner(pem, alg=cfg.signing_alg, kid=cfg.signing_kid)
 
-    def credentials(self) -> Credentials:
-        """Resolve the secrets this request needs (and sign a fresh client assertion)."""
+    def _secrets(self) -> Credentials:
+        """Resolve the secrets a fetch needs, once (no client assertion yet)."""
         cfg = self.config
-        assertion: Secret | None = None
         client_secret: Secret | None = None
-        if cfg.effective_client_auth == "assertion":
-            from vendorgate._secret import Secret
-            from vendorgate.signing import build_client_assertion
-
-            assertion = Secret(
-                build_client_assertion(
-                    self.signer(),
-                    client_id=cfg.client_id,
-                    audience=cfg.assertion_audience or cfg.effective_token_url,
-                    lifetime_s=int(cfg.assertion_lifetime_s),
-                )
-            )
-        else:
+        if cfg.effective_client_auth != "assertion":
             client_secret = self._resolve("client_secret")
         return Credentials(
             client_secret=client_secret,
-            client_assertion=assertion,
             username=self._resolve("username"),
             password=self._resolve("password"),
         )
+
+    def _signed(self, creds: Credentials, signer: AssertionSigner | None) -> Credentials:
+        """``creds`` with a freshly signed client assertion (fresh ``jti``), if any."""
+        if signer is None:
+            return creds
+        from vendorgate._secret import Secret
+        from vendorgate.signing import build_client_assertion
+
+        cfg = self.config
+        assertion = build_client_assertion(
+            signer,
+            client_id=cfg.client_id,
+            audience=cfg.assertion_audience or cfg.effective_token_url,
+            lifetime_s=int(cfg.assertion_lifetime_s),
+        )
+        return replace(creds, client_assertion=Secret(assertion))
+
+    def _assertion_signer(self) -> AssertionSigner | None:
+        return self.signer() if self.config.effective_client_auth == "assertion" else None
+
+    def credentials(self) -> Credentials:
+        """Resolve the secrets this request needs (and sign a fresh client assertion)."""
+        return self._signed(self._secrets(), self._assertion_signer())
 
     # -- sending -----------------------------------------------------------------
 
@@ -198,14 +219,21 @@ class TokenFetcher:
 
         return httpx.Timeout(self.config.timeout_s, connect=min(self.config.timeout_s, 10.0))
 
-    def _transport_error(self, exc: Exception, request: TokenRequest) -> _TransientTokenError:
-        err = _TransientTokenError(
+    def _transport_error(self, exc: Exception, request: TokenRequest) -> Exception:
+        import httpx
+
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+            return ConfigurationError(
+                f"httpx cannot send to {request.url!r} ({exc}); give a full http(s) URL "
+                "with a host, e.g. https://id.example.com/oauth/token",
+                field="token_url",
+            )
+        return _TransientTokenError(
             f"{self.config.vendor} token endpoint {request.url} could not be reached "
             f"({type(exc).__name__}); check token_url, DNS, proxy and network access",
             status=None,
             vendor=self.config.vendor,
         )
-        return err
 
     def _read(self, request: TokenRequest, resp: httpx.Response, creds: Credentials) -> Token:
         status = resp.status_code
@@ -229,46 +257,70 @@ class TokenFetcher:
                 raise transient from None
             raise
 
-    def _send(self, request: TokenRequest, creds: Credentials) -> Token:
+    def _post(self, request: TokenRequest) -> httpx.Response:
         import httpx
+
+        try:
+            if self._http is not None:
+                return self._http.post(
+                    request.url, timeout=self._timeout(), **request.httpx_kwargs()
+                )
+            with httpx.Client(timeout=self._timeout()) as client:
+                return client.post(request.url, **request.httpx_kwargs())
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise self._transport_error(exc, request) from None
+
+    async def _apost(self, request: TokenRequest) -> httpx.Response:
+        import httpx
+
+        try:
+            if self._ahttp is not None:
+                return await self._ahttp.post(
+                    request.url, timeout=self._timeout(), **request.httpx_kwargs()
+                )
+            async with httpx.AsyncClient(timeout=self._timeout()) as client:
+                return await client.post(request.url, **request.httpx_kwargs())
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise self._transport_error(exc, request) from None
+
+    def _send(self, build: Callable[[], tuple[TokenRequest, Credentials]]) -> Token:
+        """Send the request ``build`` makes, rebuilt per attempt (fresh assertion)."""
         import stamina
 
-        for attempt in stamina.retry_context(
-            on=_backoff_hook, attempts=self._attempts, timeout=60.0, wait_initial=0.2, wait_max=5.0
-        ):
-            with attempt:
-                try:
-                    if self._http is not None:
-                        resp = self._http.post(
-                            request.url, timeout=self._timeout(), **request.httpx_kwargs()
-                        )
-                    else:
-                        with httpx.Client(timeout=self._timeout()) as client:
-                            resp = client.post(request.url, **request.httpx_kwargs())
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(exc, request) from None
-                return self._read(request, resp, creds)
+        try:
+            for attempt in stamina.retry_context(
+                on=_backoff_hook,
+                attempts=self._attempts,
+                timeout=60.0,
+                wait_initial=0.2,
+                wait_max=5.0,
+            ):
+                with attempt:
+                    request, creds = build()
+                    return self._read(request, self._post(request), creds)
+        except _TransientTokenError as exc:
+            raise exc.final() from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _asend(self, request: TokenRequest, creds: Credentials) -> Token:
-        import httpx
+    async def _asend(
+        self, build: Callable[[], tuple[TokenRequest, Credentials]], *, in_thread: bool
+    ) -> Token:
+        """Async :meth:`_send`; ``in_thread`` runs ``build`` in a worker thread (signing)."""
         import stamina
 
-        async for attempt in stamina.retry_context(
-            on=_backoff_hook, attempts=self._attempts, timeout=60.0, wait_initial=0.2, wait_max=5.0
-        ):
-            with attempt:
-                try:
-                    if self._ahttp is not None:
-                        resp = await self._ahttp.post(
-                            request.url, timeout=self._timeout(), **request.httpx_kwargs()
-                        )
-                    else:
-                        async with httpx.AsyncClient(timeout=self._timeout()) as client:
-                            resp = await client.post(request.url, **request.httpx_kwargs())
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(exc, request) from None
-                return self._read(request, resp, creds)
+        try:
+            async for attempt in stamina.retry_context(
+                on=_backoff_hook,
+                attempts=self._attempts,
+                timeout=60.0,
+                wait_initial=0.2,
+                wait_max=5.0,
+            ):
+                with attempt:
+                    request, creds = await asyncio.to_thread(build) if in_thread else build()
+                    return self._read(request, await self._apost(request), creds)
+        except _TransientTokenError as exc:
+            raise exc.final() from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -276,8 +328,6 @@ class TokenFetcher:
         """Keep the previous refresh/id token when a refresh reply does not rotate them."""
         if token.refresh_token or not previous.refresh_token:
             return token
-        from dataclasses import replace
-
         return replace(
             token,
             refresh_token=previous.refresh_token,
@@ -305,46 +355,59 @@ class TokenFetcher:
                 return refresh
         return build_token_request(self.config, creds)
 
+    def _primary(
+        self, base: Credentials, signer: AssertionSigner | None
+    ) -> Callable[[], tuple[TokenRequest, Credentials]]:
+        def build() -> tuple[TokenRequest, Credentials]:
+            creds = self._signed(base, signer)
+            return build_token_request(self.config, creds), creds
+
+        return build
+
     def fetch(self, previous: Token | None = None) -> Token:
         """Request a new token (refresh grant first when ``previous`` allows it).
 
         Raises:
             TokenRequestError: the endpoint refused (status, vendor, hint, redacted body)
-                or could not be reached (status ``None``).
+                or could not be reached (status ``None``), after retries.
             TokenResponseError: the reply is not a usable token reply.
             TokenValidationError: the token failed JWKS validation (TCI).
             SecretError: a secret could not be resolved (Vault, env, file, PEM).
+            ConfigurationError: the token URL cannot be used (``field="token_url"``).
         """
-        creds = self.credentials()
+        base = self._secrets()
+        signer = self._assertion_signer()
         token: Token | None = None
         if previous is not None:
-            refresh = build_refresh_request(self.config, creds, previous)
+            refresh = build_refresh_request(self.config, base, previous)
             if refresh is not None:
                 try:
-                    token = self._carry_over(self._send(refresh, creds), previous)
+                    token = self._carry_over(self._send(lambda: (refresh, base)), previous)
                 except (TokenRequestError, TokenResponseError) as exc:
                     if not self._refresh_refused(exc):
                         raise
         if token is None:
-            token = self._send(build_token_request(self.config, creds), creds)
+            token = self._send(self._primary(base, signer))
         if self._validator is not None:
             self._validator.validate(token.access_token, http_client=self._http)
         return token
 
     async def afetch(self, previous: Token | None = None) -> Token:
-        """Async :meth:`fetch`; secrets and Transit signing run in a worker thread."""
-        creds = await asyncio.to_thread(self.credentials)
+        """Async :meth:`fetch`; secrets and assertion signing run in a worker thread."""
+        base = await asyncio.to_thread(self._secrets)
+        signer = await asyncio.to_thread(self._assertion_signer)
         token: Token | None = None
         if previous is not None:
-            refresh = build_refresh_request(self.config, creds, previous)
+            refresh = build_refresh_request(self.config, base, previous)
             if refresh is not None:
                 try:
-                    token = self._carry_over(await self._asend(refresh, creds), previous)
+                    sent = await self._asend(lambda: (refresh, base), in_thread=False)
+                    token = self._carry_over(sent, previous)
                 except (TokenRequestError, TokenResponseError) as exc:
                     if not self._refresh_refused(exc):
                         raise
         if token is None:
-            token = await self._asend(build_token_request(self.config, creds), creds)
+            token = await self._asend(self._primary(base, signer), in_thread=signer is not None)
         if self._validator is not None:
             await self._validator.avalidate(token.access_token, http_client=self._ahttp)
         return token

@@ -63,3 +63,49 @@ def test_truncated_token_reply(sandbox) -> None:
     with pytest.raises(TokenResponseError, match="truncated") as info:
         _lonewolf(sandbox).fetch()
     assert "eyJ" not in str(info.value)
+
+
+def _techwolf_jwt(sandbox, monkeypatch) -> TokenFetcher:
+    monkeypatch.setenv("DEMO_JWT_KEY", sandbox.demo_private_key_pem.reveal())
+    return TokenFetcher(
+        TokenConfig(
+            dialect=get_dialect("techwolf-eu"),
+            client_id="demo-jwt-client",
+            token_url=sandbox.token_url("techwolf-eu"),
+            private_key="env:DEMO_JWT_KEY",
+            tenant=sandbox.demo_credentials("techwolf-eu")["tenant"],
+        )
+    )
+
+
+def test_retry_after_reset_signs_a_fresh_assertion(sandbox, monkeypatch) -> None:
+    """A private_key_jwt request reset mid-body is retried with a new jti and succeeds."""
+    sandbox.set_faults(path="*/oauth/token", reset_burst=1, reset_mid_body=True)
+    assert _techwolf_jwt(sandbox, monkeypatch).fetch().access_token
+
+
+@pytest.mark.anyio
+async def test_async_retry_after_reset_signs_a_fresh_assertion(sandbox, monkeypatch) -> None:
+    """Async: a private_key_jwt request reset mid-body is retried with a new jti."""
+    sandbox.set_faults(path="*/oauth/token", reset_burst=1, reset_mid_body=True)
+    token = await _techwolf_jwt(sandbox, monkeypatch).afetch()
+    assert token.access_token
+
+
+def test_exhausted_retries_raise_the_public_class(sandbox) -> None:
+    """When retries run out the error is exactly TokenRequestError, not a private subclass."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", status=503)
+    with pytest.raises(TokenRequestError) as info:
+        _lonewolf(sandbox).fetch()
+    assert type(info.value) is TokenRequestError
+    assert type(info.value).__name__ == "TokenRequestError"
+
+
+@pytest.mark.anyio
+async def test_async_exhausted_retries_raise_the_public_class(sandbox) -> None:
+    """Async: when retries run out the error is exactly TokenRequestError."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", reset_burst=10)
+    with pytest.raises(TokenRequestError) as info:
+        await _lonewolf(sandbox).afetch()
+    assert type(info.value) is TokenRequestError
+    assert info.value.status is None
