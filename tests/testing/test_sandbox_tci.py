@@ -56,13 +56,23 @@ def test_form_body_is_400(sandbox, http):
 
 
 def test_access_token_verifies_against_jwks(sandbox, http):
-    """The access token is an RS256 JWT (iss atm, aud clientId) verifiable via the JWKS by kid."""
+    """The access token is an RS256 JWT (iss atm, aud the app id) verifiable via the JWKS by kid."""
     token = _token(sandbox, http)["access_token"]
     client = jwt.PyJWKClient(sandbox.jwks_url())
     key = client.get_signing_key_from_jwt(token)
-    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience="demo-client")
+    app_id = sandbox.config()["vendors"]["tci"]["application_id"]
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=app_id)
     assert claims["iss"] == "atm"
     assert claims["exp"] - claims["iat"] == 600
+
+
+def test_access_token_aud_is_an_application_id_not_the_client_id(sandbox, http):
+    """As in document 002, the access token's aud is an application id unlike the clientId."""
+    token = _token(sandbox, http)["access_token"]
+    aud = jwt.decode(token, options={"verify_signature": False})["aud"]
+    assert aud == sandbox.config()["vendors"]["tci"]["application_id"]
+    assert aud.startswith("T_")
+    assert aud != "demo-client"
 
 
 def test_rotated_key_signs_new_tokens_and_old_ones_still_verify(sandbox, http):
@@ -72,9 +82,10 @@ def test_rotated_key_signs_new_tokens_and_old_ones_still_verify(sandbox, http):
     new = _token(sandbox, http)["access_token"]
     assert jwt.get_unverified_header(new)["kid"] == kid
     client = jwt.PyJWKClient(sandbox.jwks_url(), cache_keys=False)
+    app_id = sandbox.config()["vendors"]["tci"]["application_id"]
     for token in (old, new):
         key = client.get_signing_key_from_jwt(token)
-        jwt.decode(token, key.key, algorithms=["RS256"], audience="demo-client")
+        jwt.decode(token, key.key, algorithms=["RS256"], audience=app_id)
 
 
 def test_refresh_with_grant_type_key_gets_new_access_token(sandbox, http):

@@ -5,7 +5,9 @@ the reply carries ``access_token``, ``exp_access_token`` (600 s) and, as vendorg
 its sandbox define it, ``refresh_token`` and ``id_token``. The refresh request is
 ``{clientId, refresh_token, id_token, grantType: "refresh_token"}`` (note the different
 grant key). Access tokens are RS256 JWTs verified against ``.well-known/jwks.json`` next
-to the token URL (``/auth/.well-known/jwks.json``) by ``kid``, with ``aud`` = the client id.
+to the token URL (``/auth/.well-known/jwks.json``) by ``kid``, signature and ``exp``. Their
+``aud`` is an application id that differs from the ``clientId`` (document 002's decoded
+token), so it is checked only when ``expected_audience`` is configured.
 """
 
 from __future__ import annotations
@@ -34,6 +36,6 @@ TCI_ATM = register(
             send_client_secret=False,
         ),
         jwks_path=".well-known/jwks.json",
-        jwks_audience="client_id",
+        jwks_audience=None,
     )
 )

@@ -69,7 +69,8 @@ class TokenConfig:
         validate_tokens: Verify access tokens against the dialect's JWKS, if it has one.
         jwks_url: JWKS URL override (default: from the dialect's ``jwks_path``).
         expected_audience: Expected ``aud`` of validated tokens (default: from the
-            dialect's ``jwks_audience``).
+            dialect's ``jwks_audience``; ``None`` there: ``aud`` is not checked, as for
+            ``tci-atm``, whose tokens carry an application id, not the client id).
     """
 
     dialect: Dialect

@@ -243,7 +243,7 @@ class JwksValidator:
             aud = jwt.decode(token, options={"verify_signature": False}).get("aud")
             raise TokenValidationError(
                 f"{self.vendor} access token (kid {kid!r}) has aud={aud!r}, expected "
-                f"{self.audience!r}; check client_id / expected_audience"
+                f"{self.audience!r}; check expected_audience"
             ) from None
         except jwt.InvalidIssuerError:
             raise TokenValidationError(

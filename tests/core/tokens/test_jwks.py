@@ -42,6 +42,10 @@ def _tci(sandbox, **kw: object) -> TokenConfig:
     )
 
 
+def _app_id(sandbox) -> str:
+    return str(sandbox.config()["vendors"]["tci"]["application_id"])
+
+
 def test_tci_jwks_url_is_next_to_the_token_url(sandbox) -> None:
     """The JWKS is found at /auth/.well-known/jwks.json beside the token endpoint."""
     assert _tci(sandbox).effective_jwks_url == sandbox.jwks_url()
@@ -76,7 +80,9 @@ def test_unknown_kid_is_rejected_naming_the_kid(sandbox) -> None:
     kid = jwt.get_unverified_header(good.access_token)["kid"]
     sandbox.rotate_tci_key(keep_old=False)
     clear_jwks_cache()
-    validator = JwksValidator(sandbox.jwks_url(), audience="demo-client", min_refetch_interval_s=0)
+    validator = JwksValidator(
+        sandbox.jwks_url(), audience=_app_id(sandbox), min_refetch_interval_s=0
+    )
     with pytest.raises(TokenValidationError) as info:
         validator.validate(good.access_token)
     assert kid in str(info.value)
@@ -89,7 +95,9 @@ def test_unknown_kid_refetch_is_rate_limited(sandbox) -> None:
     token = f.fetch()
     sandbox.rotate_tci_key(keep_old=False)
     clear_jwks_cache()
-    validator = JwksValidator(sandbox.jwks_url(), audience="demo-client", min_refetch_interval_s=60)
+    validator = JwksValidator(
+        sandbox.jwks_url(), audience=_app_id(sandbox), min_refetch_interval_s=60
+    )
     counter = JwksCounter()
     for _ in range(3):
         with pytest.raises(TokenValidationError, match="unknown kid"):
@@ -98,9 +106,23 @@ def test_unknown_kid_refetch_is_rate_limited(sandbox) -> None:
 
 
 def test_wrong_audience_is_rejected(sandbox) -> None:
-    """A token for another client (aud) is rejected, naming aud."""
-    with pytest.raises(TokenValidationError, match="aud='demo-client'"):
+    """A configured expected_audience the token does not carry is rejected, naming aud."""
+    with pytest.raises(TokenValidationError, match=r"aud='T_.*expected 'someone-else'"):
         TokenFetcher(_tci(sandbox, expected_audience="someone-else")).fetch()
+
+
+def test_default_tci_config_accepts_the_application_id_aud(sandbox) -> None:
+    """By default tci-atm verifies signature, kid and exp but not aud (an app id, not clientId)."""
+    token = TokenFetcher(_tci(sandbox)).fetch()
+    assert token.access_token
+
+
+def test_configured_expected_audience_is_accepted(sandbox) -> None:
+    """Setting expected_audience to the vendor's application id passes validation."""
+    f = TokenFetcher(_tci(sandbox, expected_audience=_app_id(sandbox)))
+    assert f.validator is not None
+    assert f.validator.audience == _app_id(sandbox)
+    assert f.fetch().access_token
 
 
 def test_expired_token_is_rejected_naming_exp(rsa_private_pem: str) -> None:

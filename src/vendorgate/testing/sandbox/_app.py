@@ -10,7 +10,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import ConfigurationError
-from vendorgate.testing.sandbox._clients import AUDIENCES, TOKEN_PATHS, VENDORS
+from vendorgate.testing.sandbox._clients import (
+    AUDIENCES,
+    TOKEN_PATHS,
+    VENDORS,
+    tci_application_id,
+)
 from vendorgate.testing.sandbox._data import handle_api
 from vendorgate.testing.sandbox._http import BadRequest, Reply, Request, json_reply
 from vendorgate.testing.sandbox._vendors import TOKEN_HANDLERS
@@ -59,6 +64,7 @@ def sandbox_config(base_url: str, state: SandboxState) -> dict[str, Any]:
             entry["jwt_client_id"] = "demo-jwt-client"
         if vendor == "tci":
             entry["jwks_url"] = base_url + _JWKS_PATH
+            entry["application_id"] = tci_application_id("demo-client")
         if vendor == "wokelo" and demo is not None:
             entry["username"] = demo.username
             entry["password"] = demo.password

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,6 +21,7 @@ __all__ = [
     "VENDORS",
     "SandboxClient",
     "demo_clients",
+    "tci_application_id",
     "vendor_for",
 ]
 
@@ -65,6 +68,17 @@ _DEFAULT_SCOPES: Final = {
     "oauth2": ("read", "reports"),
     "wokelo": ("read", "write"),
 }
+
+
+def tci_application_id(client_id: str) -> str:
+    """The TCI application id a client's access tokens carry in ``aud``.
+
+    Document 002's decoded token has ``aud`` ``T_1kwjq0gTKGW6-g4O8OF``, an application
+    id unlike the ``clientId``; the sandbox derives one per client, stably, in that shape.
+    """
+    digest = hashlib.sha256(client_id.encode()).digest()
+    return "T_" + base64.urlsafe_b64encode(digest).decode("ascii")[:19]
+
 
 # Preset names (vendorgate.dialects) that map to one of the sandbox's vendors.
 _ALIASES: Final = {

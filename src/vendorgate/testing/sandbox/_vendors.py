@@ -15,7 +15,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from vendorgate.testing.sandbox._clients import AUDIENCES, SandboxClient
+from vendorgate.testing.sandbox._clients import AUDIENCES, SandboxClient, tci_application_id
 from vendorgate.testing.sandbox._http import BadRequest, Reply, Request, json_reply, parse_form
 from vendorgate.testing.sandbox._state import Issued, SandboxState
 
@@ -294,7 +294,7 @@ def _tci_tokens(state: SandboxState, client_id: str) -> tuple[str, int]:
             "iat": now,
             "iss": "atm",
             "exp": now + lifetime,
-            "aud": client_id,
+            "aud": tci_application_id(client_id),
             "jti": secrets.token_hex(8),
         }
     )
