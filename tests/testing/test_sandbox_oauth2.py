@@ -118,6 +118,22 @@ def test_private_key_jwt_form_works(sandbox, http, make_assertion):
     assert r.status_code == 200
 
 
+def test_private_key_jwt_reused_jti_is_401(sandbox, http, make_assertion):
+    """RFC 7523: the same assertion (same jti) sent twice is refused the second time, 401."""
+    url = sandbox.token_url("oauth2-private-key-jwt")
+    assertion = make_assertion(sandbox.demo_private_key_pem.reveal(), "demo-jwt-client", url)
+    body = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": JWT_BEARER,
+        "client_assertion": assertion,
+    }
+    assert http.post(url, data=body).status_code == 200
+    r = http.post(url, data=body)
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_client"
+    assert "jti" in r.json()["error_description"]
+
+
 def test_missing_permission_is_403_and_bad_token_is_401(sandbox, http):
     """/reports needs scope 'reports': 403 for a client without it, 401 for a bad token."""
     url = sandbox.api_url("oauth2") + "/reports"

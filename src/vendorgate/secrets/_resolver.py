@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vendorgate._errors import ConfigurationError, SecretNotFoundError
+from vendorgate._errors import ConfigurationError, SecretError, SecretNotFoundError
 from vendorgate._secret import Secret
 from vendorgate.secrets._ref import SecretRef, parse_secret_ref
 
@@ -158,7 +158,11 @@ class SecretResolver:
 
     def _read(self, ref: SecretRef, *, field: str) -> Secret:
         if ref.scheme == "vault":
-            return self.vault.read_secret(ref)
+            try:
+                return self.vault.read_secret(ref)
+            except SecretError as exc:
+                # Same class, the field named first, as env: and file: errors do.
+                raise type(exc)(f"{field}: {exc}") from exc
         return resolve_local(ref, field=field)
 
 

@@ -302,11 +302,15 @@ class VaultSession:
                 raise vault_error_from(exc, action=action) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def kv_version(self, target: str) -> tuple[str, int]:
+    def kv_version(self, target: str, *, reference: str | None = None) -> tuple[str, int]:
         """Return ``(mount, version)`` of the KV mount holding ``target`` (``mount/path``).
 
         Asks ``sys/internal/ui/mounts/<target>``, which every token may call for paths it
         has access to; falls back to the first path segment and KV v2 when not allowed.
+
+        Args:
+            target: ``<mount>/<path>``.
+            reference: The secret reference being read, named in errors (never a value).
         """
         for mount, version in self._kv_mounts.items():
             if target.startswith(mount + "/"):
@@ -314,7 +318,7 @@ class VaultSession:
         try:
             reply = self.call(
                 lambda c: c.adapter.get(f"/v1/sys/internal/ui/mounts/{target}"),
-                action=f"detect the KV version of {target.split('/', 1)[0]}",
+                action=f"detect the KV version of {reference or 'vault:' + target}",
             )
             data = _as_dict(reply, "KV version detection").get("data") or {}
             mount = str(data.get("path") or "").strip("/")
@@ -342,7 +346,7 @@ class VaultSession:
             VaultUnavailableError: Vault is sealed, unreachable or answered garbage.
         """
         if ref.kv_version is None:
-            mount, version = self.kv_version(ref.target)
+            mount, version = self.kv_version(ref.target, reference=str(ref))
         else:
             mount, version = ref.mount, ref.kv_version
         path = ref.target[len(mount) + 1 :]

@@ -420,3 +420,59 @@ def test_sealed_vault_is_unavailable() -> None:
         bao.client().sys.seal()
         with pytest.raises(_errors.VaultUnavailableError, match="sealed"):
             SecretResolver(session).resolve("vault:secret/a/b#c", field="f")
+
+
+# -- errors name the configuration field --------------------------------------------------
+
+
+def test_missing_path_error_starts_with_the_field(openbao: OpenBaoServer) -> None:
+    """A missing Vault path says which configuration field it was for, first."""
+    ref = f"vault:secret/vg/allowed/{_unique()}#k"
+    with pytest.raises(_errors.SecretNotFoundError, match=r"^client_secret: ") as info:
+        SecretResolver(openbao.settings()).resolve(ref, field="client_secret")
+    assert ref in str(info.value)
+
+
+def test_missing_key_error_starts_with_the_field(openbao: OpenBaoServer) -> None:
+    """A missing key in a Vault secret says which configuration field it was for, first."""
+    path = f"vg/allowed/{_unique()}"
+    _write(openbao, path, {"other": "very-secret-value"})
+    with pytest.raises(_errors.SecretNotFoundError, match=r"^client_secret: ") as info:
+        SecretResolver(openbao.settings()).resolve(
+            f"vault:secret/{path}#client_secret", field="client_secret"
+        )
+    assert "very-secret-value" not in str(info.value)
+
+
+def test_permission_denied_error_starts_with_the_field(
+    openbao: OpenBaoServer, approle: VaultSettings
+) -> None:
+    """A Vault permission error says which configuration field it was for, first."""
+    path = f"vg/forbidden/{_unique()}"
+    _write(openbao, path, {"k": "v"})
+    with pytest.raises(_errors.VaultPermissionError, match=r"^client_secret: "):
+        SecretResolver(approle).resolve(f"vault:secret/{path}#k", field="client_secret")
+
+
+def test_unreachable_vault_error_starts_with_the_field() -> None:
+    """An unreachable Vault error says which configuration field and reference it was for."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = VaultSettings(url=f"http://127.0.0.1:{port}", token=Secret("t"), timeout_s=2)
+    with pytest.raises(_errors.VaultUnavailableError, match=r"^client_secret: "):
+        SecretResolver(settings).resolve("vault:secret/a#b", field="client_secret")
+
+
+def test_sealed_vault_error_names_the_field_and_reference() -> None:
+    """A sealed Vault error names the configuration field and the reference being read."""
+    with OpenBaoServer() as bao:
+        session = VaultSession(bao.settings())
+        session.client()
+        bao.client().sys.seal()
+        with pytest.raises(_errors.VaultUnavailableError, match=r"^client_secret: ") as info:
+            SecretResolver(session).resolve("vault:secret/a/b#c", field="client_secret")
+    assert "vault:secret/a/b#c" in str(info.value)
+    assert "sealed" in str(info.value)

@@ -93,7 +93,7 @@ def test_vault_permission_denied(openbao, sandbox) -> None:
 
 
 def test_unreachable_vault(sandbox) -> None:
-    """A Vault address where nothing listens fails with VaultUnavailableError."""
+    """An unreachable Vault fails with VaultUnavailableError naming the field, no secret."""
     import socket
 
     from vendorgate.secrets import VaultSettings
@@ -101,10 +101,13 @@ def test_unreachable_vault(sandbox) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings = VaultSettings(url=f"http://127.0.0.1:{port}", token=Secret("t"), timeout_s=2)
+    vault_token = "hvs.vault-t0ken-never-shown"
+    settings = VaultSettings(url=f"http://127.0.0.1:{port}", token=Secret(vault_token), timeout_s=2)
     cfg = _lonewolf(sandbox, "vault:secret/x#client_secret", settings)
-    with pytest.raises(VaultUnavailableError):
+    with pytest.raises(VaultUnavailableError, match=r"^client_secret: ") as info:
         TokenFetcher(cfg).fetch()
+    assert vault_token not in str(info.value)
+    assert sandbox.demo_credentials("lonewolf")["client_secret"].reveal() not in str(info.value)
 
 
 def test_sealed_vault(sandbox) -> None:
