@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import ConfigurationError
 from vendorgate.dialects._model import CLIENT_AUTH_METHODS, Dialect
+from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS
 
 if TYPE_CHECKING:
     from vendorgate.secrets import VaultSettings
 
 __all__ = ["SIGNING_ALGORITHMS", "TokenConfig"]
 
-SIGNING_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+#: Client assertion algorithms: exactly those the signers (PEM and Transit) support.
+SIGNING_ALGORITHMS: Final = SUPPORTED_ALGORITHMS
 _SECRET_REF_FIELDS: Final = ("client_secret", "private_key", "username", "password")
 
 
@@ -52,7 +54,7 @@ class TokenConfig:
         password: Secret reference to the password (password grant).
         client_auth: ``body``, ``basic`` or ``assertion``; ``None`` picks ``assertion``
             when a key is configured and the dialect supports it, else the dialect's.
-        signing_alg: Client assertion algorithm (RS256, PS256, ES256, ...).
+        signing_alg: Client assertion algorithm: RS256, PS256 or ES256.
         signing_kid: ``kid`` header of client assertions, when the vendor wants one.
         assertion_audience: ``aud`` of client assertions (default: the token URL).
         assertion_lifetime_s: Client assertion lifetime, 60 to 600 seconds.

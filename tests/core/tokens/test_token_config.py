@@ -198,6 +198,25 @@ def test_assertion_lifetime_bounds() -> None:
     assert info.value.field == "assertion_lifetime_s"
 
 
+@pytest.mark.parametrize("alg", ["RS384", "RS512", "PS384", "PS512", "ES384", "HS256"])
+def test_signing_alg_the_signers_cannot_use_is_refused(alg: str) -> None:
+    """A signing algorithm no signer supports fails at construction, naming signing_alg."""
+    with pytest.raises(ConfigurationError, match=r"^signing_alg: .*RS256, PS256, ES256") as info:
+        TokenConfig.from_mapping(
+            {**BASE, "preset": "techwolf-eu", "private_key": "env:K", "signing_alg": alg}
+        )
+    assert info.value.field == "signing_alg"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256"])
+def test_every_signer_algorithm_is_accepted(alg: str) -> None:
+    """Every algorithm the signers support is a valid signing_alg."""
+    cfg = TokenConfig.from_mapping(
+        {**BASE, "preset": "techwolf-eu", "private_key": "env:K", "signing_alg": alg}
+    )
+    assert cfg.signing_alg == alg
+
+
 def test_repr_masks_literal_secrets() -> None:
     """A literal secret (tests, examples) never shows in the config's repr."""
     cfg = TokenConfig.from_mapping({**BASE, "client_secret": "literal:s3cr3t-value"})
