@@ -1,7 +1,9 @@
 """The presets registry: dialects registered by name, one vendor module each.
 
 Vendor modules (:mod:`vendorgate.dialects.techwolf`, ``lonewolf``, ``tci``, ``oauth2``,
-``wokelo``) call :func:`register` at import; the registry imports them on first use.
+``wokelo``) call :func:`register` at import; the registry imports them on first use,
+including a first :func:`register`, so a custom dialect can never take a preset's name
+by being registered before the presets are loaded.
 """
 
 from __future__ import annotations
@@ -20,20 +22,27 @@ __all__ = ["get_dialect", "list_dialects", "register"]
 _BUILTIN_MODULES: Final = ("techwolf", "lonewolf", "tci", "oauth2", "wokelo")
 _registry: dict[str, Dialect] = {}
 _builtin_names: set[str] = set()
-_lock = threading.Lock()
+_lock = threading.RLock()
 _loaded = threading.Event()
+_loading = False  # set while the built-in modules import (they call register())
 
 
 def _load_builtins() -> None:
+    global _loading
     if _loaded.is_set():
         return
     with _lock:
-        if not _loaded.is_set():
+        if _loaded.is_set() or _loading:
+            return  # loaded meanwhile, or a built-in module registering itself
+        _loading = True
+        try:
             before = set(_registry)
             for module in _BUILTIN_MODULES:
                 importlib.import_module(f"vendorgate.dialects.{module}")
             _builtin_names.update(set(_registry) - before)
             _loaded.set()
+        finally:
+            _loading = False
 
 
 def register(dialect: Dialect, *, replace: bool = False) -> Dialect:
@@ -44,8 +53,9 @@ def register(dialect: Dialect, *, replace: bool = False) -> Dialect:
         replace: Allow replacing an existing registration of the same name.
 
     Raises:
-        ConfigurationError: the name is taken and ``replace`` is false.
+        ConfigurationError: the name is taken (by a preset too) and ``replace`` is false.
     """
+    _load_builtins()
     existing = _registry.get(dialect.name)
     if existing is not None and existing != dialect and not replace:
         raise ConfigurationError(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from vendorgate import ConfigurationError, UnknownPresetError
@@ -84,6 +87,39 @@ def test_register_refuses_to_shadow_a_preset() -> None:
     """Registering a different dialect under an existing name needs replace=True."""
     with pytest.raises(ConfigurationError):
         register(Dialect(name="lonewolf"))
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_registering_a_preset_name_first_keeps_every_preset_working() -> None:
+    """Registering a preset's name before any lookup is refused; every preset still resolves."""
+    out = _fresh_python(
+        "from vendorgate import ConfigurationError\n"
+        "from vendorgate.dialects import Dialect, get_dialect, register\n"
+        "try:\n"
+        "    register(Dialect(name='lonewolf', encoding='json'))\n"
+        "except ConfigurationError as exc:\n"
+        "    print('refused', exc.field)\n"
+        "print(get_dialect('techwolf-eu').name, get_dialect('lonewolf').audience)\n"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["refused", "name", "techwolf-eu", "https://api.lwolf.com"]
+
+
+def test_replacing_a_preset_first_keeps_the_other_presets() -> None:
+    """Replacing a preset before any lookup replaces that preset only, not the others."""
+    out = _fresh_python(
+        "from vendorgate.dialects import Dialect, get_dialect, list_dialects, register\n"
+        "register(Dialect(name='lonewolf', encoding='json'), replace=True)\n"
+        "print(get_dialect('lonewolf').encoding, get_dialect('tci-atm').name)\n"
+        "print(len(list_dialects(include_custom=False)))\n"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["json", "tci-atm", str(len(EXPECTED))]
 
 
 def test_register_a_custom_preset() -> None:
