@@ -9,6 +9,11 @@ Contract (the cache issue implements it; adapters plug in new backends):
 * A backend never raises for a missing or corrupt entry: that is a miss. It raises
   :class:`~vendorgate.CacheError` when the backend itself is unavailable; the
   :class:`TokenCache` in front then degrades to its memory level with one warning.
+* ``set`` and ``delete_if`` must not interleave: a ``delete_if`` that compared the old
+  token must never delete a newer one that a ``set`` stored meanwhile.
+* A lock with a TTL (Redis, a lease) overrides :meth:`CacheBackend.renew_lock`: while
+  the holder is still fetching, the :class:`TokenCache` renews it every ``ttl_s / 3``,
+  so a short TTL frees the lock quickly when the holder dies and never while it works.
 """
 
 from __future__ import annotations
@@ -49,6 +54,21 @@ class CacheBackend(abc.ABC):
         The context value is ``True`` when the lock was acquired within ``wait_s`` and
         ``False`` otherwise. The lock expires after ``ttl_s`` if its holder dies.
         """
+
+    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
+        """Extend the lock this backend holds for ``key`` to ``ttl_s`` from now.
+
+        Called by :class:`TokenCache` every ``ttl_s / 3`` while it holds the lock and
+        fetches. Extend only a lock that is still ours (compare before extending).
+        Default: nothing to renew (locks freed by their holder's death, like ``flock``).
+
+        Returns:
+            ``False`` when the lock is no longer ours (it lapsed and someone took it).
+
+        Raises:
+            CacheError: the backend is unavailable (the next beat tries again).
+        """
+        return True
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Default: nothing to do."""

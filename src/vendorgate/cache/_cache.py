@@ -11,13 +11,19 @@ Reading path of :meth:`TokenCache.get_or_fetch` (the async twin is the same)::
         fetch(previous) ; backend.set ; memory set      ─────────► token
 
 A shared backend that raises :class:`~vendorgate.CacheError` is skipped for
-``backend_retry_s`` seconds with one WARNING; the memory level keeps working.
+``backend_retry_s`` seconds with one WARNING; the memory level keeps working. A refresh
+that fails while the current token is still usable serves that token with one WARNING
+and tries again after ``refresh_retry_s`` (jittered), not on every call. While the
+fetcher holds a backend lock with a TTL, a heartbeat thread renews it every
+``lock_ttl_s / 3``. After ``fork()`` the child gets fresh in-process locks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import random
 import threading
 import time
@@ -26,13 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vendorgate._errors import CacheError, ConfigurationError
+from vendorgate._secret import redact_text
+from vendorgate.cache._base import CacheBackend
 from vendorgate.cache._policy import RefreshPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from contextlib import AbstractContextManager
 
-    from vendorgate.cache._base import CacheBackend
     from vendorgate.tokens import Token
 
 __all__ = ["TokenCache", "default_cache"]
@@ -63,11 +70,21 @@ class TokenCache:
         max_jitter_s: Absolute bound of that jitter.
         clock_skew_s: Tolerated clock difference between workers and vendor; added to
             the minimum margin.
-        lock_ttl_s: A cross-process lock expires this long after its holder died.
-        lock_wait_s: How long a waiter waits for the lock before it re-reads the shared
-            level and fetches anyway.
+        lock_ttl_s: A cross-process lock expires this long after its holder died. A
+            live holder renews it every ``lock_ttl_s / 3`` while it fetches, so a slow
+            token endpoint does not let the lock lapse.
+        lock_wait_s: How long a waiter waits for a lock before it re-reads the cache
+            and fetches anyway. The default is above the longest a token request of
+            :class:`~vendorgate.tokens.TokenFetcher` takes with its retries (about
+            90 s), so a slow endpoint still sees one request.
         backend_retry_s: After a backend failure, how long the cache uses memory only
             before it tries the backend again.
+        refresh_retry_s: When a refresh fails while the current token is still usable,
+            the current token is served and the next attempt waits a random
+            ``[0.5, 1] * refresh_retry_s`` seconds (never past the token's usable time).
+        store_refresh_tokens: Whether refresh and id tokens go to the shared backend.
+            With ``False`` they stay in this process's memory level only (the shared
+            level then holds access tokens alone).
         clock: Returns the current epoch time (tests inject a fake one).
         rng: Random source of the jitter (tests inject a seeded one).
 
@@ -94,8 +111,10 @@ class TokenCache:
         max_jitter_s: float = 60.0,
         clock_skew_s: float = 5.0,
         lock_ttl_s: float = 30.0,
-        lock_wait_s: float = 35.0,
+        lock_wait_s: float = 100.0,
         backend_retry_s: float = 30.0,
+        refresh_retry_s: float = 5.0,
+        store_refresh_tokens: bool = True,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -110,6 +129,7 @@ class TokenCache:
             ("lock_ttl_s", lock_ttl_s),
             ("lock_wait_s", lock_wait_s),
             ("backend_retry_s", backend_retry_s),
+            ("refresh_retry_s", refresh_retry_s),
         ):
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"must be a number > 0, got {value!r}", field=name)
@@ -117,6 +137,8 @@ class TokenCache:
         self.lock_ttl_s = float(lock_ttl_s)
         self.lock_wait_s = float(lock_wait_s)
         self.backend_retry_s = float(backend_retry_s)
+        self.refresh_retry_s = float(refresh_retry_s)
+        self.store_refresh_tokens = bool(store_refresh_tokens)
         self._clock = clock
         self._rng = rng or random.Random()
         self._memory: dict[str, _Entry] = {}
@@ -130,6 +152,15 @@ class TokenCache:
         ] = weakref.WeakKeyDictionary()
         self._backend_down_until = 0.0
         self._degraded = False
+        # Guards writes of the memory level and the degradation state (reads need none).
+        self._state_guard = threading.Lock()
+        _LIVE.add(self)
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: locks held by the parent's other threads would never be freed."""
+        self._thread_locks = {}
+        self._locks_guard = threading.Lock()
+        self._async_locks = weakref.WeakKeyDictionary()
         self._state_guard = threading.Lock()
 
     def __repr__(self) -> str:
@@ -163,10 +194,12 @@ class TokenCache:
                 return entry.token
         elif not lock.acquire(timeout=self.lock_wait_s):
             log.warning(
-                "token cache: waited %.0f s for the in-process lock of a key; fetching anyway",
+                "token cache: waited %.0f s for the in-process lock of a key; re-reading "
+                "the cache before fetching",
                 self.lock_wait_s,
             )
-            return self._fetch_and_store(key, fetch, self._previous.get(key))
+            # Not holding the thread lock: the shared level and its lock still single-flight.
+            return self._locked_get_or_fetch(key, fetch)
         try:
             return self._locked_get_or_fetch(key, fetch)
         finally:
@@ -225,7 +258,7 @@ class TokenCache:
             except CacheError as exc:
                 self._mark_down(exc)
             else:
-                self._mark_up()
+                self._mark_up()  # a write succeeded
         if removed:
             log.info("token cache: invalidated token %s", token.fingerprint)
         return removed
@@ -243,8 +276,9 @@ class TokenCache:
 
     def clear(self) -> None:
         """Drop the memory level (shared backends are untouched)."""
-        self._memory.clear()
-        self._previous.clear()
+        with self._state_guard:
+            self._memory.clear()
+            self._previous.clear()
 
     def close(self) -> None:
         """Close the shared backend's connections."""
@@ -253,7 +287,7 @@ class TokenCache:
 
     @property
     def degraded(self) -> bool:
-        """Whether the shared backend is currently skipped after a failure."""
+        """Whether the shared backend failed and has not accepted a write since."""
         return self._degraded
 
     # ------------------------------------------------------------------ sync internals
@@ -274,6 +308,7 @@ class TokenCache:
         except CacheError as exc:
             self._mark_down(exc)
             return self._fetch_and_store(key, fetch, self._previous.get(key))
+        heartbeat = _Heartbeat(backend, key, self.lock_ttl_s) if acquired else None
         try:
             if not acquired:
                 log.warning(
@@ -284,33 +319,71 @@ class TokenCache:
             shared = self._backend_get(key)
             if shared is not None:
                 return shared.token
+            if heartbeat is not None:
+                heartbeat.start()
             return self._fetch_and_store(key, fetch, self._previous.get(key))
         finally:
-            self._exit_lock(cm)
+            self._exit_lock(cm, heartbeat)
 
     def _fetch_and_store(
         self, key: str, fetch: Callable[[Token | None], Token], previous: Token | None
     ) -> Token:
-        token = fetch(previous)
+        try:
+            token = fetch(previous)
+        except Exception as exc:
+            current = self._serve_current_after_failure(key, exc)
+            if current is None:
+                raise
+            return current
         self._store(key, token)
         return token
+
+    def _serve_current_after_failure(self, key: str, exc: Exception) -> Token | None:
+        """A refresh failed: keep serving the current token while it is usable.
+
+        Pushes the entry's refresh moment back by a jittered ``refresh_retry_s`` (bounded
+        by its usable time), so the next attempt waits instead of every call hitting a
+        failing token endpoint. Returns ``None`` when no usable token is left.
+        """
+        now = self._clock()
+        with self._state_guard:
+            entry = self._memory.get(key)
+            if entry is None or now >= entry.usable_until:
+                return None
+            delay = self.refresh_retry_s * self._rng.uniform(0.5, 1.0)
+            retry_at = min(now + delay, entry.usable_until)
+            self._memory[key] = _Entry(entry.token, retry_at, entry.usable_until)
+        log.warning(
+            "token cache: refreshing token %s failed (%s: %s); serving it while it is "
+            "valid (%.0f s left) and trying again in %.1f s",
+            entry.token.fingerprint,
+            type(exc).__name__,
+            redact_text(str(exc), limit=200),
+            entry.token.expires_at - now,
+            retry_at - now,
+        )
+        return entry.token
 
     def _store(self, key: str, token: Token) -> None:
         self._remember(key, token)
         backend = self._usable_backend()
         if backend is None:
             return
+        shared = token
+        if not self.store_refresh_tokens and (token.refresh_token or token.id_token):
+            shared = dataclasses.replace(token, refresh_token=None, id_token=None)
         try:
-            backend.set(key, token)
+            backend.set(key, shared)
         except CacheError as exc:
             self._mark_down(exc)
         else:
-            self._mark_up()
+            self._mark_up()  # a write succeeded
 
     def _remember(self, key: str, token: Token) -> _Entry:
         entry = self._entry(token)
-        self._memory[key] = entry
-        self._previous[key] = token
+        with self._state_guard:
+            self._memory[key] = entry
+            self._previous[key] = token
         return entry
 
     def _entry(self, token: Token) -> _Entry:
@@ -328,32 +401,41 @@ class TokenCache:
         except CacheError as exc:
             self._mark_down(exc)
             return None
-        self._mark_up()
+        # A read alone does not end the degradation: a backend that reads but cannot
+        # lock or write would otherwise log "unavailable" and "back" alternately.
         if token is None:
             return None
-        current = self._memory.get(key)
-        if current is not None and current.token.fingerprint == token.fingerprint:
-            # Same token already judged due in this process: do not re-draw the jitter.
-            self._previous[key] = token
-            return None
         entry = self._entry(token)
-        self._previous[key] = token
+        with self._state_guard:
+            current = self._memory.get(key)
+            if current is not None and current.token.fingerprint == token.fingerprint:
+                # Same token already judged due in this process: do not re-draw the
+                # jitter, and keep the memory copy (it may hold a refresh token that
+                # the shared level does not).
+                self._previous[key] = current.token
+                return None
+            self._previous[key] = token
+            if current is None or token.expires_at > current.token.expires_at:
+                # Also when due: it is then served while usable if a refresh fails.
+                self._memory[key] = entry
         if self._clock() < entry.refresh_at:
-            self._memory[key] = entry
             return entry
         return None
 
     def _invalidate_memory(self, key: str, token: Token) -> bool:
-        entry = self._memory.get(key)
-        if entry is not None and entry.token.fingerprint == token.fingerprint:
-            # pop with a default: another thread may have removed it meanwhile.
-            if self._memory.get(key) is entry:
-                self._memory.pop(key, None)
+        with self._state_guard:  # compare and pop together: never pop a newer token
+            entry = self._memory.get(key)
+            if entry is None or entry.token.fingerprint != token.fingerprint:
+                return False
+            del self._memory[key]
             self._previous[key] = token
             return True
-        return False
 
-    def _exit_lock(self, cm: AbstractContextManager[bool]) -> None:
+    def _exit_lock(
+        self, cm: AbstractContextManager[bool], heartbeat: _Heartbeat | None = None
+    ) -> None:
+        if heartbeat is not None:
+            heartbeat.stop()  # before the release: a late renewal must not outlive it
         try:
             cm.__exit__(None, None, None)
         except CacheError as exc:
@@ -386,6 +468,7 @@ class TokenCache:
             # The thread may still obtain the lock: release it when it does.
             enter.add_done_callback(lambda f: self._release_late(f, cm))
             raise
+        heartbeat = _Heartbeat(backend, key, self.lock_ttl_s) if acquired else None
         try:
             if not acquired:
                 log.warning(
@@ -396,9 +479,11 @@ class TokenCache:
             shared = await asyncio.to_thread(self._backend_get, key)
             if shared is not None:
                 return shared.token
+            if heartbeat is not None:
+                heartbeat.start()
             return await self._afetch_and_store(key, afetch)
         finally:
-            await asyncio.shield(asyncio.to_thread(self._exit_lock, cm))
+            await asyncio.shield(asyncio.to_thread(self._exit_lock, cm, heartbeat))
 
     def _release_late(self, fut: asyncio.Future[bool], cm: AbstractContextManager[bool]) -> None:
         if not fut.cancelled() and fut.exception() is None:
@@ -407,7 +492,13 @@ class TokenCache:
     async def _afetch_and_store(
         self, key: str, afetch: Callable[[Token | None], Awaitable[Token]]
     ) -> Token:
-        token = await afetch(self._previous.get(key))
+        try:
+            token = await afetch(self._previous.get(key))
+        except Exception as exc:
+            current = self._serve_current_after_failure(key, exc)
+            if current is None:
+                raise
+            return current
         if self._usable_backend() is None:
             self._remember(key, token)
         else:
@@ -457,12 +548,56 @@ class TokenCache:
             )
 
     def _mark_up(self) -> None:
+        """The backend accepted a write: it works again (reads alone do not prove it)."""
         if self._degraded:
             with self._state_guard:
                 was = self._degraded
                 self._degraded = False
             if was and self.backend is not None:
                 log.info("token cache: %s backend is back; sharing tokens again", self.backend.name)
+
+
+class _Heartbeat:
+    """Renews a held backend lock every ``ttl_s / 3`` while the holder fetches.
+
+    Starts no thread for backends whose locks need no renewal (those that keep
+    :meth:`CacheBackend.renew_lock` as inherited, like the file and memory backends).
+    """
+
+    def __init__(self, backend: CacheBackend, key: str, ttl_s: float) -> None:
+        self.backend = backend
+        self.key = key
+        self.ttl_s = ttl_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if type(self.backend).renew_lock is CacheBackend.renew_lock:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name="vendorgate-lock-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                still_ours = self.backend.renew_lock(self.key, ttl_s=self.ttl_s)
+            except CacheError as exc:
+                log.debug("token cache: renewing the %s lock failed (%s)", self.backend.name, exc)
+                continue
+            if not still_ours:
+                log.warning(
+                    "token cache: the %s lock of a key lapsed while its token was being "
+                    "fetched; another worker may fetch too (raise lock_ttl_s?)",
+                    self.backend.name,
+                )
+                return
 
 
 async def _acquire_thread_lock(lock: threading.Lock, wait_s: float) -> bool:
@@ -484,6 +619,20 @@ async def _acquire_thread_lock(lock: threading.Lock, wait_s: float) -> bool:
 
 _default: TokenCache | None = None
 _default_guard = threading.Lock()
+
+# Every live cache, so that a forked child can replace the locks it inherited.
+_LIVE: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    global _default_guard
+    _default_guard = threading.Lock()
+    for cache in list(_LIVE):
+        cache._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def default_cache() -> TokenCache:

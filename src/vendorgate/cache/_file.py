@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FileBackend"]
 
+# Directories whose permissions were already warned about (one warning per process).
+_WARNED: set[Path] = set()
+_WARNED_GUARD = threading.Lock()
+
 
 class FileBackend(CacheBackend):
     """Tokens in files of one directory, shared by every process of a host.
@@ -29,8 +35,11 @@ class FileBackend(CacheBackend):
     Each key has ``<hash>.json`` (the entry, written atomically through a temporary file
     and ``os.replace``, mode 0600 because it holds tokens), ``<hash>.lock`` (the refresh
     lock, an ``fcntl.flock`` the kernel releases the moment its holder dies) and
-    ``<hash>.mutex`` (held briefly around compare-before-delete). The directory is
-    created with mode 0700. POSIX only.
+    ``<hash>.mutex`` (held briefly around compare-before-delete and around the
+    ``os.replace`` of a write, so an invalidation never deletes a token stored while it
+    compared). The directory is created with mode 0700; an existing directory that
+    another user owns or that group or others may write is used with one WARNING
+    (they could read or plant tokens). POSIX only.
 
     Args:
         directory: Where the entries live, e.g. ``~/.cache/vendorgate``. Use a local
@@ -53,6 +62,7 @@ class FileBackend(CacheBackend):
                 field="directory",
             )
         self._clock = clock
+        self._checked = False
 
     def __repr__(self) -> str:
         return f"FileBackend({str(self.directory)!r})"
@@ -68,6 +78,30 @@ class FileBackend(CacheBackend):
                 f"cannot create the token cache directory {self.directory} ({exc.strerror}); "
                 "check its permissions"
             ) from exc
+        if not self._checked:
+            self._checked = True
+            self._check_permissions()
+
+    def _check_permissions(self) -> None:
+        """Warn once per directory when another user owns it or may write into it."""
+        try:
+            info = self.directory.stat()
+        except OSError:
+            return
+        foreign = hasattr(os, "getuid") and info.st_uid != os.getuid()
+        writable = bool(info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+        if not (foreign or writable):
+            return
+        with _WARNED_GUARD:
+            if self.directory in _WARNED:
+                return
+            _WARNED.add(self.directory)
+        log.warning(
+            "token cache: the directory %s %s; other users could read or replace cached "
+            "tokens: use a directory of your own with mode 0700",
+            self.directory,
+            "is owned by another user" if foreign else "is writable by group or others",
+        )
 
     def get(self, key: str) -> Token | None:
         """Return the stored token, or ``None`` when absent, expired or corrupt."""
@@ -87,9 +121,14 @@ class FileBackend(CacheBackend):
         return token
 
     def set(self, key: str, token: Token) -> None:
-        """Write the entry atomically (temporary file, fsync, ``os.replace``), mode 0600."""
+        """Write the entry atomically (temporary file, fsync, ``os.replace``), mode 0600.
+
+        The replace happens under the key's mutex, the one :meth:`delete_if` holds while
+        it compares, so a concurrent invalidation cannot delete the token written here.
+        """
         self._ensure_dir()
         data = encode_entry(token).encode()
+        tmp: str | None = None
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
             try:
@@ -98,13 +137,19 @@ class FileBackend(CacheBackend):
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, self._path(key, "json"))
+            with self._flock(self._path(key, "mutex"), wait_s=5.0) as held:
+                if not held:
+                    raise CacheError("the file cache entry stayed locked for 5 s")
+                os.replace(tmp, self._path(key, "json"))
+            tmp = None
         except OSError as exc:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
             raise CacheError(
                 f"cannot write a token cache entry in {self.directory} ({exc.strerror})"
             ) from exc
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def delete_if(self, key: str, fingerprint: str) -> bool:
         """Delete the entry only if it still holds the token with ``fingerprint``."""

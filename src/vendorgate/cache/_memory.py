@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -35,6 +37,12 @@ class MemoryBackend(CacheBackend):
         self._entries: dict[str, Token] = {}
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, list[float]]] = {}
+        _LIVE.add(self)
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: locks held by the parent's other threads would never be freed."""
+        self._guard = threading.Lock()
+        self._locks = {}
 
     def get(self, key: str) -> Token | None:
         """Return the stored token, or ``None`` when absent or expired."""
@@ -70,3 +78,15 @@ class MemoryBackend(CacheBackend):
         finally:
             if acquired:
                 lock.release()
+
+
+_LIVE: weakref.WeakSet[MemoryBackend] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_LIVE):
+        backend._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -30,6 +30,12 @@ end
 return 0
 """
 
+# Extend lock KEYS[1] to ARGV[2] ms only if we still own it (value ARGV[1]).
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # Release lock KEYS[1] only if we still own it (value ARGV[1]).
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -41,9 +47,13 @@ class RedisBackend(CacheBackend):
     """Tokens in Redis, shared by every process and host that reaches the server.
 
     Entries expire with their token (``PX``). The refresh lock is ``SET lock <owner> NX
-    PX ttl``: it expires on its own if the holder dies, and is released (like
+    PX ttl``: it expires on its own if the holder dies, is renewed while the holder
+    fetches (:meth:`renew_lock`, a Lua compare-and-``PEXPIRE``) and is released (like
     invalidation) by a Lua script that compares before it deletes. Needs the ``redis``
     extra (``pip install vendorgate[redis]``).
+
+    Entries hold access tokens and, unless the cache has ``store_refresh_tokens=False``,
+    refresh and id tokens: protect the server with AUTH/ACL and use TLS (``rediss://``).
 
     Args:
         url: A ``redis://`` or ``rediss://`` URL, e.g. ``redis://127.0.0.1:6379/0``. Put
@@ -90,6 +100,9 @@ class RedisBackend(CacheBackend):
         self._clock = clock
         self._delete_if = client.register_script(_DELETE_IF_FP)
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
+        # Owner value of each lock this backend currently holds (lock name -> owner).
+        self._owners: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"RedisBackend(prefix={self.prefix!r})"
@@ -133,10 +146,13 @@ class RedisBackend(CacheBackend):
         )
         return bool(done)
 
+    def _lock_name(self, key: str) -> str:
+        return self.prefix + storage_name(key) + ":lock"
+
     @contextmanager
     def lock(self, key: str, *, ttl_s: float, wait_s: float) -> Iterator[bool]:
         """Hold ``SET NX PX`` on the key's lock; it expires after ``ttl_s`` if we die."""
-        name = self.prefix + storage_name(key) + ":lock"
+        name = self._lock_name(key)
         owner = secrets.token_hex(16)
         ttl_ms = max(int(ttl_s * 1000), 1)
         deadline = time.monotonic() + wait_s
@@ -150,11 +166,24 @@ class RedisBackend(CacheBackend):
                 break
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+        if held:
+            self._owners[name] = owner
         try:
             yield held
         finally:
             if held:
+                if self._owners.get(name) == owner:
+                    del self._owners[name]
                 self._call("EVALSHA", self._release, keys=[name], args=[owner])
+
+    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
+        """Extend the held lock to ``ttl_s`` from now, only if it is still ours (Lua)."""
+        name = self._lock_name(key)
+        owner = self._owners.get(name)
+        if owner is None:
+            return False
+        ttl_ms = max(int(ttl_s * 1000), 1)
+        return bool(self._call("EVALSHA", self._renew, keys=[name], args=[owner, ttl_ms]))
 
     def close(self) -> None:
         """Close the connection pool."""

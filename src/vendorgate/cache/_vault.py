@@ -37,7 +37,9 @@ class VaultKVBackend(CacheBackend):
     (compare-before-delete); the refresh lock is a *lease* (``owner`` and ``until``)
     taken with check-and-set at ``<prefix>/<hash>-lock`` and free again once ``until``
     has passed, so a dead holder's lease expires after ``ttl_s`` (mind clock skew
-    between hosts: keep ``lock_ttl_s`` well above it).
+    between hosts: keep ``lock_ttl_s`` well above it). A live holder extends its lease
+    with :meth:`renew_lock` (check-and-set again) while it fetches. A lease that cannot
+    be read as one (corrupt ``until``) counts as free.
 
     The identity needs ``create``, ``read`` and ``update`` on
     ``<mount>/data/<prefix>/*``.
@@ -73,6 +75,8 @@ class VaultKVBackend(CacheBackend):
         self.mount = mount.strip("/")
         self.prefix = prefix.strip("/")
         self._clock = clock
+        # Owner of each lease this backend currently holds (lease path -> owner).
+        self._owners: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"VaultKVBackend(mount={self.mount!r}, prefix={self.prefix!r})"
@@ -166,15 +170,34 @@ class VaultKVBackend(CacheBackend):
     def set(self, key: str, token: Token) -> None:
         """Write the entry with check-and-set on the version just read.
 
-        When another worker wrote in between, its token is as new as ours: ours is
-        dropped rather than overwriting it.
+        When another worker wrote in between, ours is dropped only if the stored token
+        expires no earlier than ours; after a tombstone (a late invalidation), an
+        expired, corrupt or older entry the write is retried (at most 3 times).
         """
         path = self._entry_path(key)
         version, _ = self._read(path)
-        try:
-            self._write(path, entry_dict(token), cas=version)
-        except _CasConflict:
+        for _ in range(3):
+            try:
+                self._write(path, entry_dict(token), cas=version)
+            except _CasConflict:
+                # The conflicting write may be a late tombstone or an older token:
+                # dropping ours would leave the shared level empty or stale.
+                version, data = self._read(path)
+                if not self._should_replace(data, token):
+                    return
+                continue
             return
+
+    def _should_replace(self, data: dict[str, Any] | None, token: Token) -> bool:
+        """Whether the stored ``data`` is gone, unreadable, expired or older than ``token``."""
+        if not data or data.get("v") == 0:
+            return True
+        stored = decode_entry(data, backend=self.name)
+        return (
+            stored is None
+            or stored.expires_at <= self._clock()
+            or stored.expires_at < token.expires_at
+        )
 
     def delete_if(self, key: str, fingerprint: str) -> bool:
         """Write a tombstone with check-and-set, only if the entry holds ``fingerprint``."""
@@ -192,6 +215,16 @@ class VaultKVBackend(CacheBackend):
             return True
         return False
 
+    @staticmethod
+    def _lease_until(data: dict[str, Any] | None) -> float:
+        """When the lease in ``data`` lapses; 0 (free) when absent or unreadable."""
+        if not data or not data.get("owner"):
+            return 0.0
+        try:
+            return float(data.get("until", 0))
+        except (TypeError, ValueError):
+            return 0.0
+
     @contextmanager
     def lock(self, key: str, *, ttl_s: float, wait_s: float) -> Iterator[bool]:
         """Hold a lease written with check-and-set; it lapses ``ttl_s`` after it was taken."""
@@ -202,7 +235,7 @@ class VaultKVBackend(CacheBackend):
         held = False
         while True:
             version, data = self._read(path)
-            free = not data or not data.get("owner") or float(data.get("until", 0)) < self._clock()
+            free = self._lease_until(data) < self._clock()
             if free:
                 try:
                     self._write(path, {"owner": owner, "until": self._clock() + ttl_s}, cas=version)
@@ -210,6 +243,7 @@ class VaultKVBackend(CacheBackend):
                     pass
                 else:
                     held = True
+                    self._owners[path] = owner
                     break
             if time.monotonic() >= deadline:
                 break
@@ -219,7 +253,24 @@ class VaultKVBackend(CacheBackend):
             yield held
         finally:
             if held:
+                if self._owners.get(path) == owner:
+                    del self._owners[path]
                 version, data = self._read(path)
                 if data and data.get("owner") == owner:
                     with suppress(_CasConflict):
                         self._write(path, {"owner": "", "until": 0}, cas=version)
+
+    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
+        """Extend the held lease to ``ttl_s`` from now with check-and-set, if still ours."""
+        path = self._entry_path(key) + "-lock"
+        owner = self._owners.get(path)
+        if owner is None:
+            return False
+        version, data = self._read(path)
+        if not data or data.get("owner") != owner:
+            return False
+        try:
+            self._write(path, {"owner": owner, "until": self._clock() + ttl_s}, cas=version)
+        except _CasConflict:
+            return False
+        return True
