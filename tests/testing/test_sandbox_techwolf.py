@@ -46,6 +46,25 @@ def test_scopes_as_string_is_malformed(sandbox, http):
     assert r.json()["error"] == "invalid_request"
 
 
+def test_singular_scope_field_is_400_naming_scopes(sandbox, http):
+    """A singular `scope` field is refused with 400 naming `scopes`, not granted every scope."""
+    r = http.post(sandbox.token_url("techwolf-eu"), json=_secret_body(scope="read"))
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
+    assert "scopes" in r.json()["error_description"]
+
+
+def test_deeply_nested_json_is_400(sandbox, http):
+    """A JSON body nested too deeply to parse is a 400 JSON error, not a 500."""
+    r = http.post(
+        sandbox.token_url("techwolf-eu"),
+        content=b"[" * 100_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
+
+
 def test_us_region_has_its_own_audience(sandbox, http):
     """The US token URL accepts us3.techwolf.ai and refuses the EU audience with 403."""
     url = sandbox.token_url("techwolf-us")

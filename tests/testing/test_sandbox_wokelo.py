@@ -41,9 +41,11 @@ def test_json_request_from_curl_sample_works(sandbox, http):
     assert http.post(sandbox.token_url("wokelo"), json=_fields()).status_code == 200
 
 
-def test_urlencoded_request_works(sandbox, http):
-    """An urlencoded form (DRF's third default parser) is accepted."""
-    assert http.post(sandbox.token_url("wokelo"), data=_fields()).status_code == 200
+def test_urlencoded_request_is_415(sandbox, http):
+    """An urlencoded form, which the document never shows, gets 415 with a JSON detail."""
+    r = http.post(sandbox.token_url("wokelo"), data=_fields())
+    assert r.status_code == 415
+    assert "application/x-www-form-urlencoded" in r.json()["detail"]
 
 
 def test_path_without_trailing_slash_is_404(sandbox, http):

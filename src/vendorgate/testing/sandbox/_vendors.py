@@ -45,7 +45,7 @@ def _json_body(request: Request) -> dict[str, Any]:
         )
     try:
         body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise _error(400, "invalid_request", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise _error(400, "invalid_request", "the body must be a JSON object")
@@ -205,6 +205,12 @@ def _techwolf(vendor: str) -> Callable[[SandboxState, Request], Reply]:
             raise _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
         audience = _required_str(body, "audience")
         tenant = _required_str(body, "tenant")
+        if "scope" in body:
+            raise _error(
+                400,
+                "invalid_request",
+                "unknown field scope: the token request takes scopes, a JSON array of strings",
+            )
         scopes_in = body.get("scopes")
         if scopes_in is not None and (
             not isinstance(scopes_in, list) or not all(isinstance(s, str) for s in scopes_in)
@@ -477,10 +483,12 @@ _WOKELO_SCOPE: Final = "read write"
 
 
 def _wokelo_form(request: Request) -> dict[str, Any]:
+    # The document says form-data, its cURL sample sends JSON: both are accepted, nothing
+    # else (not even urlencoded, which the document never shows).
     media = request.media_type
     if media == "application/json":
         return _json_body(request)
-    if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    if media == "multipart/form-data":
         try:
             return parse_form(request)
         except (ValueError, UnicodeDecodeError, KeyError):
