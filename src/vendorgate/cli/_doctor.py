@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
+    from vendorgate.secrets import VaultSession
     from vendorgate.tokens import Token, TokenFetcher
 
 __all__ = ["add_parser"]
@@ -39,19 +40,11 @@ class _Report:
         sys.stdout.write(f"skip  {name}: {why}\n")
 
 
-def _vault_health(url: str, timeout_s: float) -> str:
-    import httpx
-
+def _vault_health(session: VaultSession) -> str:
     from vendorgate._errors import VaultUnavailableError
 
-    try:
-        resp = httpx.get(f"{url}/v1/sys/health", timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise VaultUnavailableError(
-            f"cannot reach Vault at {url} ({type(exc).__name__}); check --vault-addr / "
-            "VAULT_ADDR and that Vault runs"
-        ) from None
-    status = resp.status_code
+    url = session.settings.url
+    status = session.health_status()
     if status == 503:
         raise VaultUnavailableError(f"Vault at {url} is sealed; unseal it")
     if status == 501:
@@ -97,32 +90,37 @@ def _ping(api_url: str, path: str, token: Token, invalid: frozenset[int], timeou
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vendorgate._errors import ConfigurationError
+    from vendorgate.secrets import parse_secret_ref
     from vendorgate.tokens import TokenFetcher
 
+    if args.ping and not args.api_url:
+        raise ConfigurationError("--ping needs --api-url (the API base URL)", field="--api-url")
     report = _Report()
     config = config_from_args(args)
     fetcher = TokenFetcher(config)
-    uses_vault = config.vault is not None
-    if uses_vault:
-        assert config.vault is not None
-        settings = config.vault
-        if not report.step("vault reachable", lambda: _vault_health(settings.url, 10.0)):
-            report.skip("vault login", "Vault is not reachable")
-        elif report.step(
+    refs = config.secret_references()
+    in_vault = {n for n, ref in refs.items() if parse_secret_ref(ref, field=n).scheme == "vault"}
+    vault_down: str | None = None  # why the steps that need Vault are skipped
+    if config.vault is not None:
+        session = fetcher.resolver.vault
+        if not report.step("vault reachable", lambda: _vault_health(session)):
+            vault_down = "Vault unreachable"
+            report.skip("vault login", vault_down)
+        elif not report.step(
             "vault login",
-            lambda: (
-                fetcher.resolver.vault.client() and f"logged in with {settings.auth_method} auth"
-            ),
+            lambda: session.client() and f"logged in with {session.settings.auth_method} auth",
         ):
-            pass
+            vault_down = "Vault login failed"
     else:
         report.skip("vault", "no vault: reference or transit key configured")
-    for name, ref in config.secret_references().items():
+    for name, ref in refs.items():
+        if vault_down is not None and name in in_vault:
+            report.skip(f"secret {name}", f"skipped: {vault_down}")
+            continue
 
         def resolve(name: str = name, ref: str = ref) -> str:
             fetcher.resolver.resolve(ref, field=name)
-            from vendorgate.secrets import parse_secret_ref
-
             return f"{parse_secret_ref(ref, field=name)} resolves"
 
         report.step(f"secret {name}", resolve)
@@ -133,16 +131,18 @@ def _run(args: argparse.Namespace) -> int:
             fetcher.resolver.vault.transit_read_key(mount, key)
             return f"Transit key {config.transit_key} exists"
 
-        report.step("transit key", transit)
+        if vault_down is not None:
+            report.skip("transit key", f"skipped: {vault_down}")
+        else:
+            report.step("transit key", transit)
     tokens: list[Token] = []
-    report.step("token fetch", lambda: _fetch(fetcher, tokens))
+    if vault_down is not None and (in_vault or config.transit_key is not None):
+        report.skip("token fetch", f"skipped: {vault_down}")
+    else:
+        report.step("token fetch", lambda: _fetch(fetcher, tokens))
     if args.ping:
         if not tokens:
-            report.skip("ping", "no token")
-        elif not args.api_url:
-            from vendorgate._errors import ConfigurationError
-
-            raise ConfigurationError("--ping needs --api-url", field="--api-url")
+            report.skip(f"ping {args.ping}", "no token")
         else:
             token = tokens[0]
             report.step(

@@ -236,6 +236,22 @@ class VaultSession:
         self._ttl_s = ttl
         return True
 
+    def health_status(self) -> int:
+        """HTTP status of Vault's ``sys/health``, asked without logging in.
+
+        Uses this session's TLS verification, client certificate and namespace. 200 means
+        active and unsealed, 429/472/473 a standby, 501 not initialised, 503 sealed.
+
+        Raises:
+            VaultUnavailableError: Vault cannot be reached (connection, TLS, timeout).
+        """
+        action = f"check sys/health at {self.settings.url}"
+        try:
+            reply = self._new_client().adapter.get("/v1/sys/health", raise_exception=False)
+        except Exception as exc:
+            raise vault_error_from(exc, action=action) from exc
+        return 200 if isinstance(reply, dict) else int(reply.status_code)
+
     def client(self) -> hvac.Client:
         """Return the logged-in hvac client, logging in or renewing first when due."""
         with self._lock:

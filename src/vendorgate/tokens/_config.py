@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import ConfigurationError
 from vendorgate.dialects._model import CLIENT_AUTH_METHODS, Dialect
+from vendorgate.dialects._registry import list_dialects
 from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS
 
 if TYPE_CHECKING:
@@ -226,9 +227,21 @@ class TokenConfig:
                     field="client_secret",
                 )
             if has_key:
+                if "assertion" in d.supported_client_auth:
+                    fix = f"remove the key, or the client_auth {method!r} setting"
+                else:
+                    jwt_presets = ", ".join(
+                        p.name
+                        for p in list_dialects(include_custom=False)
+                        if "assertion" in p.supported_client_auth
+                    )
+                    fix = (
+                        "remove the key (private_key / transit_key, --private-key / "
+                        f"--transit-key), or use a preset that supports it: {jwt_presets}"
+                    )
                 raise ConfigurationError(
                     f"a signing key is configured but preset {d.name!r} does not use "
-                    "private_key_jwt here; remove it or set client_auth='assertion'",
+                    f"private_key_jwt here; {fix}",
                     field="private_key" if self.private_key is not None else "transit_key",
                 )
         if d.grant_type == "password":
