@@ -409,11 +409,11 @@ class TokenCache:
         with self._state_guard:
             current = self._memory.get(key)
             if current is not None and current.token.fingerprint == token.fingerprint:
-                # Same token already judged due in this process: do not re-draw the
-                # jitter, and keep the memory copy (it may hold a refresh token that
-                # the shared level does not).
+                # Same token as in memory: keep the memory copy (it may hold a refresh
+                # token the shared level does not) and its drawn jitter. It is fresh when
+                # another thread of this process stored it meanwhile.
                 self._previous[key] = current.token
-                return None
+                return current if self._clock() < current.refresh_at else None
             self._previous[key] = token
             if current is None or token.expires_at > current.token.expires_at:
                 # Also when due: it is then served while usable if a refresh fails.

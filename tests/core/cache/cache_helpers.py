@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from vendorgate.cache import CacheBackend
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
 class FakeClock:
     """A settable epoch clock."""
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cache_helpers import FakeClock
+from cache_helpers import REDIS_URL, FakeClock
 
 from vendorgate.testing.openbao import OpenBaoServer
 
@@ -27,6 +27,14 @@ def clock() -> FakeClock:
 def vault_for_cache(openbao: OpenBaoServer) -> tuple[str, str]:
     """``(url, root_token)`` of the session's OpenBao dev server (KV v2 at ``secret/``)."""
     return openbao.url, openbao.root_token
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix in the local Redis, deleted afterwards."""
+    prefix = f"vgtest:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    _redis_prefix_cleanup(REDIS_URL, prefix)
 
 
 def _redis_prefix_cleanup(url: str, prefix: str) -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cache_helpers import CountingFetch, FakeClock, make_token
+from cache_helpers import REDIS_URL, CountingFetch, FakeClock, make_token
 
 from vendorgate import CacheError, ConfigurationError
 from vendorgate.cache import FileBackend, MemoryBackend, RedisBackend, TokenCache, VaultKVBackend
@@ -202,3 +202,87 @@ def test_vault_backend_rejects_empty_paths(field: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         VaultKVBackend(object(), **{field: "/"})
     assert info.value.field == field
+
+
+class HalfBackend(FlakyBackend):
+    """Reads work, but taking the lock is refused (e.g. a policy without update rights)."""
+
+    name = "half"
+
+    @contextmanager
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> Iterator[bool]:
+        raise CacheError("permission denied on the lock path")
+        yield True  # pragma: no cover
+
+
+def test_half_working_backend_warns_once(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backend that reads but cannot lock logs one WARNING, not one per retry period."""
+    cache = TokenCache(HalfBackend(clock), clock=clock, jitter_ratio=0, backend_retry_s=30)
+    fetch = CountingFetch(clock, 100)
+    with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
+        for _ in range(8):
+            cache.get_or_fetch("k", fetch)
+            clock.advance(95)  # past every retry period
+    assert fetch.calls == 8
+    assert len(_warnings(caplog)) == 1
+    assert not any("is back" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("flaw", ["group-writable", "foreign owner"])
+def test_file_backend_warns_once_about_an_unsafe_directory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, flaw: str
+) -> None:
+    """A cache directory others may write (or own) is reported once, without failing tasks."""
+    import os
+
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    if flaw == "group-writable":
+        directory.chmod(0o770)
+    else:
+        if os.getuid() != 0:
+            pytest.skip("changing a directory's owner needs root")
+        os.chown(directory, 65534, 65534)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        for _ in range(2):
+            backend = FileBackend(directory)
+            backend.set("k", make_token(time.time(), 600))
+            backend.set("k", make_token(time.time(), 600))
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1
+    assert str(directory) in warnings[0]
+
+
+@pytest.mark.slow
+def test_refresh_tokens_stay_out_of_redis_when_asked(redis_prefix: str) -> None:
+    """With store_refresh_tokens=False, Redis holds the access token but no refresh token."""
+    import redis
+
+    cache = TokenCache(RedisBackend(REDIS_URL, prefix=redis_prefix), store_refresh_tokens=False)
+    token = cache.get_or_fetch("k", lambda previous: make_token(time.time(), 600, refresh="rt-x1"))
+    client = redis.Redis.from_url(REDIS_URL)
+    stored = b"".join(client.get(k) or b"" for k in client.scan_iter(match=redis_prefix + "*"))
+    client.close()
+    assert token.access_token.encode() in stored
+    assert b"rt-x1" not in stored
+
+
+@pytest.mark.slow
+def test_refresh_token_kept_in_memory_when_not_shared(redis_prefix: str) -> None:
+    """With store_refresh_tokens=False, this process's refresh still gets its refresh token."""
+    clock = FakeClock(time.time())
+    cache = TokenCache(
+        RedisBackend(REDIS_URL, prefix=redis_prefix),
+        store_refresh_tokens=False,
+        clock=clock,
+        jitter_ratio=0,
+    )
+    first = cache.get_or_fetch("k", lambda previous: make_token(clock(), 600, refresh="rt-x2"))
+    clock.advance(590)  # due; Redis still holds the access token
+    fetch = CountingFetch(clock, 600)
+    cache.get_or_fetch("k", fetch)
+    assert fetch.previous == [first]
+    assert fetch.previous[0] is not None
+    assert fetch.previous[0].refresh_token == "rt-x2"
