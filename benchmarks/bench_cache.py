@@ -9,19 +9,24 @@ each scenario -- shared file / Redis / Vault KV backend, a per-process memory ca
 httpx-auth and Authlib do) and no cache -- it runs P worker processes x W threads that
 make Lone Wolf API calls for D seconds while the sandbox issues 10 s tokens, and reports:
 
-* token requests counted by the sandbox (target for shared backends: at most
-  ceil(D / 9 s) + 1, i.e. 8 for 60 s; the physical limit at 90 % refresh is ceil(D / 9 s));
+* token requests counted by the sandbox (target for shared backends: at most the
+  physical limit + 1; at 90 % refresh of a 10 s token the limit is ceil(D / 9 s), i.e.
+  7 and a target of 8 for 60 s);
 * Vault logins seen in OpenBao's audit log (target: at most one per worker process; every
   worker reads its client secret from Vault KV through a ``vault:`` reference with AppRole,
   and the Vault backend shares the same ``VaultSession``).
 
 Then it measures the overhead of a warm memory hit per API call against a plain httpx
 call with a fixed Authorization header (same sandbox endpoint, interleaved rounds):
-target ratio at most 1.05.
+target ratio at most 1.05, on the stricter of the total and the median of rounds. The
+isolated cost of a warm hit (ns) is printed next to the plain call (us).
 
-The cache is configured for the compressed 10 s lifetime: ``min_margin_s=0.5`` and
-``clock_skew_s=0`` (the defaults, 30 s and 5 s, are meant for real lifetimes of minutes
-to days and would make a 10 s token refresh at half-life).
+Most rows use a cache tuned for the compressed 10 s lifetime: ``min_margin_s=0.5`` and
+``clock_skew_s=0``. The library defaults (30 s and 5 s) are designed for real lifetimes
+of minutes to days: a token shorter than about 2 x (min_margin_s + clock_skew_s) = 70 s
+is refreshed at half-life, so a 10 s token every 5 s. The row "shared: Redis (defaults)"
+runs the library defaults unchanged so that both are visible, with its own physical
+limit (ceil(D / 5 s)).
 """
 
 from __future__ import annotations
@@ -41,7 +46,20 @@ from typing import Any
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PRESET = "lonewolf"
 SECRET_PATH = "bench/lonewolf"
-CACHE_KNOBS: dict[str, float] = {"min_margin_s": 0.5, "clock_skew_s": 0.0, "lock_wait_s": 20.0}
+#: Knob sets of the scenarios ("tuned" for the 10 s token; "defaults" is the library's).
+KNOBS: dict[str, dict[str, float]] = {
+    "tuned": {"min_margin_s": 0.5, "clock_skew_s": 0.0},
+    "defaults": {},
+}
+
+
+def physical_limit(knobs: dict[str, float], lifetime_s: float, duration_s: float) -> int:
+    """Fewest token requests possible in ``duration_s`` with these knobs (no jitter)."""
+    from vendorgate.cache import RefreshPolicy
+    from vendorgate.tokens import Token
+
+    token = Token("x", expires_at=lifetime_s, issued_at=0.0)
+    return math.ceil(duration_s / (lifetime_s - RefreshPolicy(**knobs).margin_s(token)))
 
 
 # ---------------------------------------------------------------------------- worker
@@ -80,7 +98,7 @@ def worker(
 
     settings = VaultSettings.from_env()
     session = VaultSession.shared(settings)
-    cache = TokenCache(_build_backend(spec, session), **CACHE_KNOBS)
+    cache = TokenCache(_build_backend(spec, session), **KNOBS[spec["knobs"]])
     config = TokenConfig(
         dialect=get_dialect(PRESET),
         client_id=sandbox["client_id"],
@@ -170,6 +188,8 @@ def run_scenario(
         "errors": sum(s["errors"] for s in stats),
         "logins": bao.count_logins() - logins_before,
         "shared": spec["kind"] in ("file", "redis", "vault"),
+        "limit": physical_limit(KNOBS[spec["knobs"]], args.lifetime, args.duration),
+        "knobs": spec["knobs"],
     }
 
 
@@ -244,7 +264,8 @@ def main() -> int:
     args.processes = args.processes or (4 if args.quick else 8)
     args.workers = args.workers or (5 if args.quick else 25)
     args.duration = args.duration or (20.0 if args.quick else 60.0)
-    rounds, per_round = (10, 100) if args.quick else (30, 200)
+    # Many short interleaved rounds: machine noise hits both variants alike.
+    rounds, per_round = (20, 100) if args.quick else (60, 100)
 
     import redis
 
@@ -254,22 +275,38 @@ def main() -> int:
     redis.Redis.from_url(REDIS_URL).ping()
     run_id = uuid.uuid4().hex[:8]
     scenarios = [
-        {"kind": "file", "label": "shared: file", "directory": ""},
-        {"kind": "redis", "label": "shared: Redis", "prefix": f"vgbench:{run_id}:"},
+        {"kind": "file", "label": "shared: file", "directory": "", "knobs": "tuned"},
+        {
+            "kind": "redis",
+            "label": "shared: Redis",
+            "prefix": f"vgbench:{run_id}:",
+            "knobs": "tuned",
+        },
+        {
+            "kind": "redis",
+            "label": "shared: Redis (defaults)",
+            "prefix": f"vgbench:{run_id}:defaults:",
+            "knobs": "defaults",
+        },
         {
             "kind": "vault",
             "label": "shared: Vault KV",
             "prefix": f"vendorgate/token-cache/{run_id}",
+            "knobs": "tuned",
         },
-        {"kind": "memory", "label": "per-process memory"},
-        {"kind": "none", "label": "no cache"},
+        {"kind": "memory", "label": "per-process memory", "knobs": "tuned"},
+        {"kind": "none", "label": "no cache", "knobs": "tuned"},
     ]
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
     if wanted:
         scenarios = [s for s in scenarios if s["kind"] in wanted]
     print(
         f"{args.processes} processes x {args.workers} workers, {args.duration:.0f} s per "
-        f"scenario, {args.lifetime} s tokens ({PRESET}), cache knobs {CACHE_KNOBS}",
+        f"scenario, {args.lifetime} s tokens ({PRESET})\n"
+        f"cache knobs: tuned = {KNOBS['tuned']} because a {args.lifetime} s token is far "
+        "below the 30 s minimum margin the defaults are designed for (with them, tokens "
+        "shorter than 2 x (min_margin_s + clock_skew_s) = 70 s are refreshed at half-life); "
+        "defaults = the library defaults, unchanged",
         flush=True,
     )
     rows: list[dict[str, Any]] = []
@@ -302,7 +339,7 @@ def main() -> int:
             row = run_scenario(spec, env, sandbox_info, args, sb, bao)
             rows.append(row)
             print(
-                f"  {row['scenario']:<20} tokens={row['tokens']:<6} logins={row['logins']:<3} "
+                f"  {row['scenario']:<24} tokens={row['tokens']:<6} logins={row['logins']:<3} "
                 f"api_calls={row['api_calls']}",
                 flush=True,
             )
@@ -311,28 +348,28 @@ def main() -> int:
             *(redis.Redis.from_url(REDIS_URL).keys(f"vgbench:{run_id}:*") or ["-"])
         )
 
-    limit = math.ceil(args.duration / (0.9 * args.lifetime))
-    target = limit + 1
     print()
     print(
         f"Token requests and Vault logins ({args.processes} x {args.workers} workers, "
-        f"{args.duration:.0f} s, {args.lifetime} s tokens; physical limit {limit}, "
-        f"target <= {target} for shared backends, logins <= {args.processes})"
+        f"{args.duration:.0f} s, {args.lifetime} s tokens; limit = physical limit with the "
+        f"row's knobs, target <= limit + 1 for shared backends, logins <= {args.processes})"
     )
     header = (
-        f"| {'scenario':<20} | {'token requests':>14} | {'vs limit':>8} | {'Vault logins':>12} "
-        f"| {'API calls':>9} | {'refused':>7} | {'errors':>6} |"
+        f"| {'scenario':<24} | {'knobs':<8} | {'token requests':>14} | {'limit':>5} "
+        f"| {'vs limit':>8} | {'Vault logins':>12} | {'API calls':>9} | {'refused':>7} "
+        f"| {'errors':>6} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     ok = True
     for row in rows:
         print(
-            f"| {row['scenario']:<20} | {row['tokens']:>14} | {row['tokens'] / limit:>7.1f}x "
+            f"| {row['scenario']:<24} | {row['knobs']:<8} | {row['tokens']:>14} "
+            f"| {row['limit']:>5} | {row['tokens'] / row['limit']:>7.1f}x "
             f"| {row['logins']:>12} | {row['api_calls']:>9} | {row['refused']:>7} "
             f"| {row['errors']:>6} |"
         )
-        if row["shared"] and row["tokens"] > target:
+        if row["shared"] and row["tokens"] > row["limit"] + 1:
             ok = False
         if row["logins"] > args.processes:
             ok = False
@@ -345,12 +382,16 @@ def main() -> int:
     print(f"|{'-' * 36}|{'-' * 13}|")
     print(f"| {'plain httpx, fixed header':<34} | {overhead['plain_us']:>11.1f} |")
     print(f"| {'TokenProvider.get_token() + header':<34} | {overhead['cached_us']:>11.1f} |")
+    print(f"| {'warm hit alone, get_token()':<34} | {overhead['hit_ns'] / 1000:>11.3f} |")
+    gate = max(overhead["ratio_total"], overhead["ratio_median"])
     print(
-        f"ratio (total) {overhead['ratio_total']:.3f}, ratio (median of rounds) "
-        f"{overhead['ratio_median']:.3f}  (target <= 1.05); "
-        f"a warm hit alone: {overhead['hit_ns']:.0f} ns"
+        f"ratio (total over all rounds) {overhead['ratio_total']:.3f}, ratio (median of "
+        f"rounds) {overhead['ratio_median']:.3f}; gated on the stricter, {gate:.3f} "
+        f"(target <= 1.05). The warm hit alone costs {overhead['hit_ns']:.0f} ns, "
+        f"{overhead['hit_ns'] / 10 / overhead['plain_us']:.2f} % of a plain call of "
+        f"{overhead['plain_us']:.0f} us: the rest of any ratio above 1 is noise."
     )
-    if overhead["ratio_median"] > 1.05:
+    if gate > 1.05:
         ok = False
     print("targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
