@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from vendorgate._errors import BadResponseError, ConfigurationError
+from vendorgate._errors import APIError, BadResponseError, ConfigurationError
 from vendorgate.http._auth import VendorAuth
 from vendorgate.http._output import Output, OutputWriter, as_output
 from vendorgate.http._pagination import Page, PageRequest, Paginator
@@ -22,6 +23,7 @@ from vendorgate.http._retry import (
     Retrier,
     RetryableFailure,
     RetryPolicy,
+    attempt_timeout,
     parse_retry_after,
     transport_failure,
 )
@@ -77,6 +79,36 @@ def _no_parse(response: httpx.Response) -> httpx.Response:
     return response
 
 
+def _origin(url: httpx.URL) -> str:
+    """``scheme://host:port`` of ``url`` (default ports spelt out)."""
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return f"{url.scheme}://{url.host}:{port}"
+
+
+def _page_key(request: PageRequest) -> int:
+    """A compact identity of a page request (URL and parameters), for the cycle guard."""
+    return hash(json.dumps([request.url, request.params], sort_keys=True, default=str))
+
+
+def _decode_failure(response: httpx.Response, vendor: str, exc: Exception) -> RetryableFailure:
+    err = api_error(
+        response,
+        vendor=vendor,
+        reason=f"body could not be decoded ({type(exc).__name__}): check its Content-Encoding",
+        cls=BadResponseError,
+    )
+    return RetryableFailure(err, cause="DecodingError")
+
+
+class _Walk:
+    """Where a sequential walk through pages started, and which pages it has seen."""
+
+    def __init__(self, origin: str, first_url: str) -> None:
+        self.origin = origin
+        self.first_url = first_url
+        self.seen: set[int] = set()
+
+
 class _Base:
     """What the sync and async clients share: configuration and reply checking."""
 
@@ -126,6 +158,18 @@ class _Base:
             if status in policy.retry_statuses:
                 raise RetryableFailure(err, retry_after_s=retry_after, cause=f"status {status}")
             raise err
+        if 300 <= status < 400:
+            location = response.headers.get("location")
+            where = safe_url(response.request.url.join(location)) if location else "nowhere"
+            raise api_error(
+                response,
+                vendor=self.vendor,
+                reason=(
+                    f"redirected to {where} (redirects are not followed: use that URL or "
+                    "fix base_url)"
+                ),
+                cls=APIError,
+            )
         if status >= 400:
             reason = {
                 401: "credentials refused (check client id, secret and audience)",
@@ -146,16 +190,84 @@ class _Base:
                 raise RetryableFailure(err, cause=f"bad body ({type(exc).__name__})") from exc
             raise err from exc
 
-    def _page_of(
-        self, paginator: Paginator, request: PageRequest, response: httpx.Response, body: Any
-    ) -> tuple[list[Any], PageRequest | None]:
+    def _absolute(self, url: str) -> httpx.URL:
+        raise NotImplementedError  # pragma: no cover - both clients implement it
+
+    def _writer(
+        self,
+        paginator: Paginator,
+        url: str,
+        params: Mapping[str, Any] | None,
+        output: Output | str | os.PathLike[str],
+    ) -> OutputWriter:
+        first = paginator.first(url, params)
+        return OutputWriter(
+            as_output(output), first, base_url=str(self._absolute(first.url)), paginator=paginator
+        )
+
+    def _walk(self, paginator: Paginator, first: PageRequest) -> _Walk:
+        return _Walk(_origin(self._absolute(first.url)), first.url)
+
+    def _anonymous(
+        self,
+        paginator: Paginator,
+        walk: _Walk,
+        request: PageRequest,
+        response: httpx.Response | None = None,
+    ) -> bool:
+        """Whether ``request`` goes to another origin than the first page (then it is
+        sent without the token, if the strategy allows it at all)."""
+        if request.url == walk.first_url:
+            return False
+        target = _origin(self._absolute(request.url))
+        if target == walk.origin:
+            return False
+        if paginator.allow_cross_origin:
+            return True
+        name = type(paginator).__name__
+        reason = (
+            f"{name}: the next page is on another origin ({target}) than the first "
+            f"request ({walk.origin}); the {self.vendor} token is not sent there. Pass "
+            f"{name}(allow_cross_origin=True) to follow it without the token"
+        )
+        if response is None:
+            raise BadResponseError(f"{self.vendor}: {reason}", vendor=self.vendor)
+        raise api_error(response, vendor=self.vendor, reason=reason, cls=BadResponseError)
+
+    def _records(self, paginator: Paginator, response: httpx.Response, body: Any) -> list[Any]:
         try:
-            records = paginator.records(body, response)
+            return paginator.records(body, response)
         except BadResponseError as exc:
             raise api_error(
                 response, vendor=self.vendor, reason=str(exc), cls=BadResponseError
             ) from None
-        return records, paginator.next(request, response, body, records)
+
+    def _page_of(
+        self,
+        paginator: Paginator,
+        request: PageRequest,
+        response: httpx.Response,
+        body: Any,
+        walk: _Walk,
+    ) -> tuple[list[Any], PageRequest | None]:
+        records = self._records(paginator, response, body)
+        nxt = paginator.next(request, response, body, records)
+        if nxt is None:
+            return records, None
+        walk.seen.add(_page_key(request))
+        if _page_key(nxt) in walk.seen:
+            name = type(paginator).__name__
+            raise api_error(
+                response,
+                vendor=self.vendor,
+                reason=(
+                    f"{name}: the next page repeats an earlier one (the server's cursor or "
+                    "next link loops); report it to the vendor"
+                ),
+                cls=BadResponseError,
+            )
+        self._anonymous(paginator, walk, nxt, response)
+        return records, nxt
 
 
 class VendorClient(_Base):
@@ -244,29 +356,38 @@ class VendorClient(_Base):
         if event.endswith("send_request_headers.started"):
             self.limiter.state.on_wire()
 
-    def _send(self, request: httpx.Request, parse: _Parse[T]) -> T:
+    def _absolute(self, url: str) -> httpx.URL:
+        return self._http.build_request("GET", url).url
+
+    def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
         url = safe_url(request.url)
         state = self.limiter.state
-        if state.rate is not None or state.configured is not None:
-            request.extensions["trace"] = self._trace
+        base_timeout = dict(request.extensions.get("timeout") or {})
+        kw: dict[str, Any] = {"auth": None} if anonymous else {}
 
-        def once() -> T:
+        def once(deadline: float) -> T:
+            # per attempt: the attempt may not outlast the budget, and a rate learnt
+            # since the first attempt paces this one on its wire time too
+            request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
+            if state.rate is not None or state.configured is not None:
+                request.extensions["trace"] = self._trace
             with self.limiter.slot() as slot:
                 try:
-                    response = self._http.send(request)
+                    response = self._http.send(request, stream=True, **kw)
                 except httpx.TransportError as exc:
                     raise transport_failure(
                         exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
-                except httpx.DecodingError as exc:
-                    raise RetryableFailure(
-                        BadResponseError(
-                            f"{self.vendor}: {request.method} {url}: body could not be decoded",
-                            vendor=self.vendor,
-                            url=url,
-                        ),
-                        cause="DecodingError",
+                try:
+                    response.read()
+                except httpx.TransportError as exc:
+                    response.close()
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
+                except httpx.DecodingError as exc:
+                    response.close()
+                    raise _decode_failure(response, self.vendor, exc) from exc
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)
@@ -322,9 +443,11 @@ class VendorClient(_Base):
         request = self._http.build_request("GET", url, params=params)
         return self._send(request, _parse_json)
 
-    def _fetch(self, page: PageRequest) -> tuple[httpx.Response, Any]:
+    def _fetch(self, page: PageRequest, *, anonymous: bool = False) -> tuple[httpx.Response, Any]:
         request = self._http.build_request("GET", page.url, params=dict(page.params) or None)
-        return self._send(request, lambda r: (r, r.json()))
+        if anonymous:
+            request.headers.pop("authorization", None)
+        return self._send(request, lambda r: (r, r.json()), anonymous=anonymous)
 
     def iter_pages(
         self,
@@ -334,11 +457,19 @@ class VendorClient(_Base):
         params: Mapping[str, Any] | None = None,
         start: PageRequest | None = None,
     ) -> Iterator[Page]:
-        """Yield pages in order, from ``start`` (a checkpoint position) or the first."""
-        req: PageRequest | None = start or paginator.first(url, params)
+        """Yield pages in order, from ``start`` (a checkpoint position) or the first.
+
+        Raises:
+            BadResponseError: A next page on another origin than the first one (unless
+                the strategy has ``allow_cross_origin=True``), or a next page that
+                repeats an earlier one (a loop).
+        """
+        first = paginator.first(url, params)
+        walk = self._walk(paginator, first)
+        req: PageRequest | None = start or first
         while req is not None:
-            response, body = self._fetch(req)
-            records, nxt = self._page_of(paginator, req, response, body)
+            response, body = self._fetch(req, anonymous=self._anonymous(paginator, walk, req))
+            records, nxt = self._page_of(paginator, req, response, body, walk)
             yield Page(req, records, nxt)
             req = nxt
 
@@ -364,7 +495,7 @@ class VendorClient(_Base):
         it continues where the last checkpoint left off, with no duplicate and no gap.
         On success the final file appears atomically and the checkpoint is removed.
         """
-        writer = OutputWriter(as_output(output), paginator.first(url, params))
+        writer = self._writer(paginator, url, params, output)
         start = writer.open()
         try:
             if start is not None:
@@ -447,29 +578,40 @@ class AsyncVendorClient(_Base):
         if event.endswith("send_request_headers.started"):
             self.limiter.state.on_wire()
 
-    async def _send(self, request: httpx.Request, parse: _Parse[T]) -> T:
+    def _absolute(self, url: str) -> httpx.URL:
+        return self._http.build_request("GET", url).url
+
+    async def _send(
+        self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
+    ) -> T:
         url = safe_url(request.url)
         state = self.limiter.state
-        if state.rate is not None or state.configured is not None:
-            request.extensions["trace"] = self._atrace
+        base_timeout = dict(request.extensions.get("timeout") or {})
+        kw: dict[str, Any] = {"auth": None} if anonymous else {}
 
-        async def once() -> T:
+        async def once(deadline: float) -> T:
+            # per attempt: the attempt may not outlast the budget, and a rate learnt
+            # since the first attempt paces this one on its wire time too
+            request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
+            if state.rate is not None or state.configured is not None:
+                request.extensions["trace"] = self._atrace
             async with self.limiter.slot() as slot:
                 try:
-                    response = await self._http.send(request)
+                    response = await self._http.send(request, stream=True, **kw)
                 except httpx.TransportError as exc:
                     raise transport_failure(
                         exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
-                except httpx.DecodingError as exc:
-                    raise RetryableFailure(
-                        BadResponseError(
-                            f"{self.vendor}: {request.method} {url}: body could not be decoded",
-                            vendor=self.vendor,
-                            url=url,
-                        ),
-                        cause="DecodingError",
+                try:
+                    await response.aread()
+                except httpx.TransportError as exc:
+                    await response.aclose()
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
+                except httpx.DecodingError as exc:
+                    await response.aclose()
+                    raise _decode_failure(response, self.vendor, exc) from exc
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)
@@ -515,9 +657,13 @@ class AsyncVendorClient(_Base):
         request = self._http.build_request("GET", url, params=params)
         return await self._send(request, _parse_json)
 
-    async def _fetch(self, page: PageRequest) -> tuple[httpx.Response, Any]:
+    async def _fetch(
+        self, page: PageRequest, *, anonymous: bool = False
+    ) -> tuple[httpx.Response, Any]:
         request = self._http.build_request("GET", page.url, params=dict(page.params) or None)
-        return await self._send(request, lambda r: (r, r.json()))
+        if anonymous:
+            request.headers.pop("authorization", None)
+        return await self._send(request, lambda r: (r, r.json()), anonymous=anonymous)
 
     async def iter_pages(
         self,
@@ -531,11 +677,18 @@ class AsyncVendorClient(_Base):
         """Yield pages in source order; fetch up to ``concurrency`` at once when the
         strategy can list the remaining pages (known total)."""
         width = self.concurrency if concurrency is None else concurrency
-        req: PageRequest | None = start or paginator.first(url, params)
+        first = paginator.first(url, params)
+        walk = self._walk(paginator, first)
+        req: PageRequest | None = start or first
         while req is not None:
-            response, body = await self._fetch(req)
-            records, nxt = self._page_of(paginator, req, response, body)
-            plan = paginator.plan(req, response, body, records) if width > 1 and nxt else None
+            anonymous = self._anonymous(paginator, walk, req)
+            response, body = await self._fetch(req, anonymous=anonymous)
+            records, nxt = self._page_of(paginator, req, response, body, walk)
+            plan = (
+                paginator.plan(req, response, body, records)
+                if width > 1 and nxt and not anonymous
+                else None
+            )
             if not plan:
                 yield Page(req, records, nxt)
                 req = nxt
@@ -550,12 +703,11 @@ class AsyncVendorClient(_Base):
             return
 
     async def _concurrent(
-        self, paginator: Paginator, plan: list[PageRequest], width: int
+        self, paginator: Paginator, plan: Sequence[PageRequest], width: int
     ) -> AsyncGenerator[Page, None]:
         async def one(req: PageRequest) -> Page:
             response, body = await self._fetch(req)
-            records, _ = self._page_of(paginator, req, response, body)
-            return Page(req, records, None)
+            return Page(req, self._records(paginator, response, body), None)
 
         pending: deque[asyncio.Task[Page]] = deque()
         total = len(plan)
@@ -611,18 +763,20 @@ class AsyncVendorClient(_Base):
         concurrency: int | None = None,
     ) -> PullResult:
         """Async :meth:`VendorClient.pull` (pages fetched concurrently when possible)."""
-        writer = OutputWriter(as_output(output), paginator.first(url, params))
-        start = writer.open()
+        # file I/O (write, flush, fsync, rename, upload) runs in a worker thread so the
+        # event loop keeps serving the requests in flight
+        writer = self._writer(paginator, url, params, output)
+        start = await asyncio.to_thread(writer.open)
         try:
             if start is not None:
                 pages = self.iter_pages(url, paginator, start=start, concurrency=concurrency)
                 try:
                     async for page in pages:
-                        writer.write_page(page.records, page.next)
+                        await asyncio.to_thread(writer.write_page, page.records, page.next)
                 finally:
                     await pages.aclose()
-            final = writer.commit()
+            final = await asyncio.to_thread(writer.commit)
         except BaseException:
-            writer.close()
+            await asyncio.shield(asyncio.to_thread(writer.close))
             raise
         return PullResult(final, writer.records, writer.pages, writer.resumed)

@@ -14,9 +14,17 @@ gzip each page is its own gzip member (a concatenation of members is a valid gzi
 so the truncation point is always a member boundary.
 
 On success the partial file is renamed to the final name (``os.replace``, atomic) and the
-checkpoint is removed. For an fsspec URL (``s3://...``; needs the ``fsspec`` extra) the
-partial data and the checkpoint stay in a local staging directory and the finished file
-is uploaded under a temporary name and moved to the final URL.
+checkpoint is removed. A crash between the two leaves a checkpoint that says "complete"
+next to the final file: a rerun notices and only removes the checkpoint.
+
+A checkpoint records what identifies its pull (absolute first URL and parameters, the
+strategy and its settings, gzip, serializer); a rerun with other settings is refused
+with an error naming the checkpoint file and what differs, rather than resuming (or
+restarting over) a partial file that belongs to another pull.
+
+For an fsspec URL (``s3://...``; needs the ``fsspec`` extra) the partial data and the
+checkpoint stay in a local staging directory and the finished file is uploaded under a
+temporary name and moved to the final URL.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -34,11 +43,11 @@ from vendorgate._errors import ConfigurationError
 from vendorgate.http._pagination import PageRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
 __all__ = ["Checkpoint", "Output", "OutputWriter", "as_output"]
 
-_CHECKPOINT_VERSION = 1
+_CHECKPOINT_VERSION = 2
 
 
 def _default_serializer(record: Any) -> bytes:
@@ -125,14 +134,15 @@ class Checkpoint:
     """What a checkpoint file says.
 
     Attributes:
-        source: Fingerprint of the pull's first request (guards against resuming another).
+        source: What identifies the pull (see :func:`source_identity`); a rerun with
+            another identity is refused.
         position: The next page to fetch, ``None`` when every page was written.
         records: Records written so far.
         pages: Pages written so far.
         bytes: Size of the partial file when the checkpoint was written.
     """
 
-    source: str
+    source: Mapping[str, Any]
     position: PageRequest | None
     records: int
     pages: int
@@ -142,7 +152,7 @@ class Checkpoint:
         """JSON form."""
         return {
             "version": _CHECKPOINT_VERSION,
-            "source": self.source,
+            "source": dict(self.source),
             "position": self.position.to_dict() if self.position else None,
             "records": self.records,
             "pages": self.pages,
@@ -162,14 +172,19 @@ class Checkpoint:
                 "start the pull over",
                 field="output",
             ) from exc
-        if not isinstance(data, dict) or data.get("version") != _CHECKPOINT_VERSION:
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != _CHECKPOINT_VERSION
+            or not isinstance(data.get("source"), dict)
+        ):
             raise ConfigurationError(
-                f"checkpoint {path} has an unknown format; delete it to start over",
+                f"checkpoint {path} has an unknown format (another vendorgate version?); "
+                "delete it and its .partial file to start over",
                 field="output",
             )
         pos = data.get("position")
         return cls(
-            source=str(data["source"]),
+            source=dict(data["source"]),
             position=PageRequest.from_dict(pos) if pos else None,
             records=int(data["records"]),
             pages=int(data["pages"]),
@@ -177,10 +192,52 @@ class Checkpoint:
         )
 
 
-def source_fingerprint(first: PageRequest) -> str:
-    """Identify a pull by its first request (URL and parameters)."""
-    raw = json.dumps(first.to_dict(), sort_keys=True, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+def _plain(value: Any) -> Any:
+    """A JSON-stable description of a setting (callables by qualified name)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if callable(value):
+        module = getattr(value, "__module__", None) or "?"
+        name = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return f"{module}.{name}"
+    return repr(value)
+
+
+def _strategy(paginator: Any) -> dict[str, Any]:
+    desc: dict[str, Any] = {"class": f"{type(paginator).__module__}.{type(paginator).__name__}"}
+    if is_dataclass(paginator):
+        for f in fields(paginator):
+            desc[f.name] = _plain(getattr(paginator, f.name))
+    return desc
+
+
+def source_identity(
+    first: PageRequest,
+    output: Output,
+    *,
+    base_url: str | None = None,
+    paginator: Any = None,
+) -> dict[str, Any]:
+    """What identifies a pull: a checkpoint is only resumed by the same pull.
+
+    Args:
+        first: The first page's request.
+        output: The output (its gzip flag and serializer count).
+        base_url: The first request's absolute URL (the client's base URL joined).
+        paginator: The strategy; its class and settings count.
+    """
+    return {
+        "url": base_url or first.url,
+        "params": _plain(dict(first.params)),
+        "strategy": _strategy(paginator) if paginator is not None else None,
+        "gzip": output.compressed,
+        "serializer": _plain(output.serializer),
+    }
 
 
 def _atomic_write(path: Path, data: bytes, *, fsync: bool) -> None:
@@ -204,10 +261,18 @@ class OutputWriter:
         writer.commit()                  # final file appears, checkpoint removed
     """
 
-    def __init__(self, output: Output, first: PageRequest) -> None:
+    def __init__(
+        self,
+        output: Output,
+        first: PageRequest,
+        *,
+        base_url: str | None = None,
+        paginator: Any = None,
+    ) -> None:
         self.output = output
         self.first = first
-        self.source = source_fingerprint(first)
+        self.source = source_identity(first, output, base_url=base_url, paginator=paginator)
+        self._committed = False
         self.records = 0
         self.pages = 0
         self.resumed = False
@@ -222,11 +287,22 @@ class OutputWriter:
         partial.parent.mkdir(parents=True, exist_ok=True)
         cp = Checkpoint.load(out.checkpoint_file)
         if cp is not None and cp.source != self.source:
+            keys = sorted(set(cp.source) | set(self.source))
+            differ = [k for k in keys if cp.source.get(k) != self.source.get(k)]
             raise ConfigurationError(
-                f"checkpoint {out.checkpoint_file} belongs to another pull (different "
-                "URL or parameters); delete it or choose another output",
+                f"checkpoint {out.checkpoint_file} belongs to another pull (differs in: "
+                f"{', '.join(differ)}); rerun with the original settings to resume it, or "
+                "delete it (and its .partial file) to start over",
                 field="output",
             )
+        if cp is not None and cp.position is None and not partial.exists() and self._final_exists():
+            # the last run crashed after moving the file into place: only the checkpoint
+            # is left to remove
+            self.records, self.pages, self._bytes = cp.records, cp.pages, cp.bytes
+            self._position = None
+            self.resumed = True
+            self._committed = True
+            return None
         if cp is not None and partial.exists() and partial.stat().st_size >= cp.bytes:
             fh = open(partial, "r+b")  # noqa: SIM115 - kept open across pages
             fh.truncate(cp.bytes)
@@ -271,13 +347,27 @@ class OutputWriter:
             self._fh.close()
             self._fh = None
 
+    def _final_exists(self) -> bool:
+        out = self.output
+        final = str(out.path)
+        if not out.is_url:
+            return Path(final.removeprefix("file://")).exists()
+        try:
+            from fsspec.core import url_to_fs
+        except ImportError:  # pragma: no cover - depends on the extra
+            return False
+        fs, remote = url_to_fs(final, **dict(out.storage_options))
+        return bool(fs.exists(remote))
+
     def commit(self) -> str:
         """Move the finished file into place atomically and remove the checkpoint."""
         self.close()
         out = self.output
         partial = out.partial_path
         final = str(out.path)
-        if out.is_url:
+        if self._committed:
+            pass  # moved into place by an earlier run that crashed before the cleanup
+        elif out.is_url:
             try:
                 from fsspec.core import url_to_fs
             except ImportError as exc:  # pragma: no cover - depends on the extra

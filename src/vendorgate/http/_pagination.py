@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from vendorgate._errors import BadResponseError, ConfigurationError
 
@@ -35,6 +35,7 @@ __all__ = [
     "PageNumber",
     "PageRequest",
     "Paginator",
+    "PlannedPages",
     "dig",
 ]
 
@@ -46,27 +47,89 @@ class PageRequest:
     Attributes:
         url: Path or absolute URL.
         params: Query parameters (plain JSON values).
+        meta: What a strategy learnt on earlier pages (e.g. the page size the server
+            really uses), carried to the next request and into checkpoints; never sent.
     """
 
     url: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form, as stored in a checkpoint."""
-        return {"url": self.url, "params": dict(self.params)}
+        data: dict[str, Any] = {"url": self.url, "params": dict(self.params)}
+        if self.meta:
+            data["meta"] = dict(self.meta)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PageRequest:
         """Inverse of :meth:`to_dict`."""
         url = data.get("url")
         params = data.get("params") or {}
+        meta = data.get("meta") or {}
         if not isinstance(url, str) or not isinstance(params, Mapping):
             raise ConfigurationError("is not a page request", field="checkpoint.position")
-        return cls(url, dict(params))
+        if not isinstance(meta, Mapping):
+            raise ConfigurationError("is not a page request", field="checkpoint.position")
+        return cls(url, dict(params), dict(meta))
 
     def with_params(self, **params: Any) -> PageRequest:
-        """A copy with ``params`` merged in."""
-        return PageRequest(self.url, {**self.params, **params})
+        """A copy with ``params`` merged in (``meta`` kept)."""
+        return PageRequest(self.url, {**self.params, **params}, self.meta)
+
+    def with_meta(self, **meta: Any) -> PageRequest:
+        """A copy with ``meta`` merged in."""
+        return PageRequest(self.url, self.params, {**self.meta, **meta})
+
+
+class PlannedPages(Sequence[PageRequest]):
+    """The remaining requests of a strategy that knows them all, built on demand.
+
+    Backed by a ``range``: its size in memory does not depend on the number of pages.
+
+    Args:
+        template: The request the others are derived from.
+        param: The query parameter that changes from page to page.
+        values: Its successive values.
+        meta: Strategy state stored on every request.
+    """
+
+    def __init__(
+        self, template: PageRequest, param: str, values: range, meta: Mapping[str, Any]
+    ) -> None:
+        self._template = template
+        self._param = param
+        self._values = values
+        self._meta = dict(meta)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def _at(self, value: int) -> PageRequest:
+        return PageRequest(
+            self._template.url,
+            {**self._template.params, self._param: value},
+            {**self._template.meta, **self._meta},
+        )
+
+    @overload
+    def __getitem__(self, index: int) -> PageRequest: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PageRequest]: ...
+
+    def __getitem__(self, index: int | slice) -> PageRequest | Sequence[PageRequest]:
+        if isinstance(index, slice):
+            return PlannedPages(self._template, self._param, self._values[index], self._meta)
+        return self._at(self._values[index])
+
+    def __iter__(self) -> Iterator[PageRequest]:
+        for value in self._values:
+            yield self._at(value)
+
+    def __repr__(self) -> str:
+        return f"PlannedPages({self._param}={self._values!r})"
 
 
 @dataclass(frozen=True)
@@ -116,9 +179,13 @@ class Paginator(ABC):
     Attributes:
         records_path: Dotted path to the list of records in the JSON body (``None``: the
             body is the list).
+        allow_cross_origin: Follow a next page whose scheme, host or port differ from the
+            first request's. Such a page is fetched *without* the vendor token; by
+            default it is refused with :class:`~vendorgate.BadResponseError`.
     """
 
     records_path: str | None = "items"
+    allow_cross_origin: bool = False
 
     def first(self, url: str, params: Mapping[str, Any] | None = None) -> PageRequest:
         """The request for the first page."""
@@ -150,18 +217,44 @@ class Paginator(ABC):
 
     def plan(
         self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
-    ) -> list[PageRequest] | None:
+    ) -> Sequence[PageRequest] | None:
         """Every request after ``request`` when known up front, else ``None``."""
         return None
+
+
+#: ``PageRequest.meta`` key: the page size the server was seen to use.
+_SERVER_PAGE_SIZE = "server_page_size"
+
+
+def _server_page_size(
+    request: PageRequest, body: Any, records: list[Any], size_path: str | None
+) -> int:
+    """The page size the server really uses.
+
+    In order: the body's page-size field, what an earlier page showed (``meta``), or
+    this page's length (this is then the first page: full unless it is the only one).
+    """
+    said = _int_or_none(dig(body, size_path))
+    if said is not None and said > 0:
+        return said
+    seen = _int_or_none(request.meta.get(_SERVER_PAGE_SIZE))
+    if seen is not None and seen > 0:
+        return seen
+    return max(1, len(records))
 
 
 @dataclass(frozen=True, kw_only=True)
 class PageNumber(Paginator):
     """``?page=N&per_page=M``; stops at ``total_pages_path``/``total_path`` or a short page.
 
+    The server may not honour ``page_size`` (it caps it, or ``size_param`` is ``None``):
+    the page size it really uses is read from ``page_size_path`` in the body, else taken
+    from the first page, and a page is "short" (the last) only against that size. Without
+    a total, a first page shorter than ``page_size`` therefore costs one more request.
+
     Example:
         ``PageNumber(page_size=100, records_path="items")`` asks for ``?page=1&per_page=100``,
-        then page 2, ... until ``pages`` in the body (or a page shorter than 100).
+        then page 2, ... until ``pages`` in the body (or a short page).
     """
 
     page_param: str = "page"
@@ -170,6 +263,7 @@ class PageNumber(Paginator):
     start_page: int = 1
     total_pages_path: str | None = "pages"
     total_path: str | None = "total"
+    page_size_path: str | None = "per_page"
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -180,13 +274,13 @@ class PageNumber(Paginator):
         extra = {self.size_param: self.page_size} if self.size_param else {}
         return PageRequest(url, {**(params or {}), self.page_param: self.start_page, **extra})
 
-    def _last_page(self, body: Any) -> int | None:
+    def _last_page(self, body: Any, size: int) -> int | None:
         pages = _int_or_none(dig(body, self.total_pages_path))
         if pages is not None:
             return self.start_page + pages - 1
         total = _int_or_none(dig(body, self.total_path))
         if total is not None:
-            return self.start_page + max(0, math.ceil(total / self.page_size)) - 1
+            return self.start_page + max(0, math.ceil(total / size)) - 1
         return None
 
     def next(
@@ -194,27 +288,37 @@ class PageNumber(Paginator):
     ) -> PageRequest | None:
         """Page ``N + 1`` unless this was the last page."""
         current = _int_or_none(request.params.get(self.page_param)) or self.start_page
-        last = self._last_page(body)
+        size = _server_page_size(request, body, records, self.page_size_path)
+        last = self._last_page(body, size)
         if not records or (last is not None and current >= last):
             return None
-        if last is None and len(records) < self.page_size:
+        if last is None and len(records) < size:
             return None
-        return request.with_params(**{self.page_param: current + 1})
+        nxt = request.with_params(**{self.page_param: current + 1})
+        return nxt.with_meta(**{_SERVER_PAGE_SIZE: size})
 
     def plan(
         self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
-    ) -> list[PageRequest] | None:
+    ) -> Sequence[PageRequest] | None:
         """Pages ``N + 1`` to the last one, when the body says how many there are."""
-        last = self._last_page(body)
+        size = _server_page_size(request, body, records, self.page_size_path)
+        last = self._last_page(body, size)
         if last is None:
             return None
         current = _int_or_none(request.params.get(self.page_param)) or self.start_page
-        return [request.with_params(**{self.page_param: n}) for n in range(current + 1, last + 1)]
+        return PlannedPages(
+            request, self.page_param, range(current + 1, last + 1), {_SERVER_PAGE_SIZE: size}
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class OffsetLimit(Paginator):
-    """``?offset=N&limit=M``; stops at ``total_path`` or a short page."""
+    """``?offset=N&limit=M``; stops at ``total_path`` or a short page.
+
+    The offset advances by the records actually received, so a server that caps
+    ``limit`` loses nothing; without a total, a page is "short" (the last) only when it
+    is shorter than the first page.
+    """
 
     offset_param: str = "offset"
     limit_param: str = "limit"
@@ -244,24 +348,24 @@ class OffsetLimit(Paginator):
         total = _int_or_none(dig(body, self.total_path))
         if not records or (total is not None and offset >= total):
             return None
-        if total is None and len(records) < self.limit:
+        size = _server_page_size(request, body, records, None)
+        if total is None and len(records) < size:
             return None
-        return request.with_params(**{self.offset_param: offset})
+        nxt = request.with_params(**{self.offset_param: offset})
+        return nxt.with_meta(**{_SERVER_PAGE_SIZE: size})
 
     def plan(
         self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
-    ) -> list[PageRequest] | None:
+    ) -> Sequence[PageRequest] | None:
         """Every remaining offset, when the body gives the total."""
         total = _int_or_none(dig(body, self.total_path))
         offset = self._offset(request)
         if total is None:
             return None
         if len(records) != self.limit and offset + len(records) < total:
-            return None  # the server returned a short page early: offsets are not predictable
+            return None  # the server caps the limit: offsets are not predictable, go in turn
         start = offset + self.limit
-        return [
-            request.with_params(**{self.offset_param: o}) for o in range(start, total, self.limit)
-        ]
+        return PlannedPages(request, self.offset_param, range(start, total, self.limit), {})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -102,7 +102,8 @@ class _RateState:
         self.throttles = 0
 
     def _recover(self, now: float) -> None:
-        dt = now - self._last_update
+        # time spent paused by a Retry-After is not time "without a 429": no recovery
+        dt = now - max(self._last_update, min(self._paused_until, now))
         self._last_update = now
         if self.rate is None or dt <= 0:
             return

@@ -70,8 +70,16 @@ def api_error(
         vendor: Preset or dialect name.
         reason: What happened and what to do, in words (never a secret).
         cls: The error class; by default chosen from the status.
-        known_secrets: Values to mask in the body excerpt (e.g. the token sent).
+        known_secrets: Values to mask in the body excerpt (e.g. the token sent). The
+            bearer token of ``response.request`` is always masked as well.
     """
+    known = tuple(known_secrets)
+    auth = response.request.headers.get("authorization", "")
+    scheme, _, credential = auth.partition(" ")
+    if credential.strip():
+        known += (credential.strip(),)
+    elif scheme.strip():
+        known += (scheme.strip(),)
     err_cls = cls or api_error_for_status(response.status_code)
     url = safe_url(response.request.url)
     rid = request_id(response)
@@ -84,6 +92,6 @@ def api_error(
         status=response.status_code,
         vendor=vendor,
         request_id=rid,
-        body_excerpt=_excerpt(response, known_secrets),
+        body_excerpt=_excerpt(response, known),
         url=url,
     )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from vendorgate._errors import APIError, ConfigurationError, TransportError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     import httpx
 
@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_RETRY_METHODS",
     "DEFAULT_RETRY_STATUSES",
     "RetryPolicy",
+    "attempt_timeout",
     "parse_retry_after",
 ]
 
@@ -51,7 +52,9 @@ class RetryPolicy:
     to ``wait_jitter_s`` extra, capped at ``wait_max_s``. A ``Retry-After`` header
     (seconds or HTTP-date) replaces the drawn wait, still capped at ``wait_max_s``. A retry
     whose wait would end past ``timeout_s`` (counted from the first attempt) is not
-    made: the typed error is raised at once instead.
+    made: the typed error is raised at once instead. The budget also covers the attempts
+    themselves: each attempt's connect/read/write/pool timeouts are capped at the time
+    left, so the typed error arrives within about ``timeout_s``.
 
     Attributes:
         attempts: Total attempts including the first (``1`` disables retries).
@@ -246,16 +249,25 @@ class Retrier:
         )
         return _RetrySignal(failure, wait, f"{self.vendor}: {method} {url}")
 
-    def run(self, once: Callable[[], T], *, method: str, url: str) -> T:
-        """Call ``once`` until it succeeds, raises a final error, or the policy gives up.
+    def _left(self, started: float) -> float:
+        return self.policy.timeout_s - (time.monotonic() - started)
 
-        The first attempt runs outside stamina (no per-request overhead when nothing
-        fails); its failure is handed to stamina's loop as that loop's first attempt.
+    def run(self, once: Callable[[float], T], *, method: str, url: str) -> T:
+        """Call ``once(deadline)`` until it succeeds, raises a final error, or the policy
+        gives up.
+
+        ``deadline`` is the ``time.monotonic()`` moment the policy's ``timeout_s`` budget
+        ends: an attempt must not outlast it (the clients cap its httpx timeouts with it).
+        No attempt starts once the budget is spent. The first attempt runs outside
+        stamina (no per-request overhead when nothing fails); its failure is handed to
+        stamina's loop as that loop's first attempt.
         """
         started = time.monotonic()
+        deadline = started + self.policy.timeout_s
         try:
-            return once()
+            return once(deadline)
         except RetryableFailure as failure:
+            last = failure
             first = self._signal(failure, method, url, 1, started)
         if not isinstance(first, _RetrySignal):
             raise first from first.__cause__
@@ -270,21 +282,27 @@ class Retrier:
                     num += 1
                     if num == 1:
                         raise first
+                    if self._left(started) <= 0:
+                        err = _give_up(last, num - 1, time.monotonic() - started)
+                        raise err from err.__cause__
                     try:
-                        return once()
+                        return once(deadline)
                     except RetryableFailure as failure:
+                        last = failure
                         exc = self._signal(failure, method, url, num, started)
                         raise exc from exc.__cause__
         except _RetrySignal as sig:  # stamina's testing mode ran out of attempts first
             raise _give_up(sig.failure, num, time.monotonic() - started) from None
         raise AssertionError("unreachable: stamina ended without a result")  # pragma: no cover
 
-    async def arun(self, once: Callable[[], Awaitable[T]], *, method: str, url: str) -> T:
+    async def arun(self, once: Callable[[float], Awaitable[T]], *, method: str, url: str) -> T:
         """Async :meth:`run`."""
         started = time.monotonic()
+        deadline = started + self.policy.timeout_s
         try:
-            return await once()
+            return await once(deadline)
         except RetryableFailure as failure:
+            last = failure
             first = self._signal(failure, method, url, 1, started)
         if not isinstance(first, _RetrySignal):
             raise first from first.__cause__
@@ -299,11 +317,26 @@ class Retrier:
                     num += 1
                     if num == 1:
                         raise first
+                    if self._left(started) <= 0:
+                        err = _give_up(last, num - 1, time.monotonic() - started)
+                        raise err from err.__cause__
                     try:
-                        return await once()
+                        return await once(deadline)
                     except RetryableFailure as failure:
+                        last = failure
                         exc = self._signal(failure, method, url, num, started)
                         raise exc from exc.__cause__
         except _RetrySignal as sig:
             raise _give_up(sig.failure, num, time.monotonic() - started) from None
         raise AssertionError("unreachable: stamina ended without a result")  # pragma: no cover
+
+
+def attempt_timeout(base: Mapping[str, float | None], deadline: float) -> dict[str, float]:
+    """httpx timeouts for one attempt: each phase at most the time left until ``deadline``."""
+    left = max(0.001, deadline - time.monotonic())
+    return {k: left if v is None else min(float(v), left) for k, v in base.items()} or {
+        "connect": left,
+        "read": left,
+        "write": left,
+        "pool": left,
+    }
