@@ -179,3 +179,134 @@ async def test_async_concurrent_pull_resumes_in_order(tmp_path: Path) -> None:
         result = await client.pull("/items", PageNumber(page_size=10), output=target)
     assert [r["id"] for r in _lines(target)] == list(range(95))
     assert result.resumed
+
+
+def _interrupted_pull(tmp_path: Path, output: Output, base_url: str = "https://api.test") -> None:
+    """Leave a checkpoint and a partial file behind: the pull fails on page 4."""
+    api = FlakyPages(fail_at=4)
+    with (
+        VendorClient(
+            FakeSource(),
+            base_url=base_url,
+            retry=RetryPolicy.none(),
+            transport=httpx.MockTransport(api),
+        ) as client,
+        pytest.raises(ServerError),
+    ):
+        client.pull("/items", PageNumber(page_size=10), output=output)
+    assert output.checkpoint_file.exists()
+
+
+def test_checkpoint_of_another_base_url_is_refused(tmp_path: Path) -> None:
+    """The same path on another vendor's base URL does not resume the first one's file."""
+    target = tmp_path / "items.jsonl"
+    _interrupted_pull(tmp_path, Output(path=target))
+    with (
+        VendorClient(
+            FakeSource(),
+            base_url="https://other.test",
+            transport=httpx.MockTransport(FlakyPages(0)),
+        ) as client,
+        pytest.raises(ConfigurationError) as info,
+    ):
+        client.pull("/items", PageNumber(page_size=10), output=target)
+    message = str(info.value)
+    assert str(Output(path=target).checkpoint_file) in message
+    assert "url" in message
+    assert "delete it" in message
+    assert not target.exists()
+
+
+def test_plain_checkpoint_is_not_resumed_as_gzip(tmp_path: Path) -> None:
+    """Switching a half-done plain pull to gzip is refused instead of mixing formats."""
+    target = tmp_path / "items.jsonl"
+    _interrupted_pull(tmp_path, Output(path=target))
+    with (
+        VendorClient(
+            FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(FlakyPages(0))
+        ) as client,
+        pytest.raises(ConfigurationError) as info,
+    ):
+        client.pull("/items", PageNumber(page_size=10), output=Output(path=target, gzip=True))
+    assert "gzip" in str(info.value)
+
+
+def test_other_page_size_is_refused(tmp_path: Path) -> None:
+    """Resuming with other strategy settings is refused, naming the strategy."""
+    target = tmp_path / "items.jsonl"
+    _interrupted_pull(tmp_path, Output(path=target))
+    with (
+        VendorClient(
+            FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(FlakyPages(0))
+        ) as client,
+        pytest.raises(ConfigurationError) as info,
+    ):
+        client.pull("/items", PageNumber(page_size=10, start_page=2), output=target)
+    assert "strategy" in str(info.value)
+
+
+def test_crash_after_the_final_rename_does_not_pull_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that died between moving the file into place and removing the checkpoint
+    is finished by a rerun without fetching a page again."""
+    target = tmp_path / "items.jsonl"
+    checkpoint = Output(path=target).checkpoint_file
+    real_unlink = Path.unlink
+
+    def crash(self: Path, missing_ok: bool = False) -> None:
+        if self == checkpoint:
+            raise KeyboardInterrupt("killed after the rename")
+        real_unlink(self, missing_ok=missing_ok)
+
+    api = FlakyPages(fail_at=0)
+    with VendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(api)
+    ) as client:
+        monkeypatch.setattr(Path, "unlink", crash)
+        with pytest.raises(KeyboardInterrupt):
+            client.pull("/items", PageNumber(page_size=10), output=target)
+        monkeypatch.setattr(Path, "unlink", real_unlink)
+        assert target.exists()
+        assert checkpoint.exists()
+        served = len(api.served)
+        result = client.pull("/items", PageNumber(page_size=10), output=target)
+    assert len(api.served) == served
+    assert [r["id"] for r in _lines(target)] == list(range(95))
+    assert result.records == 95
+    assert not checkpoint.exists()
+
+
+@pytest.mark.anyio
+async def test_async_pull_keeps_the_event_loop_responsive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slow disk writes do not block the event loop: other tasks keep running."""
+    import asyncio
+    import time
+
+    real_write = OutputWriter.write_page
+
+    def slow_write(self: OutputWriter, records: list[Any], nxt: PageRequest | None) -> None:
+        time.sleep(0.2)  # a slow network disk
+        real_write(self, records, nxt)
+
+    monkeypatch.setattr(OutputWriter, "write_page", slow_write)
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def heartbeat() -> None:
+        while not done.is_set():
+            before = time.monotonic()
+            await asyncio.sleep(0.005)
+            gaps.append(time.monotonic() - before)
+
+    beat = asyncio.create_task(heartbeat())
+    async with AsyncVendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(FlakyPages(0))
+    ) as client:
+        result = await client.pull("/items", PageNumber(page_size=10), output=tmp_path / "o.jsonl")
+    done.set()
+    await beat
+    assert result.records == 95
+    assert max(gaps) < 0.15

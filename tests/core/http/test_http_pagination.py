@@ -176,3 +176,176 @@ async def test_async_concurrent_pages_keep_source_order(name: str) -> None:
         got = [r async for r in client.paginate(url, strategy)]
     assert _ids(got) == list(range(TOTAL))
     assert len(server.requests) == 3
+
+
+# --- next pages on another origin, loops -------------------------------------------
+
+
+def _foreign(body_next: bool) -> tuple[Any, list[tuple[str, str | None]]]:
+    """A vendor whose first page points to another host (body or Link header)."""
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.headers.get("authorization")))
+        if request.url.host == "api.test":
+            target = "https://evil.example:8443/steal"
+            if body_next:
+                return httpx.Response(200, json={"items": [{"id": 0}], "next": target})
+            return httpx.Response(
+                200, json=[{"id": 0}], headers={"Link": f'<{target}>; rel="next"'}
+            )
+        if body_next:
+            return httpx.Response(200, json={"items": [{"id": 1}], "next": None})
+        return httpx.Response(200, json=[{"id": 1}])
+
+    return handler, seen
+
+
+@pytest.mark.parametrize(
+    ("body_next", "strategy"),
+    [(True, NextUrlInBody()), (False, LinkHeader(records_path=None))],
+)
+def test_next_page_on_another_origin_is_refused(body_next: bool, strategy: Any) -> None:
+    """A next link to another host is refused, naming the strategy and the origin."""
+    handler, seen = _foreign(body_next)
+    client = VendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(handler)
+    )
+    with client, pytest.raises(BadResponseError) as info:
+        list(client.paginate("/api/x", strategy))
+    message = str(info.value)
+    assert type(strategy).__name__ in message
+    assert "https://evil.example:8443" in message
+    assert "s3cr3t" not in message
+    assert [host for host, _ in seen] == ["api.test"]
+
+
+@pytest.mark.parametrize(
+    ("body_next", "strategy"),
+    [
+        (True, NextUrlInBody(allow_cross_origin=True)),
+        (False, LinkHeader(records_path=None, allow_cross_origin=True)),
+    ],
+)
+def test_cross_origin_opt_in_is_followed_without_the_token(body_next: bool, strategy: Any) -> None:
+    """With allow_cross_origin=True the foreign page is fetched, but without the token."""
+    handler, seen = _foreign(body_next)
+    client = VendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(handler)
+    )
+    with client:
+        assert _ids(list(client.paginate("/api/x", strategy))) == [0, 1]
+    assert seen[0] == ("api.test", "Bearer s3cr3t-token-1")
+    assert seen[1] == ("evil.example", None)
+
+
+def test_repeated_cursor_is_a_bad_response() -> None:
+    """A server handing back the same cursor forever raises instead of looping."""
+    handler = lambda r: httpx.Response(  # noqa: E731
+        200, json={"items": [{"id": 1}], "next_cursor": "same"}, headers={"x-request-id": "r9"}
+    )
+    client = VendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(handler)
+    )
+    with client, pytest.raises(BadResponseError) as info:
+        list(client.paginate("/api/c", CursorInBody()))
+    assert "repeats an earlier one" in str(info.value)
+    assert info.value.request_id == "r9"
+
+
+@pytest.mark.anyio
+async def test_async_repeated_next_url_is_a_bad_response() -> None:
+    """A next link pointing back to an earlier page raises instead of looping (async)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("p", "1"))
+        nxt = f"/api/l?p={page % 2 + 1}"  # 1 -> 2 -> 1 -> ...
+        return httpx.Response(200, json={"items": [{"id": page}], "next": nxt})
+
+    async with AsyncVendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(handler)
+    ) as client:
+        with pytest.raises(BadResponseError):
+            [r async for r in client.paginate("/api/l", NextUrlInBody())]
+
+
+# --- servers that do not honour the requested page size -------------------------------
+
+CAPPED = 7  # the server's own page size, smaller than what is asked for
+N = 40
+
+
+def _capped(*, total: bool, per_page_field: bool = False) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        q = request.url.params
+        ids = list(range(N))
+        if "offset" in q:
+            off = int(q["offset"])
+            chunk = ids[off : off + min(CAPPED, int(q.get("limit", CAPPED)))]
+        else:
+            page = int(q.get("page", 1))
+            chunk = ids[(page - 1) * CAPPED : page * CAPPED]
+        body: dict[str, Any] = {"items": [{"id": i} for i in chunk]}
+        if total:
+            body["total"] = N
+        if per_page_field:
+            body["per_page"] = CAPPED
+        return httpx.Response(200, json=body)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("strategy", "total", "per_page_field"),
+    [
+        (PageNumber(size_param=None, total_pages_path=None), True, False),
+        (PageNumber(size_param=None, total_pages_path=None), False, False),
+        (PageNumber(page_size=20, total_pages_path=None), True, False),
+        (PageNumber(page_size=20, total_pages_path=None), False, False),
+        (PageNumber(page_size=20, total_pages_path=None), False, True),
+        (OffsetLimit(limit=20), False, False),
+        (OffsetLimit(limit=20), True, False),
+    ],
+)
+def test_server_page_size_smaller_than_requested_loses_nothing(
+    strategy: Any, total: bool, per_page_field: bool
+) -> None:
+    """A server using a smaller page size than asked still yields every record once."""
+    handler = _capped(total=total, per_page_field=per_page_field)
+    client = VendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(handler)
+    )
+    with client:
+        assert _ids(list(client.paginate("/api/items", strategy))) == list(range(N))
+
+
+@pytest.mark.anyio
+async def test_async_capped_page_number_with_total_loses_nothing() -> None:
+    """The concurrent plan uses the server's page size, not the requested one."""
+    async with AsyncVendorClient(
+        FakeSource(),
+        base_url="https://api.test",
+        concurrency=4,
+        transport=httpx.MockTransport(_capped(total=True)),
+    ) as client:
+        strategy = PageNumber(page_size=20, total_pages_path=None)
+        assert _ids([r async for r in client.paginate("/api/items", strategy)]) == list(range(N))
+
+
+def test_plan_of_ten_million_pages_takes_constant_memory() -> None:
+    """Listing the remaining pages does not build them all: its size is independent of N."""
+    import tracemalloc
+
+    resp = httpx.Response(200, request=httpx.Request("GET", "https://x.test"))
+    strategy = PageNumber(page_size=10)
+    first = strategy.first("/x")
+    tracemalloc.start()
+    try:
+        plan = strategy.plan(first, resp, {"pages": 10_000_000}, [1] * 10)
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert plan is not None
+    assert len(plan) == 9_999_999
+    assert plan[-1].params["page"] == 10_000_000
+    assert used < 64 * 1024

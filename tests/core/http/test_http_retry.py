@@ -262,3 +262,60 @@ def test_error_url_has_no_query_and_no_user_info() -> None:
 
     url = httpx.URL("https://user:pw@api.test:8443/a/b%20c?api_key=k#frag")
     assert safe_url(url) == "https://api.test:8443/a/b%20c"
+
+
+def test_redirect_is_a_typed_error_naming_the_location_and_not_retried() -> None:
+    """A 3xx is an APIError with the status and the target, sent once."""
+    handler, seen = _script(
+        lambda r: httpx.Response(301, headers={"Location": "https://new.example.com/v2?k=1"})
+    )
+    with _client(handler) as client, pytest.raises(APIError) as info:
+        client.get("/items")
+    assert type(info.value) is APIError
+    assert info.value.status == 301
+    assert "https://new.example.com/v2" in str(info.value)
+    assert len(seen) == 1
+
+
+def test_undecodable_body_error_has_status_and_request_id() -> None:
+    """A body that cannot be decompressed gives BadResponseError with status and request id."""
+    handler, _ = _script(
+        lambda r: httpx.Response(
+            200,
+            stream=httpx.ByteStream(b"not gzip at all"),
+            headers={"Content-Encoding": "gzip", "x-request-id": "rid-7"},
+        )
+    )
+    with _client(handler) as client, pytest.raises(BadResponseError) as info:
+        client.get_json("/items")
+    assert info.value.status == 200
+    assert info.value.request_id == "rid-7"
+
+
+@pytest.mark.parametrize("code", [400, 403, 500])
+def test_token_echoed_in_an_error_body_is_redacted(code: int) -> None:
+    """An error body echoing the token sent never shows it in the error or its excerpt."""
+    body = '{"error": "token s3cr3t-token-1 is not allowed here"}'
+    handler, _ = _script(lambda r: httpx.Response(code, text=body))
+    with _client(handler, RetryPolicy.none()) as client, pytest.raises(APIError) as info:
+        client.get("/items")
+    assert info.value.body_excerpt is not None
+    assert "not allowed" in info.value.body_excerpt
+    assert "s3cr3t-token-1" not in str(info.value) + info.value.body_excerpt
+
+
+def test_retry_after_a_learnt_rate_is_paced_on_wire_time() -> None:
+    """A retry made after a 429 taught the rate carries the wire-time trace hook."""
+    traced: list[bool] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        traced.append("trace" in request.extensions)
+        return httpx.Response(429 if len(traced) < 6 else 200, json={})
+
+    with _client(handler, RetryPolicy(attempts=8, wait_initial_s=0.001, wait_max_s=0.01)) as c:
+        for _ in range(4):  # enough bookings for the limiter to estimate a rate
+            c.limiter.state.reserve()
+        c.get("/items")
+    assert c.limiter.current_rate is not None
+    assert traced[0] is False
+    assert traced[-1] is True

@@ -167,6 +167,17 @@ def test_slow_replies_past_the_timeout_give_transport_error_in_time(sandbox) -> 
     assert time.monotonic() - started <= policy.timeout_s + 0.5
 
 
+def test_slow_attempts_do_not_outlast_the_total_budget(sandbox) -> None:  # type: ignore[no-untyped-def]
+    """With replies far slower than the per-attempt timeout, the typed error still
+    arrives within timeout_s: the last attempt is cut short by the budget."""
+    sandbox.set_faults(path=API, latency_ms=10_000)
+    policy = RetryPolicy(attempts=10, wait_initial_s=0.01, wait_max_s=0.05, timeout_s=3.0)
+    started = time.monotonic()
+    with _client(sandbox, retry=policy, timeout=2.0) as client, pytest.raises(TransportError):
+        client.get("/version")
+    assert time.monotonic() - started <= policy.timeout_s + 0.5
+
+
 def test_token_revoked_mid_pull_is_replaced(sandbox) -> None:  # type: ignore[no-untyped-def]
     """A token revoked in the middle of a pull is replaced once; the pull completes."""
     provider = provider_for(sandbox)
