@@ -100,13 +100,31 @@ def _decode_failure(response: httpx.Response, vendor: str, exc: Exception) -> Re
     return RetryableFailure(err, cause="DecodingError")
 
 
+#: Pages remembered by the cycle guard: loops up to this length are caught, and memory
+#: stays bounded however many pages a pull has.
+_CYCLE_WINDOW = 10_000
+
+
 class _Walk:
-    """Where a sequential walk through pages started, and which pages it has seen."""
+    """Where a sequential walk through pages started, and the pages it saw last."""
 
     def __init__(self, origin: str, first_url: str) -> None:
         self.origin = origin
         self.first_url = first_url
-        self.seen: set[int] = set()
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+
+    def saw(self, request: PageRequest) -> None:
+        key = _page_key(request)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self._order.append(key)
+        if len(self._order) > _CYCLE_WINDOW:
+            self._seen.discard(self._order.popleft())
+
+    def seen(self, request: PageRequest) -> bool:
+        return _page_key(request) in self._seen
 
 
 class _Base:
@@ -254,8 +272,8 @@ class _Base:
         nxt = paginator.next(request, response, body, records)
         if nxt is None:
             return records, None
-        walk.seen.add(_page_key(request))
-        if _page_key(nxt) in walk.seen:
+        walk.saw(request)
+        if walk.seen(nxt):
             name = type(paginator).__name__
             raise api_error(
                 response,
