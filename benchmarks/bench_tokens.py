@@ -97,7 +97,9 @@ def main() -> int:
 
         tci = TokenFetcher(_config(sb, "tci-atm"), http_client=client)
         token = tci.fetch().access_token
-        validator = JwksValidator(sb.jwks_url(), audience="demo-client")
+        # TCI tokens carry the application id (not the client id) in ``aud``.
+        app_id = sb.config()["vendors"]["tci"]["application_id"]
+        validator = JwksValidator(sb.jwks_url(), audience=app_id)
         cached_us = _per_call_us(lambda: validator.validate(token, http_client=client), n * 10)
 
         def cold() -> None:
