@@ -201,10 +201,10 @@ def _print_table(rows: list[DemoRow], out: TextIO) -> None:
     ]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(fmt.format(*header), file=out)
+    print(fmt.format(*header).rstrip(), file=out)
     print("  ".join("-" * w for w in widths), file=out)
     for line in lines:
-        print(fmt.format(*line), file=out)
+        print(fmt.format(*line).rstrip(), file=out)
 
 
 def _duration(seconds: float) -> str:
