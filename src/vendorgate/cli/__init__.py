@@ -49,13 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_retries() -> None:
-    """Turn off stamina's retry logging for this process (the CLI prints one line).
+    """Keep vendorgate's retry WARNINGs off stderr in this process (one line per error).
 
-    The CLI owns its process; the library itself never changes stamina's global hooks.
+    Without logging configured, Python prints WARNINGs on stderr through its last-resort
+    handler; the CLI owns its process and prints the final error itself. A handler the
+    application (or a test) put on the root logger still sees the records.
     """
-    import stamina.instrumentation
+    import logging
 
-    stamina.instrumentation.set_on_retry_hooks([])
+    logger = logging.getLogger("vendorgate")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "RateLimiter": "vendorgate.http._ratelimit",
     "RetryPolicy": "vendorgate.http._retry",
     "parse_retry_after": "vendorgate.http._retry",
+    "retry_testing": "vendorgate.http._retry",
 }
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "VendorAuth",
     "VendorClient",
     "parse_retry_after",
+    "retry_testing",
 ]
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
         Paginator,
     )
     from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
-    from vendorgate.http._retry import RetryPolicy, parse_retry_after
+    from vendorgate.http._retry import RetryPolicy, parse_retry_after, retry_testing
 
 
 def __getattr__(name: str) -> Any:

@@ -25,6 +25,7 @@ from vendorgate.http._retry import (
     RetryPolicy,
     attempt_timeout,
     parse_retry_after,
+    retry_testing_active,
     transport_failure,
 )
 
@@ -160,10 +161,8 @@ class _Base:
         if status == 429 or status in policy.retry_statuses:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if status == 429:  # every request of this client pauses, within the wait cap
-                import stamina
-
                 pause = None if retry_after is None else min(retry_after, policy.wait_max_s)
-                throttled(None if stamina.is_testing() else pause)
+                throttled(None if retry_testing_active() else pause)
             err = api_error(
                 response,
                 vendor=self.vendor,

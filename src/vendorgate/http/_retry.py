@@ -1,27 +1,32 @@
-"""Retries with exponential backoff, full jitter and ``Retry-After``, on top of stamina.
+"""Retries with exponential backoff, full jitter and ``Retry-After``, run by tenacity.
 
-Why stamina rather than a home-made loop (or tenacity directly): it is typed, small and
-well kept; it instruments every scheduled retry (logging, structlog, Prometheus) without
-our code; :func:`stamina.set_testing` turns every wait off in tests instead of sleeping;
-and its ``on=`` hook may return the delay to wait, which is exactly what ``Retry-After``
-needs. vendorgate only decides *whether* and *how long* (full jitter, ``Retry-After``,
-the per-wait cap and the total time budget) and lets stamina run the loop.
+Why tenacity (rather than a home-made loop, or stamina): it is the well-kept, typed
+retry library that stamina itself is built on, and everything it does is configured
+*per call*: the ``wait=`` callable returns the delay our policy computed (full jitter,
+``Retry-After``, the per-wait cap) and the ``before_sleep=`` callable writes vendorgate's
+one WARNING line per retry. It has no global instrumentation: stamina logs its own
+``stamina.retry_scheduled`` event for every retry through hooks that are global to the
+process, which a library must leave to the application, so every retry was logged twice.
+vendorgate only decides *whether* and *how long* (and the total time budget) and lets
+tenacity run the loop. :func:`retry_testing` turns every wait off in tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vendorgate._errors import APIError, ConfigurationError, TransportError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Iterator, Mapping
 
     import httpx
+    from tenacity import RetryCallState
 
 __all__ = [
     "DEFAULT_RETRY_METHODS",
@@ -29,6 +34,9 @@ __all__ = [
     "RetryPolicy",
     "attempt_timeout",
     "parse_retry_after",
+    "retry_testing",
+    "retry_testing_active",
+    "testing_attempts",
 ]
 
 logger = logging.getLogger("vendorgate.http")
@@ -41,6 +49,47 @@ DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
 DEFAULT_RETRY_METHODS: frozenset[str] = frozenset(
     {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
 )
+
+
+# The active retry_testing() switches, innermost last (process-wide, like a test run).
+_testing: list[int | None] = []
+
+
+@contextlib.contextmanager
+def retry_testing(*, attempts: int | None = None) -> Iterator[None]:
+    """Turn every retry wait off while the block runs (for tests, instead of sleeping).
+
+    Applies to every vendorgate retry loop in the process: the clients' and the token
+    endpoint's. Waits are skipped (the log line still says how long the wait would have
+    been) and a 429 does not pause the client's rate limiter.
+
+    Args:
+        attempts: Also cap every loop at this many attempts (default: as configured).
+
+    Example:
+        >>> from vendorgate.http import retry_testing
+        >>> with retry_testing(attempts=3):
+        ...     pass  # requests made here retry at once, at most 3 attempts each
+    """
+    if attempts is not None and (not isinstance(attempts, int) or attempts < 1):
+        raise ConfigurationError("must be an integer >= 1", field="attempts")
+    _testing.append(attempts)
+    try:
+        yield
+    finally:
+        _testing.pop()
+
+
+def retry_testing_active() -> bool:
+    """Whether a :func:`retry_testing` block is active (waits are skipped)."""
+    return bool(_testing)
+
+
+def testing_attempts(attempts: int) -> int:
+    """``attempts``, capped by the innermost active :func:`retry_testing`, if any."""
+    if _testing and _testing[-1] is not None:
+        return min(attempts, _testing[-1])
+    return attempts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,19 +214,19 @@ class RetryableFailure(Exception):
 
 
 class _RetrySignal(Exception):
-    """Tells stamina to retry after ``wait_s`` seconds (its repr is safe to log)."""
+    """Tells the tenacity loop to retry after ``wait_s`` seconds (internal)."""
 
-    def __init__(self, failure: RetryableFailure, wait_s: float, where: str) -> None:
-        super().__init__(f"{where}: {failure.cause}, retrying in {wait_s:.2f} s")
+    def __init__(self, failure: RetryableFailure, wait_s: float, sleep_s: float) -> None:
+        super().__init__(failure.cause)
         self.failure = failure
         self.wait_s = wait_s
+        self.sleep_s = sleep_s
 
 
-def _wait_for(exc: Exception) -> bool | float:
-    """stamina backoff hook: retry signals only, after the wait we computed."""
-    if isinstance(exc, _RetrySignal):
-        return exc.wait_s
-    return False
+def _sleep_for(state: RetryCallState) -> float:
+    """tenacity ``wait=``: the wait our policy computed (``0`` under retry_testing)."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    return exc.sleep_s if isinstance(exc, _RetrySignal) else 0.0
 
 
 def transport_failure(
@@ -223,34 +272,52 @@ class Retrier:
     def _signal(
         self, failure: RetryableFailure, method: str, url: str, num: int, started: float
     ) -> Exception:
-        import stamina
-
         p = self.policy
         elapsed = time.monotonic() - started
         retryable_method = failure.always or method.upper() in p.retry_methods
-        if not retryable_method or num >= p.attempts:
+        if not retryable_method or num >= testing_attempts(p.attempts):
             return _give_up(failure, num, elapsed)
         if failure.retry_after_s is not None:
             wait = min(failure.retry_after_s, p.wait_max_s)
         else:
             wait = p.backoff_s(num)
-        effective = 0.0 if stamina.is_testing() else wait
-        if elapsed + effective > p.timeout_s:
+        sleep = 0.0 if retry_testing_active() else wait
+        if elapsed + sleep > p.timeout_s:
             return _give_up(failure, num, elapsed)
-        logger.warning(
-            "%s: %s %s: %s, retry %d of %d in %.2f s",
-            self.vendor,
-            method,
-            url,
-            failure.cause,
-            num,
-            p.attempts - 1,
-            wait,
-        )
-        return _RetrySignal(failure, wait, f"{self.vendor}: {method} {url}")
+        return _RetrySignal(failure, wait, sleep)
+
+    def _before_sleep(self, method: str, url: str) -> Callable[[RetryCallState], None]:
+        """Per-call tenacity ``before_sleep``: the one WARNING line of each retry."""
+        total = testing_attempts(self.policy.attempts) - 1
+
+        def log(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(exc, _RetrySignal):
+                logger.warning(
+                    "%s: %s %s: %s, retry %d of %d in %.2f s",
+                    self.vendor,
+                    method,
+                    url,
+                    exc.failure.cause,
+                    state.attempt_number,
+                    total,
+                    exc.wait_s,
+                )
+
+        return log
 
     def _left(self, started: float) -> float:
         return self.policy.timeout_s - (time.monotonic() - started)
+
+    def _loop_kwargs(self, method: str, url: str) -> dict[str, Any]:
+        import tenacity
+
+        return {
+            "retry": tenacity.retry_if_exception_type(_RetrySignal),
+            "wait": _sleep_for,
+            "before_sleep": self._before_sleep(method, url),
+            "reraise": True,
+        }
 
     def run(self, once: Callable[[float], T], *, method: str, url: str) -> T:
         """Call ``once(deadline)`` until it succeeds, raises a final error, or the policy
@@ -259,8 +326,8 @@ class Retrier:
         ``deadline`` is the ``time.monotonic()`` moment the policy's ``timeout_s`` budget
         ends: an attempt must not outlast it (the clients cap its httpx timeouts with it).
         No attempt starts once the budget is spent. The first attempt runs outside
-        stamina (no per-request overhead when nothing fails); its failure is handed to
-        stamina's loop as that loop's first attempt.
+        tenacity (no per-request overhead when nothing fails); its failure is handed to
+        tenacity's loop as that loop's first attempt.
         """
         started = time.monotonic()
         deadline = started + self.policy.timeout_s
@@ -271,29 +338,24 @@ class Retrier:
             first = self._signal(failure, method, url, 1, started)
         if not isinstance(first, _RetrySignal):
             raise first from first.__cause__
-        import stamina
+        import tenacity
 
         num = 0
-        try:
-            for attempt in stamina.retry_context(
-                on=_wait_for, attempts=self.policy.attempts, timeout=None
-            ):
-                with attempt:
-                    num += 1
-                    if num == 1:
-                        raise first
-                    if self._left(started) <= 0:
-                        err = _give_up(last, num - 1, time.monotonic() - started)
-                        raise err from err.__cause__
-                    try:
-                        return once(deadline)
-                    except RetryableFailure as failure:
-                        last = failure
-                        exc = self._signal(failure, method, url, num, started)
-                        raise exc from exc.__cause__
-        except _RetrySignal as sig:  # stamina's testing mode ran out of attempts first
-            raise _give_up(sig.failure, num, time.monotonic() - started) from None
-        raise AssertionError("unreachable: stamina ended without a result")  # pragma: no cover
+        for attempt in tenacity.Retrying(**self._loop_kwargs(method, url)):
+            with attempt:
+                num += 1
+                if num == 1:
+                    raise first
+                if self._left(started) <= 0:
+                    err = _give_up(last, num - 1, time.monotonic() - started)
+                    raise err from err.__cause__
+                try:
+                    return once(deadline)
+                except RetryableFailure as failure:
+                    last = failure
+                    exc = self._signal(failure, method, url, num, started)
+                    raise exc from exc.__cause__
+        raise AssertionError("unreachable: tenacity ended without a result")  # pragma: no cover
 
     async def arun(self, once: Callable[[float], Awaitable[T]], *, method: str, url: str) -> T:
         """Async :meth:`run`."""
@@ -306,29 +368,24 @@ class Retrier:
             first = self._signal(failure, method, url, 1, started)
         if not isinstance(first, _RetrySignal):
             raise first from first.__cause__
-        import stamina
+        import tenacity
 
         num = 0
-        try:
-            async for attempt in stamina.retry_context(
-                on=_wait_for, attempts=self.policy.attempts, timeout=None
-            ):
-                with attempt:
-                    num += 1
-                    if num == 1:
-                        raise first
-                    if self._left(started) <= 0:
-                        err = _give_up(last, num - 1, time.monotonic() - started)
-                        raise err from err.__cause__
-                    try:
-                        return await once(deadline)
-                    except RetryableFailure as failure:
-                        last = failure
-                        exc = self._signal(failure, method, url, num, started)
-                        raise exc from exc.__cause__
-        except _RetrySignal as sig:
-            raise _give_up(sig.failure, num, time.monotonic() - started) from None
-        raise AssertionError("unreachable: stamina ended without a result")  # pragma: no cover
+        async for attempt in tenacity.AsyncRetrying(**self._loop_kwargs(method, url)):
+            with attempt:
+                num += 1
+                if num == 1:
+                    raise first
+                if self._left(started) <= 0:
+                    err = _give_up(last, num - 1, time.monotonic() - started)
+                    raise err from err.__cause__
+                try:
+                    return await once(deadline)
+                except RetryableFailure as failure:
+                    last = failure
+                    exc = self._signal(failure, method, url, num, started)
+                    raise exc from exc.__cause__
+        raise AssertionError("unreachable: tenacity ended without a result")  # pragma: no cover
 
 
 def attempt_timeout(base: Mapping[str, float | None], deadline: float) -> dict[str, float]:

@@ -6,7 +6,10 @@ Secrets are resolved lazily, once per fetch, through a
 async path runs secret resolution and signing in a worker thread (hvac is synchronous).
 Connection errors, 429 and 5xx are retried a few times with backoff (honouring
 ``Retry-After``); when they run out, a plain :class:`~vendorgate.TokenRequestError` is
-raised. Other 4xx, and a token URL httpx cannot use (a
+raised. The loop is tenacity's, configured per call: one WARNING per retry on the
+``vendorgate.tokens`` logger (vendor, token URL without query, status or error class,
+attempt, wait) and nothing else; :func:`vendorgate.http.retry_testing` skips the waits.
+Other 4xx, and a token URL httpx cannot use (a
 :class:`~vendorgate.ConfigurationError` on ``token_url``), are not retried. With a
 previous token carrying a refresh token, the dialect's refresh grant is tried first,
 and the primary grant when the refresh is refused.
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import ConfigurationError, TokenRequestError, TokenResponseError
+from vendorgate.http._retry import retry_testing_active, testing_attempts
 from vendorgate.tokens._request import (
     Credentials,
     TokenRequest,
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import httpx
+    from tenacity import RetryCallState
 
     from vendorgate._secret import Secret
     from vendorgate.secrets import SecretResolver
@@ -43,13 +49,23 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenFetcher"]
 
+logger = logging.getLogger("vendorgate.tokens")
+
 _MAX_RETRY_AFTER_S: Final = 30.0
+_TOTAL_S: Final = 60.0
+_WAIT_INITIAL_S: Final = 0.2
+_WAIT_MAX_S: Final = 5.0
+_WAIT_JITTER_S: Final = 1.0
 
 
 class _TransientTokenError(TokenRequestError):
     """A token request failure worth retrying (connection error, 429, 5xx)."""
 
     retry_after_s: float | None = None
+    #: Safe words for the retry log line: ``"status 503"`` or the httpx error class.
+    cause: str = ""
+    #: The token URL without query string or user info, for the retry log line.
+    where: str = ""
 
     def final(self) -> TokenRequestError:
         """The plain :class:`TokenRequestError` raised once retries have run out."""
@@ -72,10 +88,57 @@ def _retry_after_s(value: str | None) -> float | None:
     return max(0.0, min(seconds, _MAX_RETRY_AFTER_S))
 
 
-def _backoff_hook(exc: Exception) -> bool | float:
-    if isinstance(exc, _TransientTokenError):
-        return exc.retry_after_s if exc.retry_after_s is not None else True
-    return False
+def _safe_url(url: str) -> str:
+    """``url`` without query, fragment or user info; never fails (it is only logged)."""
+    from vendorgate.http._response import safe_url
+
+    try:
+        return safe_url(url)
+    except Exception:  # an unparseable URL: its scheme and host are not worth a crash
+        return "the token URL"
+
+
+def _wait_s(state: RetryCallState) -> float:
+    """tenacity ``wait=``: ``Retry-After`` (capped), else exponential backoff with jitter."""
+    if retry_testing_active():
+        return 0.0
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(exc, _TransientTokenError) and exc.retry_after_s is not None:
+        return exc.retry_after_s
+    import tenacity
+
+    backoff = tenacity.wait_exponential_jitter(
+        initial=_WAIT_INITIAL_S, max=_WAIT_MAX_S, jitter=_WAIT_JITTER_S
+    )
+    return float(backoff(state))
+
+
+def _retry_kwargs(attempts: int) -> dict[str, Any]:
+    """Per-call tenacity settings for one token request (no global hooks involved)."""
+    import tenacity
+
+    attempts = testing_attempts(attempts)
+
+    def log(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _TransientTokenError):
+            logger.warning(
+                "%s: token request to %s: %s, retry %d of %d in %.2f s",
+                exc.vendor,
+                exc.where,
+                exc.cause,
+                state.attempt_number,
+                attempts - 1,
+                state.upcoming_sleep,
+            )
+
+    return {
+        "retry": tenacity.retry_if_exception_type(_TransientTokenError),
+        "stop": tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(_TOTAL_S),
+        "wait": _wait_s,
+        "before_sleep": log,
+        "reraise": True,
+    }
 
 
 class TokenFetcher:
@@ -228,12 +291,15 @@ class TokenFetcher:
                 "with a host, e.g. https://id.example.com/oauth/token",
                 field="token_url",
             )
-        return _TransientTokenError(
+        transient = _TransientTokenError(
             f"{self.config.vendor} token endpoint {request.url} could not be reached "
             f"({type(exc).__name__}); check token_url, DNS, proxy and network access",
             status=None,
             vendor=self.config.vendor,
         )
+        transient.cause = type(exc).__name__
+        transient.where = _safe_url(request.url)
+        return transient
 
     def _read(self, request: TokenRequest, resp: httpx.Response, creds: Credentials) -> Token:
         status = resp.status_code
@@ -254,6 +320,8 @@ class TokenFetcher:
                     str(exc), status=exc.status, vendor=exc.vendor, body_excerpt=exc.body_excerpt
                 )
                 transient.retry_after_s = _retry_after_s(retry_after)
+                transient.cause = f"status {status}"
+                transient.where = _safe_url(request.url)
                 raise transient from None
             raise
 
@@ -285,16 +353,10 @@ class TokenFetcher:
 
     def _send(self, build: Callable[[], tuple[TokenRequest, Credentials]]) -> Token:
         """Send the request ``build`` makes, rebuilt per attempt (fresh assertion)."""
-        import stamina
+        import tenacity
 
         try:
-            for attempt in stamina.retry_context(
-                on=_backoff_hook,
-                attempts=self._attempts,
-                timeout=60.0,
-                wait_initial=0.2,
-                wait_max=5.0,
-            ):
+            for attempt in tenacity.Retrying(**_retry_kwargs(self._attempts)):
                 with attempt:
                     request, creds = build()
                     return self._read(request, self._post(request), creds)
@@ -306,16 +368,10 @@ class TokenFetcher:
         self, build: Callable[[], tuple[TokenRequest, Credentials]], *, in_thread: bool
     ) -> Token:
         """Async :meth:`_send`; ``in_thread`` runs ``build`` in a worker thread (signing)."""
-        import stamina
+        import tenacity
 
         try:
-            async for attempt in stamina.retry_context(
-                on=_backoff_hook,
-                attempts=self._attempts,
-                timeout=60.0,
-                wait_initial=0.2,
-                wait_max=5.0,
-            ):
+            async for attempt in tenacity.AsyncRetrying(**_retry_kwargs(self._attempts)):
                 with attempt:
                     request, creds = await asyncio.to_thread(build) if in_thread else build()
                     return self._read(request, await self._apost(request), creds)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import stamina
+
+from vendorgate.http import retry_testing
 
 
 @pytest.fixture
@@ -14,6 +15,6 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def no_backoff():  # type: ignore[no-untyped-def]
-    """stamina's testing mode: no waits, attempts as configured by each test's policy."""
-    with stamina.set_testing(True, attempts=10, cap=True):
+    """vendorgate's retry testing mode: no waits, at most 10 attempts per request."""
+    with retry_testing(attempts=10):
         yield

@@ -228,8 +228,8 @@ def test_total_budget_stops_retries_early() -> None:
     assert len(seen) == 1
 
 
-def test_stamina_testing_mode_disables_waits(no_backoff: None) -> None:
-    """Under stamina.set_testing, Retry-After waits are skipped."""
+def test_retry_testing_mode_disables_waits(no_backoff: None) -> None:
+    """Under vendorgate.http.retry_testing, Retry-After waits are skipped."""
     policy = RetryPolicy(attempts=3, wait_max_s=60, timeout_s=300)
     handler, seen = _script(status(503, **{"Retry-After": "60"}), ok())
     started = time.monotonic()

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-import stamina
+
+from vendorgate.http import retry_testing
 
 
 @pytest.fixture
@@ -20,9 +21,8 @@ def anyio_backend() -> str:
 @pytest.fixture(autouse=True)
 def _no_backoff() -> Iterator[None]:
     """Retries run without waiting in tests."""
-    stamina.set_testing(True, attempts=3)
-    yield
-    stamina.set_testing(False)
+    with retry_testing(attempts=3):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ def test_503_burst_is_retried(sandbox) -> None:
 
 
 def test_429_with_retry_after_is_retried(sandbox) -> None:
-    """A 429 with Retry-After is retried (tests run stamina without waiting)."""
+    """A 429 with Retry-After is retried (tests run retries without waiting)."""
     sandbox.set_faults(path="/lonewolf/oauth/token", status=429, status_burst=1, retry_after_s=1)
     assert _lonewolf(sandbox).fetch().access_token
 

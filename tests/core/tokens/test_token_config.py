@@ -233,7 +233,7 @@ def test_importing_the_token_engine_is_cheap() -> None:
         "import sys; from vendorgate.tokens import TokenConfig, TokenProvider;"
         "TokenConfig.from_mapping({'preset': 'tci-atm', 'client_id': 'me',"
         " 'client_secret': 'vault:secret/tci#client_secret'});"
-        "heavy = {'httpx', 'hvac', 'jwt', 'cryptography', 'stamina'} & set(sys.modules);"
+        "heavy = {'httpx', 'hvac', 'jwt', 'cryptography', 'tenacity'} & set(sys.modules);"
         "print(sorted(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
