@@ -8,6 +8,7 @@ time) does not load httpx, hvac, cryptography or PyJWT.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import (
@@ -38,6 +39,9 @@ from vendorgate._errors import (
 from vendorgate._secret import Secret
 
 __version__ = "0.1.0"
+
+# A library leaves logging configuration to the application (Python logging HOWTO).
+logging.getLogger("vendorgate").addHandler(logging.NullHandler())
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY: dict[str, str] = {

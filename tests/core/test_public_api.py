@@ -38,3 +38,11 @@ def test_import_does_not_load_heavy_dependencies() -> None:
 def test_all_lists_every_lazy_name() -> None:
     """Names served lazily are part of the documented surface."""
     assert set(vendorgate._LAZY) <= set(vendorgate.__all__)
+
+
+def test_library_leaves_logging_to_the_application() -> None:
+    """Unconfigured apps get no stray WARNINGs on stderr; configured handlers still do."""
+    import logging
+
+    handlers = logging.getLogger("vendorgate").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)

@@ -48,27 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_retries() -> None:
-    """Keep vendorgate's retry WARNINGs off stderr in this process (one line per error).
-
-    Without logging configured, Python prints WARNINGs on stderr through its last-resort
-    handler; the CLI owns its process and prints the final error itself. A handler the
-    application (or a test) put on the root logger still sees the records.
-    """
-    import logging
-
-    logger = logging.getLogger("vendorgate")
-    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        logger.addHandler(logging.NullHandler())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     from vendorgate._errors import ConfigurationError, VendorgateError
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    _quiet_retries()
     try:
         code: int = args.func(args)
     except ConfigurationError as exc:
