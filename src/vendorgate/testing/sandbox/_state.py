@@ -202,9 +202,13 @@ class SandboxState:
         overrides = self.faults.token_lifetime_s
         return int(overrides.get(vendor, overrides.get("*", DEFAULT_LIFETIMES_S[vendor])))
 
-    def count_token_request(self, vendor: str, client_id: str, grant: str) -> None:
-        """Count one token request."""
-        key = (vendor, client_id, grant)
+    def count_token_request(self, vendor: str, client_id: object = "", grant: object = "") -> None:
+        """Count one token request; a client id or grant that is not a string counts as ``""``."""
+        key = (
+            vendor,
+            client_id if isinstance(client_id, str) else "",
+            grant if isinstance(grant, str) else "",
+        )
         with self.lock:
             self.token_requests[key] = self.token_requests.get(key, 0) + 1
 

@@ -188,18 +188,13 @@ def _techwolf(vendor: str) -> Callable[[SandboxState, Request], Reply]:
         try:
             body = _json_body(request)
         except BadRequest:
-            state.count_token_request(vendor, "", "")
+            state.count_token_request(vendor)
             raise
         uses_assertion = "client_assertion" in body or "client_assertion_type" in body
         client_id = body.get("client_id")
         if uses_assertion and not isinstance(client_id, str):
             client_id = _unverified_iss(body.get("client_assertion"))
-        grant = body.get("grant_type")
-        state.count_token_request(
-            vendor,
-            client_id if isinstance(client_id, str) else "",
-            grant if isinstance(grant, str) else "",
-        )
+        state.count_token_request(vendor, client_id, body.get("grant_type"))
         grant = _required_str(body, "grant_type")
         if grant != "client_credentials":
             raise _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
@@ -264,12 +259,10 @@ def _lonewolf(state: SandboxState, request: Request) -> Reply:
     try:
         body = _json_body(request)
     except BadRequest:
-        state.count_token_request(vendor, "", "")
+        state.count_token_request(vendor)
         raise
     cid, grant = body.get("client_id"), body.get("grant_type")
-    state.count_token_request(
-        vendor, cid if isinstance(cid, str) else "", grant if isinstance(grant, str) else ""
-    )
+    state.count_token_request(vendor, cid, grant)
     grant = _required_str(body, "grant_type")
     if grant != "client_credentials":
         raise _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
@@ -313,14 +306,12 @@ def _tci(state: SandboxState, request: Request) -> Reply:
     try:
         body = _json_body(request)
     except BadRequest:
-        state.count_token_request(vendor, "", "")
+        state.count_token_request(vendor)
         raise
     cid = body.get("clientId")
     is_refresh = "grantType" in body or "refresh_token" in body
     grant = body.get("grantType") if is_refresh else body.get("grant_types")
-    state.count_token_request(
-        vendor, cid if isinstance(cid, str) else "", grant if isinstance(grant, str) else ""
-    )
+    state.count_token_request(vendor, cid, grant)
     for wrong, right in (("client_id", "clientId"), ("client_secret", "clientSecret")):
         if wrong in body:
             raise _error(400, "invalid_request", f"unknown field {wrong}: use {right}")
@@ -415,14 +406,14 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 def _oauth2(state: SandboxState, request: Request) -> Reply:
     vendor = "oauth2"
     if request.media_type != "application/x-www-form-urlencoded":
-        state.count_token_request(vendor, "", "")
+        state.count_token_request(vendor)
         raise _error(
             400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded"
         )
     try:
         form = parse_form(request)
     except (ValueError, UnicodeDecodeError):
-        state.count_token_request(vendor, "", "")
+        state.count_token_request(vendor)
         raise _error(400, "invalid_request", "the form body does not parse") from None
     basic = _basic_credentials(request.headers.get("authorization", ""))
     cid = (
@@ -430,7 +421,7 @@ def _oauth2(state: SandboxState, request: Request) -> Reply:
         if basic
         else form.get("client_id") or _unverified_iss(form.get("client_assertion"))
     )
-    state.count_token_request(vendor, cid or "", form.get("grant_type", ""))
+    state.count_token_request(vendor, cid, form.get("grant_type"))
     grant = form.get("grant_type")
     if not grant:
         raise _error(400, "invalid_request", "Missing required parameter: grant_type")
@@ -519,12 +510,10 @@ def _wokelo(state: SandboxState, request: Request) -> Reply:
     try:
         form = _wokelo_form(request)
     except BadRequest:
-        state.count_token_request(vendor, "", "")
+        state.count_token_request(vendor)
         raise
     cid, grant = form.get("client_id"), form.get("grant_type")
-    state.count_token_request(
-        vendor, cid if isinstance(cid, str) else "", grant if isinstance(grant, str) else ""
-    )
+    state.count_token_request(vendor, cid, grant)
     grant = _required_str(form, "grant_type")
     if grant not in ("password", "refresh_token"):
         raise _error(400, "unsupported_grant_type", "grant_type must be password or refresh_token")
