@@ -128,6 +128,31 @@ class _Walk:
         return _page_key(request) in self._seen
 
 
+def _httpx_options(
+    source: TokenSource | None,
+    base_url: str,
+    timeout: httpx.Timeout | float | None,
+    http2: bool | None,
+    headers: Mapping[str, str] | None,
+    limits: httpx.Limits | None,
+    verify: Any,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> dict[str, Any]:
+    """Keyword arguments shared by the sync and async httpx clients (one set of defaults)."""
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "auth": VendorAuth(source) if source is not None else None,
+        "timeout": timeout,
+        "http2": _h2_available() if http2 is None else http2,
+        "headers": dict(headers or {}),
+        "limits": limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        "verify": verify,
+    }
+    if transport is not None:
+        options["transport"] = transport
+    return options
+
+
 class _Base:
     """What the sync and async clients share: configuration and reply checking."""
 
@@ -334,18 +359,8 @@ class VendorClient(_Base):
             source, base_url=base_url, vendor=vendor, retry=retry, rate_limit=rate_limit
         )
         self.limiter = RateLimiter(self.rate_limit)
-        kwargs: dict[str, Any] = {}
-        if transport is not None:
-            kwargs["transport"] = transport
         self._http = httpx.Client(
-            base_url=base_url,
-            auth=VendorAuth(source) if source is not None else None,
-            timeout=timeout,
-            http2=_h2_available() if http2 is None else http2,
-            headers=dict(headers or {}),
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            verify=verify,
-            **kwargs,
+            **_httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport)
         )
 
     @property
@@ -556,18 +571,8 @@ class AsyncVendorClient(_Base):
             raise ConfigurationError("must be an integer >= 1", field="concurrency")
         self.concurrency = concurrency
         self.limiter = AsyncRateLimiter(self.rate_limit)
-        kwargs: dict[str, Any] = {}
-        if transport is not None:
-            kwargs["transport"] = transport
         self._http = httpx.AsyncClient(
-            base_url=base_url,
-            auth=VendorAuth(source) if source is not None else None,
-            timeout=timeout,
-            http2=_h2_available() if http2 is None else http2,
-            headers=dict(headers or {}),
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            verify=verify,
-            **kwargs,
+            **_httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport)
         )
 
     @property
