@@ -194,14 +194,12 @@ class _RateState:
             self._next_free = max(self._next_free, self._paused_until)
 
 
-class RateLimiter:
-    """Thread-safe limiter for the sync client."""
+class _Limiter:
+    """What both limiters share: the pacing state and how it learns from 429s."""
 
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
         self.state = _RateState(limit)
-        n = limit.max_concurrency
-        self._sem = threading.BoundedSemaphore(n) if n else None
 
     @property
     def current_rate(self) -> float | None:
@@ -211,6 +209,15 @@ class RateLimiter:
     def throttled(self, ticket: int, retry_after_s: float | None) -> None:
         """Tell the limiter the request booked with ``ticket`` got a 429."""
         self.state.throttled(ticket, retry_after_s)
+
+
+class RateLimiter(_Limiter):
+    """Thread-safe limiter for the sync client."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        super().__init__(limit)
+        n = limit.max_concurrency
+        self._sem = threading.BoundedSemaphore(n) if n else None
 
     def slot(self) -> _SyncSlot:
         """Context manager: wait for a slot, hold a concurrency permit while inside."""
@@ -245,23 +252,13 @@ class _SyncSlot:
             self._limiter._sem.release()
 
 
-class AsyncRateLimiter:
+class AsyncRateLimiter(_Limiter):
     """asyncio limiter for the async client (one event loop)."""
 
     def __init__(self, limit: RateLimit) -> None:
-        self.limit = limit
-        self.state = _RateState(limit)
+        super().__init__(limit)
         n = limit.max_concurrency
         self._sem = asyncio.Semaphore(n) if n else None
-
-    @property
-    def current_rate(self) -> float | None:
-        """The rate in force now, in requests per second (``None``: unlimited)."""
-        return self.state.rate
-
-    def throttled(self, ticket: int, retry_after_s: float | None) -> None:
-        """Tell the limiter the request booked with ``ticket`` got a 429."""
-        self.state.throttled(ticket, retry_after_s)
 
     def slot(self) -> _AsyncSlot:
         """Async context manager: wait for a slot, hold a concurrency permit inside."""
