@@ -7,9 +7,8 @@ time) does not load httpx, hvac, cryptography or PyJWT.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vendorgate._errors import (
     APIError,
@@ -36,6 +35,7 @@ from vendorgate._errors import (
     VaultUnavailableError,
     VendorgateError,
 )
+from vendorgate._lazy import lazy_exports
 from vendorgate._secret import Secret
 
 __version__ = "0.1.0"
@@ -161,15 +161,4 @@ if TYPE_CHECKING:
     from vendorgate.signing import PemSigner, TransitSigner, build_client_assertion
     from vendorgate.tokens import Token, TokenConfig, TokenProvider, TokenSource
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vendorgate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

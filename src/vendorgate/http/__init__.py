@@ -6,8 +6,9 @@ a client is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vendorgate._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "VendorAuth": "vendorgate.http._auth",
@@ -79,15 +80,4 @@ if TYPE_CHECKING:
     from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
     from vendorgate.http._retry import RetryPolicy, parse_retry_after, retry_testing
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vendorgate.http' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -6,8 +6,9 @@ DAG files often).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vendorgate._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from vendorgate.testing.openbao import OpenBaoServer
@@ -23,13 +24,4 @@ _LAZY: dict[str, str] = {
     "VendorSandbox": "vendorgate.testing.sandbox",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
