@@ -90,12 +90,9 @@ def _retry_after_s(value: str | None) -> float | None:
 
 def _safe_url(url: str) -> str:
     """``url`` without query, fragment or user info; never fails (it is only logged)."""
-    from vendorgate.http._response import safe_url
+    from vendorgate._url import safe_url
 
-    try:
-        return safe_url(url)
-    except Exception:  # an unparseable URL: its scheme and host are not worth a crash
-        return "the token URL"
+    return safe_url(url)
 
 
 def _wait_s(state: RetryCallState) -> float:
@@ -287,12 +284,13 @@ class TokenFetcher:
 
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
             return ConfigurationError(
-                f"httpx cannot send to {request.url!r} ({exc}); give a full http(s) URL "
+                f"httpx cannot send to {_safe_url(request.url)!r} ({type(exc).__name__}); "
+                "give a full http(s) URL "
                 "with a host, e.g. https://id.example.com/oauth/token",
                 field="token_url",
             )
         transient = _TransientTokenError(
-            f"{self.config.vendor} token endpoint {request.url} could not be reached "
+            f"{self.config.vendor} token endpoint {_safe_url(request.url)} could not be reached "
             f"({type(exc).__name__}); check token_url, DNS, proxy and network access",
             status=None,
             vendor=self.config.vendor,

@@ -1,0 +1,116 @@
+"""URL helpers shared by every layer: a loggable form of a URL, and the plain-HTTP guard.
+
+``safe_url`` is the one way a URL enters a message or a log line: scheme, host, port
+and path only (no user info, query string or fragment, where credentials hide).
+
+``check_transport`` refuses ``http://`` URLs to hosts other than loopback, because a
+client secret, a Vault token or a bearer token would cross the network in clear. Opt in
+per setting (``allow_insecure_http=True``) or for the whole process with the
+environment variable ``VENDORGATE_ALLOW_INSECURE_HTTP=1`` (as oauthlib's
+``OAUTHLIB_INSECURE_TRANSPORT``). Loopback (``localhost``, ``127.0.0.0/8``, ``::1``)
+is always allowed. Schemes are compared case-insensitively (``HTTPS://`` is valid).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Final
+from urllib.parse import urlsplit
+
+from vendorgate._errors import ConfigurationError
+
+__all__ = [
+    "INSECURE_HTTP_ENV",
+    "check_transport",
+    "insecure_http_allowed_by_env",
+    "is_http_url",
+    "is_loopback_host",
+    "safe_url",
+]
+
+#: Environment variable that allows plain ``http://`` to any host for the process.
+INSECURE_HTTP_ENV: Final = "VENDORGATE_ALLOW_INSECURE_HTTP"
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+
+
+def safe_url(url: object) -> str:
+    """Return ``url`` as ``scheme://host[:port]/path`` (no user info, query or fragment).
+
+    Never raises: an unparseable URL becomes ``"(unparseable URL)"``.
+
+    Example:
+        >>> safe_url("https://me:pw@id.example.com/oauth/token?key=s3cret#x")
+        'https://id.example.com/oauth/token'
+    """
+    text = str(url)
+    try:
+        parts = urlsplit(text.strip())
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(unparseable URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    scheme = parts.scheme.lower()
+    if not scheme and not netloc:
+        return parts.path.split("?", 1)[0] or "(empty URL)"
+    return f"{scheme}://{netloc}{parts.path}"
+
+
+def is_http_url(url: object) -> bool:
+    """Whether ``url`` is a string with an ``http`` or ``https`` scheme (any case) and a host."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_http_allowed_by_env() -> bool:
+    """Whether ``VENDORGATE_ALLOW_INSECURE_HTTP`` allows plain HTTP for this process."""
+    return os.environ.get(INSECURE_HTTP_ENV, "").strip().lower() in _TRUE
+
+
+def check_transport(url: str, *, field: str, allow_insecure_http: bool = False) -> None:
+    """Refuse a plain ``http://`` ``url`` to a host other than loopback.
+
+    Args:
+        url: The URL to check (token endpoint, Vault address, API base URL).
+        field: The setting's name, for the error.
+        allow_insecure_http: The caller's explicit opt-in.
+
+    Raises:
+        ConfigurationError: ``url`` is ``http://`` to a non-loopback host and neither
+            ``allow_insecure_http`` nor ``VENDORGATE_ALLOW_INSECURE_HTTP=1`` allows it.
+    """
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return  # the caller's own validation reports unparseable URLs
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        return
+    if is_loopback_host(parts.hostname):
+        return
+    if allow_insecure_http or insecure_http_allowed_by_env():
+        return
+    raise ConfigurationError(
+        f"{safe_url(url)} is plain http:// to another host: credentials and tokens would "
+        f"cross the network unencrypted. Use https://, or opt in with "
+        f"allow_insecure_http=True or {INSECURE_HTTP_ENV}=1 (loopback is always allowed)",
+        field=field,
+    )
