@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from vendorgate._errors import ConfigurationError
 
+if TYPE_CHECKING:
+    import ssl
+
 __all__ = [
+    "CA_BUNDLE_ENV",
     "INSECURE_HTTP_ENV",
     "check_transport",
+    "check_verify",
     "insecure_http_allowed_by_env",
     "is_http_url",
     "is_loopback_host",
     "safe_url",
+    "tls_verify",
 ]
 
 #: Environment variable that allows plain ``http://`` to any host for the process.
@@ -114,3 +120,57 @@ def check_transport(url: str, *, field: str, allow_insecure_http: bool = False) 
         f"allow_insecure_http=True or {INSECURE_HTTP_ENV}=1 (loopback is always allowed)",
         field=field,
     )
+
+
+#: Environment variables naming a CA bundle for HTTPS, in the order they are read.
+CA_BUNDLE_ENV: Final = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def check_verify(value: object, *, field: str) -> None:
+    """Validate a TLS ``verify`` setting: ``None``, ``True``/``False`` or a CA bundle path.
+
+    Raises:
+        ConfigurationError: Any other value (names ``field``).
+    """
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str) and value.strip():
+        return
+    raise ConfigurationError(
+        "must be true (verify with the system CA store), false (do not verify: only for "
+        "tests) or the path of a CA bundle file or directory",
+        field=field,
+    )
+
+
+def tls_verify(value: bool | str | None) -> bool | ssl.SSLContext:
+    """Turn a ``verify`` setting into what httpx takes.
+
+    ``None`` uses ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set (as requests
+    users expect), else the system CA store; a path builds an ``ssl.SSLContext`` from
+    that CA file or directory; ``True``/``False`` pass through.
+    """
+    if value is None:
+        for name in CA_BUNDLE_ENV:
+            path = os.environ.get(name, "").strip()
+            if path:
+                return _ca_context(path)
+        return True
+    if isinstance(value, bool):
+        return value
+    return _ca_context(value)
+
+
+def _ca_context(path: str) -> ssl.SSLContext:
+    import ssl
+
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"cannot load the CA bundle {path!r} ({type(exc).__name__}); give a PEM file or "
+            "directory of CA certificates",
+            field="verify",
+        ) from None

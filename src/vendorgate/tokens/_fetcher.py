@@ -189,6 +189,7 @@ class TokenFetcher:
                 algorithms=config.dialect.jwks_algorithms,
                 timeout_s=min(config.timeout_s, 10.0),
                 vendor=config.vendor,
+                verify=config.verify,
             )
 
     def __repr__(self) -> str:
@@ -279,6 +280,11 @@ class TokenFetcher:
 
         return httpx.Timeout(self.config.timeout_s, connect=min(self.config.timeout_s, 10.0))
 
+    def _verify(self) -> Any:
+        from vendorgate._url import tls_verify
+
+        return tls_verify(self.config.verify)
+
     def _transport_error(self, exc: Exception, request: TokenRequest) -> Exception:
         import httpx
 
@@ -331,7 +337,7 @@ class TokenFetcher:
                 return self._http.post(
                     request.url, timeout=self._timeout(), **request.httpx_kwargs()
                 )
-            with httpx.Client(timeout=self._timeout()) as client:
+            with httpx.Client(timeout=self._timeout(), verify=self._verify()) as client:
                 return client.post(request.url, **request.httpx_kwargs())
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None
@@ -344,7 +350,7 @@ class TokenFetcher:
                 return await self._ahttp.post(
                     request.url, timeout=self._timeout(), **request.httpx_kwargs()
                 )
-            async with httpx.AsyncClient(timeout=self._timeout()) as client:
+            async with httpx.AsyncClient(timeout=self._timeout(), verify=self._verify()) as client:
                 return await client.post(request.url, **request.httpx_kwargs())
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import TokenValidationError
-from vendorgate._url import safe_url
+from vendorgate._url import safe_url, tls_verify
 
 if TYPE_CHECKING:
     import asyncio
@@ -101,6 +101,8 @@ class JwksValidator:
         leeway_s: Clock skew tolerated on ``exp``/``iat``/``nbf``.
         timeout_s: Timeout of the JWKS request.
         vendor: Name used in error messages.
+        verify: TLS verification when the validator opens its own client (see
+            :attr:`vendorgate.tokens.TokenConfig.verify`).
     """
 
     def __init__(
@@ -115,8 +117,10 @@ class JwksValidator:
         leeway_s: float = 5.0,
         timeout_s: float = 10.0,
         vendor: str = "vendor",
+        verify: bool | str | None = None,
     ) -> None:
         self.jwks_url = jwks_url
+        self.verify = verify
         self.audience = audience
         self.algorithms = tuple(algorithms)
         self.issuer = issuer
@@ -199,7 +203,7 @@ class JwksValidator:
 
         try:
             if client is None:
-                with httpx.Client(timeout=self.timeout_s) as own:
+                with httpx.Client(timeout=self.timeout_s, verify=tls_verify(self.verify)) as own:
                     resp = own.get(self.jwks_url)
             else:
                 resp = client.get(self.jwks_url, timeout=self.timeout_s)
@@ -214,7 +218,9 @@ class JwksValidator:
 
         try:
             if client is None:
-                async with httpx.AsyncClient(timeout=self.timeout_s) as own:
+                async with httpx.AsyncClient(
+                    timeout=self.timeout_s, verify=tls_verify(self.verify)
+                ) as own:
                     resp = await own.get(self.jwks_url)
             else:
                 resp = await client.get(self.jwks_url, timeout=self.timeout_s)

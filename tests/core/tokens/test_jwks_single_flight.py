@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,10 +40,8 @@ def test_concurrent_threads_fetch_the_jwks_once(sandbox) -> None:
     def hook(request: httpx.Request) -> None:
         nonlocal gets
         gets += 1
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
-        except threading.BrokenBarrierError:
-            pass
 
     client = httpx.Client(event_hooks={"request": [hook]})
     validator = JwksValidator(sandbox.jwks_url())
@@ -67,8 +66,6 @@ async def test_concurrent_tasks_fetch_the_jwks_once(sandbox) -> None:
 
     client = httpx.AsyncClient(event_hooks={"request": [hook]})
     validator = JwksValidator(sandbox.jwks_url())
-    await asyncio.gather(
-        *(validator.avalidate(token, http_client=client) for _ in range(WORKERS))
-    )
+    await asyncio.gather(*(validator.avalidate(token, http_client=client) for _ in range(WORKERS)))
     await client.aclose()
     assert gets == 1
