@@ -52,13 +52,14 @@ def _run(args: argparse.Namespace) -> int:
     from vendorgate.signing._pem import check_alg
 
     check_alg(args.alg)
+    kid: str | None
     if args.transit_key:
         pem, kid = _transit(args)
     else:
         pem = _pem_public_key(args.private_key, args)
         kid = None if args.kid in (None, KID_THUMBPRINT) else args.kid
     jwks: dict[str, Any] = public_jwks(pem, alg=args.alg, kid=kid)
-    kid = jwks["keys"][0]["kid"]
+    kid = str(jwks["keys"][0]["kid"])
     if args.format == "pem":
         sys.stdout.write(pem if pem.endswith("\n") else pem + "\n")
     elif args.format == "jwks":
