@@ -89,3 +89,26 @@ def test_token_url_credentials_and_query_never_appear_in_errors() -> None:
     assert "127.0.0.1:9/oauth/token" in text
     assert "hunter2pw" not in text
     assert "qs-s3cr3t" not in text
+
+
+@pytest.mark.slow
+def test_failed_vault_login_keeps_the_secret_id_out_of_vendorgate_frame_locals(openbao) -> None:
+    """A traceback captured with locals (Sentry, rich) shows no raw AppRole secret id."""
+    import traceback
+
+    from vendorgate import VaultAuthError
+    from vendorgate._secret import Secret
+    from vendorgate.secrets import VaultSession, VaultSettings
+
+    secret_id = "approle-secret-id-4711"
+    settings = VaultSettings(
+        url=openbao.url, auth_method="approle", role_id="no-such-role", secret_id=Secret(secret_id)
+    )
+    with pytest.raises(VaultAuthError) as info:
+        VaultSession(settings).client()
+    assert secret_id not in str(info.value)
+    for frame, _ in traceback.walk_tb(info.value.__traceback__):
+        if "vendorgate" not in frame.f_code.co_filename:
+            continue
+        shown = " ".join(repr(v) for v in frame.f_locals.values())
+        assert secret_id not in shown, frame.f_code.co_name
