@@ -317,7 +317,9 @@ class TokenConfig:
         path = self.dialect.jwks_path
         if path is None:
             return None
-        if path.startswith(("http://", "https://")):
+        from vendorgate._url import is_http_url
+
+        if is_http_url(path):
             return path
         from urllib.parse import urljoin
 
