@@ -315,7 +315,7 @@ class TokenFetcher:
                 resp.headers.get("Content-Type", ""),
                 resp.content,
                 grant=request.grant,
-                known_secrets=creds.known(),
+                known_secrets=creds.known() + request.known(),
                 retry_after=retry_after,
             )
         except TokenRequestError as exc:

@@ -83,6 +83,17 @@ class TokenRequest:
             return {"files": files, "headers": headers}
         return {"data": {k: str(v) for k, v in fields.items()}, "headers": headers}
 
+    def known(self) -> tuple[str, ...]:
+        """Every secret value this request sends (body fields, the Basic credential), for
+        redaction of reply excerpts."""
+        out: list[str] = []
+        for value in (*self.fields.values(), *self.headers.values()):
+            if isinstance(value, Secret):
+                text = value.reveal()
+                scheme, _, credential = text.partition(" ")
+                out.append(credential if scheme == "Basic" and credential else text)
+        return tuple(out)
+
 
 def _plain(value: Any) -> Any:
     return value.reveal() if isinstance(value, Secret) else value

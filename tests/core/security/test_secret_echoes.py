@@ -112,3 +112,25 @@ def test_failed_vault_login_keeps_the_secret_id_out_of_vendorgate_frame_locals(o
             continue
         shown = " ".join(repr(v) for v in frame.f_locals.values())
         assert secret_id not in shown, frame.f_code.co_name
+
+
+def test_echoed_basic_credential_is_masked() -> None:
+    """A server echoing the Basic credential (base64 of id:secret) does not expose it."""
+    seen: list[str] = []
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        credential = request.headers["authorization"].split(" ", 1)[1]
+        seen.append(credential)
+        return httpx.Response(401, json={"error": "invalid_client", "got": credential})
+
+    config = TokenConfig(
+        dialect=get_dialect("oauth2-basic"),
+        client_id="me",
+        client_secret="literal:" + SECRET,
+        token_url="https://id.example.com/oauth/v2/token",
+    )
+    fetcher = TokenFetcher(config, http_client=httpx.Client(transport=httpx.MockTransport(echo)))
+    with pytest.raises(TokenRequestError) as info:
+        fetcher.fetch()
+    assert seen
+    assert seen[0] not in f"{info.value} {info.value.body_excerpt}"
