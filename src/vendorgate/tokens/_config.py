@@ -56,7 +56,9 @@ class TokenConfig:
         client_auth: ``body``, ``basic`` or ``assertion``; ``None`` picks ``assertion``
             when a key is configured and the dialect supports it, else the dialect's.
         signing_alg: Client assertion algorithm: RS256, PS256 or ES256.
-        signing_kid: ``kid`` header of client assertions, when the vendor wants one.
+        signing_kid: ``kid`` header of client assertions, when the vendor wants one;
+            ``"thumbprint"``: the RFC 7638 thumbprint of the public key (the default for
+            a Transit key; a PEM key sends no ``kid`` unless one is given).
         assertion_audience: ``aud`` of client assertions (default: the token URL).
         assertion_lifetime_s: Client assertion lifetime, 60 to 600 seconds.
         audience: Audience sent in the request; ``None`` uses the dialect's default.
