@@ -12,6 +12,7 @@ from vendorgate._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "VendorAuth": "vendorgate.http._auth",
+    "VendorRequestsAuth": "vendorgate.http._requests_auth",
     "AsyncVendorClient": "vendorgate.http._client",
     "DEFAULT_TIMEOUT": "vendorgate.http._client",
     "PullResult": "vendorgate.http._client",
@@ -58,6 +59,7 @@ __all__ = [
     "RetryPolicy",
     "VendorAuth",
     "VendorClient",
+    "VendorRequestsAuth",
     "parse_retry_after",
     "retry_testing",
 ]
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
         Paginator,
     )
     from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
+    from vendorgate.http._requests_auth import VendorRequestsAuth
     from vendorgate.http._retry import RetryPolicy, parse_retry_after, retry_testing
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -56,7 +56,9 @@ class TokenConfig:
         client_auth: ``body``, ``basic`` or ``assertion``; ``None`` picks ``assertion``
             when a key is configured and the dialect supports it, else the dialect's.
         signing_alg: Client assertion algorithm: RS256, PS256 or ES256.
-        signing_kid: ``kid`` header of client assertions, when the vendor wants one.
+        signing_kid: ``kid`` header of client assertions, when the vendor wants one;
+            ``"thumbprint"``: the RFC 7638 thumbprint of the public key (the default for
+            a Transit key; a PEM key sends no ``kid`` unless one is given).
         assertion_audience: ``aud`` of client assertions (default: the token URL).
         assertion_lifetime_s: Client assertion lifetime, 60 to 600 seconds.
         audience: Audience sent in the request; ``None`` uses the dialect's default.
@@ -74,6 +76,12 @@ class TokenConfig:
         expected_audience: Expected ``aud`` of validated tokens (default: from the
             dialect's ``jwks_audience``; ``None`` there: ``aud`` is not checked, as for
             ``tci-atm``, whose tokens carry an application id, not the client id).
+        verify: TLS verification of the token and JWKS requests: ``None`` (default:
+            ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` if set, else the system CA
+            store), ``True``, ``False`` (tests only) or the path of a CA bundle.
+        allow_insecure_http: Allow plain ``http://`` token, JWKS and API URLs to hosts
+            other than loopback (credentials and tokens then travel unencrypted; also
+            allowed process-wide by ``VENDORGATE_ALLOW_INSECURE_HTTP=1``).
     """
 
     dialect: Dialect
@@ -99,6 +107,8 @@ class TokenConfig:
     validate_tokens: bool = True
     jwks_url: str | None = None
     expected_audience: str | None = None
+    verify: bool | str | None = None
+    allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.dialect, Dialect):
@@ -117,8 +127,7 @@ class TokenConfig:
                 "(e.g. https://id.example.com/oauth/token)",
                 field="token_url",
             )
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigurationError("must be an http(s) URL", field="token_url")
+        self._check_transport(url)
         for name in _SECRET_REF_FIELDS:
             _check_ref(getattr(self, name), name)
         if self.transit_key is not None and (
@@ -191,6 +200,21 @@ class TokenConfig:
             elif not isinstance(self.vault, VaultSettings):
                 raise ConfigurationError("must be VaultSettings or a table of them", field="vault")
         self._check_credentials()
+
+    def _check_transport(self, url: object) -> None:
+        from vendorgate._url import check_transport, check_verify, is_http_url
+
+        if not is_http_url(url):
+            raise ConfigurationError("must be an http(s) URL", field="token_url")
+        if not isinstance(self.allow_insecure_http, bool):
+            raise ConfigurationError("must be true or false", field="allow_insecure_http")
+        check_verify(self.verify, field="verify")
+        assert isinstance(url, str)
+        check_transport(url, field="token_url", allow_insecure_http=self.allow_insecure_http)
+        if self.jwks_url is not None:
+            check_transport(
+                self.jwks_url, field="jwks_url", allow_insecure_http=self.allow_insecure_http
+            )
 
     def _check_credentials(self) -> None:
         d = self.dialect
@@ -295,7 +319,9 @@ class TokenConfig:
         path = self.dialect.jwks_path
         if path is None:
             return None
-        if path.startswith(("http://", "https://")):
+        from vendorgate._url import is_http_url
+
+        if is_http_url(path):
             return path
         from urllib.parse import urljoin
 
