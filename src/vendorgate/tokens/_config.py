@@ -438,6 +438,9 @@ class TokenConfig:
                     f"{', '.join(sorted(known))}",
                     field=str(key),
                 )
+        from vendorgate._mapping import check_field_types
+
+        check_field_types(cls, values, skip=("scopes", *_SECRET_REF_FIELDS))
         if (
             "scopes" in values
             and isinstance(values["scopes"], Iterable)
