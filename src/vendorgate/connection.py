@@ -257,6 +257,13 @@ class VendorConnection:
             )
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (multiprocessing, framework result stores): the read-only view of
+        # the cache options is rebuilt from a plain dict.
+        cache = None if self.cache is None else dict(self.cache)
+        fields = (self.token, self.base_url, cache, self.retry, self.rate_limit)
+        return (type(self), (*fields, self.headers, self.timeout_s))
+
     @property
     def vendor(self) -> str:
         """The dialect's name."""

@@ -77,6 +77,16 @@ def test_minimal_spec_round_trips_to_a_token_table_only(preset: str) -> None:
     assert VendorConnection.from_mapping(spec.to_mapping()) == spec
 
 
+def test_spec_pickles_and_copies(tmp_path: Any) -> None:
+    """A spec crosses process boundaries (multiprocessing, result stores) unchanged."""
+    import copy
+    import pickle
+
+    spec = VendorConnection.from_mapping(full_mapping("lonewolf", tmp_path))
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    assert copy.deepcopy(spec) == spec
+
+
 def test_spec_is_frozen() -> None:
     """A spec cannot be changed after it was validated; with_overrides validates again."""
     spec = VendorConnection.from_mapping({"token": token_mapping("lonewolf")})
@@ -206,6 +216,28 @@ def test_client_carries_the_spec_settings() -> None:
         assert client.http.timeout.read == 7
         assert client.http.timeout.connect == 7
         assert client.vendor == "lonewolf"
+
+
+def test_async_client_carries_the_spec_settings() -> None:
+    """async_client() is the twin of client(): same base URL, retry, headers, timeout."""
+    import asyncio
+
+    spec = VendorConnection(
+        TokenConfig.from_mapping(token_mapping("lonewolf")),
+        base_url="https://api.example.com/v1",
+        retry=RetryPolicy(attempts=2),
+        headers={"Accept": "application/json"},  # type: ignore[arg-type]
+        timeout_s=7,
+    )
+
+    async def check() -> None:
+        async with spec.async_client() as client:
+            assert client.retry_policy == RetryPolicy(attempts=2)
+            assert str(client.http.base_url) == "https://api.example.com/v1/"
+            assert client.http.headers["accept"] == "application/json"
+            assert client.http.timeout.read == 7
+
+    asyncio.run(check())
 
 
 def test_client_overrides_replace_spec_settings() -> None:
