@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "PageNumber": "vendorgate.http._pagination",
     "PageRequest": "vendorgate.http._pagination",
     "Paginator": "vendorgate.http._pagination",
+    "paginator_from_mapping": "vendorgate.http._pagination",
     "AsyncRateLimiter": "vendorgate.http._ratelimit",
     "RateLimit": "vendorgate.http._ratelimit",
     "RateLimiter": "vendorgate.http._ratelimit",
@@ -60,6 +61,7 @@ __all__ = [
     "VendorAuth",
     "VendorClient",
     "VendorRequestsAuth",
+    "paginator_from_mapping",
     "parse_retry_after",
     "retry_testing",
 ]
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
         PageNumber,
         PageRequest,
         Paginator,
+        paginator_from_mapping,
     )
     from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
     from vendorgate.http._requests_auth import VendorRequestsAuth
