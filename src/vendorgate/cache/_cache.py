@@ -298,14 +298,19 @@ class TokenCache:
             except CacheError as exc:
                 self._mark_down(exc)
             else:
-                removed = deleted or removed
-                self._mark_up()  # a write succeeded (or none was needed)
+                if deleted is not None:
+                    removed = deleted or removed
+                    self._mark_up()  # a write succeeded
         if removed:
             log.info("token cache: invalidated token %s", token.fingerprint)
         return removed
 
-    def _delete_shared(self, store: TokenStore, key: str, token: Token) -> bool:
-        """Compare-and-delete in the store without ever deleting a token stored meanwhile."""
+    def _delete_shared(self, store: TokenStore, key: str, token: Token) -> bool | None:
+        """Compare-and-delete in the store without ever deleting a token stored meanwhile.
+
+        Returns whether the store deleted the token, or ``None`` when it was not asked
+        (a store without atomic delete, and no lock to serialise the delete with).
+        """
         if store.atomic_delete:
             return store.delete_if(key, token.fingerprint)
         with self._state_guard:
@@ -314,7 +319,7 @@ class TokenCache:
         if lock is None:
             # No lock serialises our delete with other workers' writes: delete nothing;
             # the refused entry is a miss here and the next fetch overwrites it.
-            return False
+            return None
         timing = self.timing
         cm = lock.lock(key, ttl_s=timing.lock_ttl_s, wait_s=timing.lock_wait_s)
         acquired = cm.__enter__()
@@ -328,7 +333,7 @@ class TokenCache:
                     token.fingerprint,
                     store.name,
                 )
-                return False
+                return None
             # Every fetcher stores while holding this lock: no write interleaves here.
             return store.delete_if(key, token.fingerprint)
         finally:

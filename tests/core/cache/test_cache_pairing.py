@@ -236,3 +236,34 @@ def test_cache_backend_declares_atomic_delete() -> None:
     """Backends written against the old contract promised an atomic compare-and-delete."""
     assert CacheBackend.atomic_delete is True
     assert NonAtomicStore.atomic_delete is False
+
+
+def test_non_atomic_store_with_a_busy_lock_is_not_deleted_from(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When the lock stays busy, invalidation deletes nothing and the refused token is a miss."""
+    store, lock = NonAtomicStore(), MemoryLock()
+    cache = TokenCache(store, lock, timing=CacheTiming(lock_wait_s=0.2))
+    fetch = CountingFetch(time.time, 600)
+    old = cache.get_or_fetch("k", fetch)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock.lock("k", ttl_s=30, wait_s=5):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        with caplog.at_level("WARNING", logger="vendorgate.cache"):
+            assert cache.invalidate("k", old) is True  # from memory
+        assert store.deletes == 0
+        assert "to invalidate token" in caplog.text
+    finally:
+        release.set()
+        holder.join(10)
+    new = cache.get_or_fetch("k", fetch)
+    assert new != old
+    assert store.get("k") == new
