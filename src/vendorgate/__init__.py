@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from vendorgate._errors import (
     APIError,
+    APITransportError,
     AuthenticationError,
     BadResponseError,
     CacheError,
@@ -19,6 +20,7 @@ from vendorgate._errors import (
     KeyFormatError,
     PermissionDeniedError,
     RateLimitError,
+    ReplyDetails,
     SecretError,
     SecretNotFoundError,
     SecretReferenceError,
@@ -26,12 +28,14 @@ from vendorgate._errors import (
     TokenError,
     TokenRequestError,
     TokenResponseError,
+    TokenTransportError,
     TokenValidationError,
     TransportError,
     UnknownPresetError,
     VaultAuthError,
     VaultError,
     VaultPermissionError,
+    VaultTransportError,
     VaultUnavailableError,
     VendorgateError,
 )
@@ -59,7 +63,7 @@ _LAZY: dict[str, str] = {
     "TransitSigner": "vendorgate.signing",
     "build_client_assertion": "vendorgate.signing",
     # tokens
-    "Token": "vendorgate.tokens",
+    "Token": "vendorgate._token",
     "TokenConfig": "vendorgate.tokens",
     "TokenProvider": "vendorgate.tokens",
     "TokenSource": "vendorgate.tokens",
@@ -83,6 +87,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "APIError",
+    "APITransportError",
     "AsyncVendorClient",
     "AuthenticationError",
     "BadResponseError",
@@ -102,6 +107,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RedisBackend",
+    "ReplyDetails",
     "RetryPolicy",
     "Secret",
     "SecretError",
@@ -117,6 +123,7 @@ __all__ = [
     "TokenRequestError",
     "TokenResponseError",
     "TokenSource",
+    "TokenTransportError",
     "TokenValidationError",
     "TransitSigner",
     "TransportError",
@@ -127,6 +134,7 @@ __all__ = [
     "VaultPermissionError",
     "VaultSession",
     "VaultSettings",
+    "VaultTransportError",
     "VaultUnavailableError",
     "VendorClient",
     "VendorgateError",

@@ -31,7 +31,7 @@ def test_configuration_error_names_the_field() -> None:
         (500, e.ServerError),
         (503, e.ServerError),
         (404, e.APIError),
-        (None, e.TransportError),
+        (None, e.APITransportError),
     ],
 )
 def test_status_maps_to_one_class(status: int | None, cls: type[e.APIError]) -> None:

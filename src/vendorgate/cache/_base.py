@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["CacheBackend"]
 

@@ -14,7 +14,7 @@ from vendorgate.cache._base import CacheBackend
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["MemoryBackend"]
 
