@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from vendorgate._errors import ConfigurationError
+from vendorgate import _validate as check
 from vendorgate.http._concurrent import concurrent_pages
 from vendorgate.http._pagination import Page, PageRequest, Paginator
 from vendorgate.http._pull import PullResult, apull, open_writer, pull
@@ -249,8 +249,7 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         super().__init__(
             source, base_url=base_url, vendor=vendor, retry=retry, rate_limit=rate_limit
         )
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise ConfigurationError("must be an integer >= 1", field="concurrency")
+        check.integer(concurrency, "concurrency")
         self.concurrency = concurrency
         self.limiter = AsyncRateLimiter(self.rate_limit)
         self._http = httpx.AsyncClient(
