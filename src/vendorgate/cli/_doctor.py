@@ -80,10 +80,12 @@ def _vault_health(session: VaultSession) -> str:
 
 
 def _fetch(fetcher: TokenFetcher, out: list[Token]) -> str:
+    from vendorgate._units import format_duration
+
     token = fetcher.fetch()
     out.append(token)
     scope = f", scope {token.scope!r}" if token.scope else ""
-    return f"{token.token_type} token, expires in {round(token.remaining_s())} s{scope}"
+    return f"{token.token_type} token, expires in {format_duration(token.remaining_s())}{scope}"
 
 
 def _ping(api_url: str, path: str, token: Token, invalid: frozenset[int], timeout_s: float) -> str:

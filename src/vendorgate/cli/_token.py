@@ -307,6 +307,8 @@ def describe(token: Token, *, vendor: str, show_token: bool) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vendorgate._units import format_duration
+
     spec = spec_from_args(args)
     config = spec.token
     # A fresh token, not one from the shared cache: this command checks the credentials.
@@ -319,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
         f"vendor:       {info['vendor']}",
         f"token_type:   {info['token_type']}",
         f"scope:        {info['scope'] or '(not stated)'}",
-        f"expires_in:   {info['expires_in']} s (at {info['expires_at']})",
+        f"expires_in:   {format_duration(info['expires_in'])}, at {info['expires_at']}",
         f"fingerprint:  {info['fingerprint']}",
     ]
     if args.show_token:
