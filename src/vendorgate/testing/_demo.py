@@ -59,11 +59,12 @@ class DemoRow:
 def _store_demo_secrets(bao: OpenBaoServer, sandbox: VendorSandbox) -> None:
     client = bao.client()
     cfg = sandbox.config()
-    for vendor, entry in cfg["vendors"].items():
+    for preset, entry in cfg["presets"].items():
         data = {k: entry[k] for k in ("client_secret", "username", "password") if entry.get(k)}
-        client.secrets.kv.v2.create_or_update_secret(
-            path=f"{_KV_PREFIX}/{vendor}", secret=data, mount_point="secret"
-        )
+        if data:
+            client.secrets.kv.v2.create_or_update_secret(
+                path=f"{_KV_PREFIX}/{preset}", secret=data, mount_point="secret"
+            )
     client.secrets.kv.v2.create_or_update_secret(
         path=f"{_KV_PREFIX}/private-keys",
         secret={"demo_jwt_client": cfg["demo_private_key_pem"]},
@@ -79,9 +80,8 @@ def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenCo
     rows: list[tuple[str, str, TokenConfig]] = []
     for dialect in list_dialects(include_custom=False):
         preset = dialect.name
-        creds = sandbox.demo_credentials(preset)
-        vendor = creds["token_url"].rstrip("/").split("/")[3]
-        ref = f"vault:secret/{_KV_PREFIX}/{vendor}"
+        creds = sandbox.demo_credentials(preset)  # keyed by preset name
+        ref = f"vault:secret/{_KV_PREFIX}/{preset}"
         common: dict[str, Any] = {
             "dialect": get_dialect(preset),
             "token_url": creds["token_url"],
@@ -90,7 +90,7 @@ def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenCo
         }
         if preset == "oauth2-private-key-jwt":
             config = TokenConfig(
-                client_id=creds["jwt_client_id"],
+                client_id=creds["client_id"],
                 private_key=f"vault:secret/{_KV_PREFIX}/private-keys#demo_jwt_client",
                 **common,
             )

@@ -15,6 +15,7 @@ from vendorgate.testing.sandbox._clients import (
     TOKEN_PATHS,
     VENDORS,
     tci_application_id,
+    vendor_for,
 )
 from vendorgate.testing.sandbox._data import handle_api
 from vendorgate.testing.sandbox._http import BadRequest, Reply, Request, json_reply
@@ -73,10 +74,31 @@ def sandbox_config(base_url: str, state: SandboxState) -> dict[str, Any]:
         "url": base_url,
         "ping_url": base_url + "/ping",
         "vendors": vendors,
+        "presets": _preset_entries(vendors),
         "demo_private_key_pem": state.demo_private_key_pem,
         "dataset_size": state.dataset_size,
         "record_bytes": state.record_bytes,
     }
+
+
+def _preset_entries(vendors: dict[str, Any]) -> dict[str, Any]:
+    """The vendors' demo settings again, keyed by the built-in preset that speaks to them.
+
+    ``config["presets"]["tci-atm"]`` holds exactly what ``vendorgate token --preset
+    tci-atm`` needs; the private_key_jwt preset's entry names the key-pair client
+    (its private key is ``demo_private_key_pem``).
+    """
+    from vendorgate.dialects import list_dialects
+
+    presets: dict[str, Any] = {}
+    for dialect in list_dialects(include_custom=False):
+        entry = dict(vendors[vendor_for(dialect.name)])
+        jwt_client = entry.pop("jwt_client_id", None)
+        if dialect.name == "oauth2-private-key-jwt":
+            entry["client_id"] = jwt_client
+            entry["client_secret"] = None
+        presets[dialect.name] = entry
+    return presets
 
 
 def _not_found(path: str) -> Reply:
