@@ -139,14 +139,11 @@ def load_profile(path: str, profile: str | None) -> tuple[str | None, dict[str, 
         ConfigurationError: the file is missing or not TOML, or the profile is unknown
             (lists the profiles).
     """
+    import tomllib
     from pathlib import Path
 
     from vendorgate._errors import ConfigurationError
 
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     file = Path(path).expanduser()
     try:
         data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
