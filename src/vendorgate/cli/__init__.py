@@ -71,11 +71,13 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
+    import textwrap
+
     from vendorgate import __version__
 
     parser = _Parser(
         prog="vendorgate",
-        description=DESCRIPTION,
+        description=textwrap.fill(DESCRIPTION, width=79),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

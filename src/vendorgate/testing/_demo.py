@@ -80,7 +80,7 @@ def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenCo
     rows: list[tuple[str, str, TokenConfig]] = []
     for dialect in list_dialects(include_custom=False):
         preset = dialect.name
-        creds = sandbox.demo_credentials(preset)  # keyed by preset name
+        creds = sandbox.config()["presets"][preset]  # keyed by preset name
         ref = f"vault:secret/{_KV_PREFIX}/{preset}"
         common: dict[str, Any] = {
             "dialect": get_dialect(preset),

@@ -81,6 +81,20 @@ def sandbox_config(base_url: str, state: SandboxState) -> dict[str, Any]:
     }
 
 
+# vendorgate's built-in preset names, written out: the sandbox never imports the token
+# code it checks (tests/cli/test_cli_sandbox_presets.py keeps the list in step).
+BUILTIN_PRESETS: Final = (
+    "lonewolf",
+    "oauth2-basic",
+    "oauth2-post",
+    "oauth2-private-key-jwt",
+    "tci-atm",
+    "techwolf-eu",
+    "techwolf-us",
+    "wokelo",
+)
+
+
 def _preset_entries(vendors: dict[str, Any]) -> dict[str, Any]:
     """The vendors' demo settings again, keyed by the built-in preset that speaks to them.
 
@@ -88,16 +102,14 @@ def _preset_entries(vendors: dict[str, Any]) -> dict[str, Any]:
     tci-atm`` needs; the private_key_jwt preset's entry names the key-pair client
     (its private key is ``demo_private_key_pem``).
     """
-    from vendorgate.dialects import list_dialects
-
     presets: dict[str, Any] = {}
-    for dialect in list_dialects(include_custom=False):
-        entry = dict(vendors[vendor_for(dialect.name)])
+    for preset in BUILTIN_PRESETS:
+        entry = dict(vendors[vendor_for(preset)])
         jwt_client = entry.pop("jwt_client_id", None)
-        if dialect.name == "oauth2-private-key-jwt":
+        if preset == "oauth2-private-key-jwt":
             entry["client_id"] = jwt_client
             entry["client_secret"] = None
-        presets[dialect.name] = entry
+        presets[preset] = entry
     return presets
 
 

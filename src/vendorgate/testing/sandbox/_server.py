@@ -353,20 +353,12 @@ class VendorSandbox:
         return dict(self._config)
 
     def demo_credentials(self, preset: str) -> dict[str, Any]:
-        """The demo client's settings for a preset (or vendor): ``client_id``, ...
+        """The demo client's settings for a vendor: ``client_id``, ``client_secret``, ...
 
-        A built-in preset name gets its entry of ``config()["presets"]``: what
-        ``--preset NAME`` needs, e.g. ``demo-jwt-client`` for
-        ``oauth2-private-key-jwt``. Secrets are wrapped in :class:`~vendorgate.Secret`
-        masks: call ``.reveal()``.
+        Secrets are wrapped in :class:`~vendorgate.Secret`-style masks: call ``.reveal()``.
         """
-        config = self.config()
-        name = preset.strip().lower()
         vendor = vendor_for(preset)
-        if name in config.get("presets", {}):
-            entry = dict(config["presets"][name])
-        else:
-            entry = dict(config["vendors"][vendor])
+        entry = dict(self.config()["vendors"][vendor])
         for key in ("client_secret", "password"):
             if entry.get(key) is not None:
                 entry[key] = Secret(entry[key])
