@@ -131,7 +131,7 @@ def test_malformed_reference_exits_2(run_cli) -> None:
         "token", "--preset", "lonewolf", "--client-id", "x", "--client-secret", "hunter2hunter2"
     )
     assert out.returncode == 2
-    assert "client_secret" in out.stderr
+    assert "--client-secret" in out.stderr
     assert "hunter2hunter2" not in out.stderr
 
 
@@ -274,7 +274,7 @@ def test_unusable_token_url_is_one_line_exit_2(run_cli) -> None:
     )
     assert out.returncode == 2
     assert len(out.stderr.splitlines()) == 1, out.stderr
-    assert "token_url" in out.stderr
+    assert "--token-url" in out.stderr
 
 
 def test_unreachable_token_endpoint_is_one_line_with_a_public_class(run_cli) -> None:

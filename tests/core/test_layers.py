@@ -37,6 +37,8 @@ LAYERS: dict[str, int] = {
     "_token": 0,
     "_url": 0,
     "_mapping": 0,
+    "_suggest": 0,
+    "_units": 0,
     "_validate": 0,
     "dialects": 1,
     "secrets": 1,

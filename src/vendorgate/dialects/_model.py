@@ -178,6 +178,9 @@ class Dialect:
             plain ``id:secret``, for a vendor whose document says exactly that and that
             does not decode). The two differ only when the id or secret holds
             characters other than letters, digits and ``-._~``.
+        required_fields: Token settings every request to this vendor needs, as
+            :class:`~vendorgate.tokens.TokenConfig` field names (TechWolf:
+            ``("tenant",)``); the CLI refuses a config without them before any request.
     """
 
     name: str
@@ -209,6 +212,7 @@ class Dialect:
     jwks_audience: str | None = None
     jwks_algorithms: tuple[str, ...] = ("RS256",)
     basic_auth_encoding: BasicAuthEncoding = "form"
+    required_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_str(self.name, "name")
@@ -291,6 +295,13 @@ class Dialect:
                 "must be a non-empty list such as ['RS256']", field="jwks_algorithms"
             )
         object.__setattr__(self, "jwks_algorithms", tuple(str(a) for a in algs))
+        required: Any = self.required_fields
+        if isinstance(required, str) or not all(isinstance(r, str) and r for r in required):
+            raise ConfigurationError(
+                "must be a list of token setting names such as ['tenant']",
+                field="required_fields",
+            )
+        object.__setattr__(self, "required_fields", tuple(required))
 
     # -- mapping form -------------------------------------------------------------------
 
@@ -360,7 +371,7 @@ class Dialect:
                 value = sorted(value)
             elif f.name == "extra_params":
                 value = dict(value)
-            elif f.name == "jwks_algorithms":
+            elif f.name in ("jwks_algorithms", "required_fields"):
                 value = list(value)
             elif isinstance(value, RefreshGrant):
                 value = value.to_mapping()
