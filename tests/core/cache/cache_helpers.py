@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from vendorgate.cache import CacheBackend
 
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# The machine's Redis, or the throwaway one tests/conftest.py started when none answered.
+REDIS_URL = os.environ.get("VENDORGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class FakeClock:
