@@ -108,7 +108,9 @@ def test_cursor_requests(sandbox, limit: int, pages: int) -> None:  # type: igno
     [("links", NextUrlInBody()), ("linkheader", LinkHeader(records_path=None))],
 )
 @pytest.mark.parametrize(("size", "pages"), [(97, 11), (100, 10)])
-def test_next_link_requests(sandbox, route: str, strategy: Paginator, size: int, pages: int) -> None:  # type: ignore[no-untyped-def]
+def test_next_link_requests(  # type: ignore[no-untyped-def]
+    sandbox, route: str, strategy: Paginator, size: int, pages: int
+) -> None:
     """Next-link strategies follow each link once and stop when there is none."""
     sent = _walk(sandbox, route, strategy, per_page=size)
     assert sent == [{"per_page": str(size)}, *_pages(pages, size)[1:]]
