@@ -142,7 +142,7 @@ def test_pull_syncs_every_page_before_checkpointing_it(tmp_path: Path, syscalls:
     kinds = [
         "data" if e == ("fsync", str(out.partial_path)) else "checkpoint"
         for e in syscalls.events
-        if e[0] == "rename" and e[2] == str(out.checkpoint_file)
+        if (e[0] == "rename" and e[2] == str(out.checkpoint_file))
         or e == ("fsync", str(out.partial_path))
     ]
     assert kinds == ["data", "checkpoint"] * 3
