@@ -194,7 +194,6 @@ def test_token_revoked_mid_pull_is_replaced(sandbox) -> None:  # type: ignore[no
 def test_oauth2_token_revoked_mid_pull_async(sandbox) -> None:  # type: ignore[no-untyped-def]
     """The async client replaces a revoked token too (401 dialect), pages concurrent."""
     import anyio
-
     import httpx
 
     provider = provider_for(sandbox, "oauth2-basic")
