@@ -241,8 +241,100 @@ def cmd_bench(extra: list[str]) -> int:
     return _run([str(bin_dir / "python"), "benchmarks/run.py", *extra], check=False)
 
 
+MUTATION_DIR = ROOT / ".mutation"
+# mutmut exit codes (mutmut/__main__.py status_by_exit_code), grouped for the score
+_KILLED_CODES = {1, 3, 36, -24, 24, 152, 255, -11, -9, 37}  # failed, timed out, crashed
+_NO_TESTS_CODES = {5, 33}
+
+
+def mutation_summary(work: Path) -> tuple[dict[str, int], list[str]]:
+    """Counts per outcome and the names of surviving mutants, from mutmut's .meta files."""
+    import json
+
+    counts = {
+        "killed": 0,
+        "survived": 0,
+        "no tests": 0,
+        "suspicious": 0,
+        "not checked": 0,
+        "skipped": 0,
+    }
+    survivors: list[str] = []
+    for meta in sorted((work / "mutants").rglob("*.meta")):
+        data = json.loads(meta.read_text())
+        for name, code in data.get("exit_code_by_key", {}).items():
+            if code is None:
+                counts["not checked"] += 1
+            elif code == 0:
+                counts["survived"] += 1
+                survivors.append(name)
+            elif code in _NO_TESTS_CODES:
+                counts["no tests"] += 1
+                survivors.append(f"{name} (no test covers it)")
+            elif code == 34:
+                counts["skipped"] += 1
+            elif code in _KILLED_CODES:
+                counts["killed"] += 1
+            else:
+                counts["suspicious"] += 1
+    return counts, survivors
+
+
+def _set_toml_list(text: str, key: str, values: list[str]) -> str:
+    import re
+
+    rendered = "[\n" + "".join(f'  "{v}",\n' for v in values) + "]"
+    return re.sub(rf"(?ms)^{key} = \[.*?^\]", f"{key} = {rendered}", text, count=1)
+
+
 def cmd_mutate(extra: list[str]) -> int:
-    raise NotImplementedError
+    """Mutation testing (mutmut) of the critical modules, in a scratch copy; not run in CI.
+
+    The modules and the tests that must kill their mutants are ``[tool.mutmut]`` in
+    pyproject.toml; ``--only PATH`` and ``--tests PATH`` (repeatable) narrow them for one
+    run. The copy lives in ``.mutation/`` (so the working tree can change meanwhile); runs
+    at nice 15. ``--summary`` only reports the last run. Other arguments go to
+    ``mutmut run`` (e.g. ``--max-children 2``).
+    """
+    import shutil
+
+    parser = argparse.ArgumentParser(prog="dev.py mutate")
+    parser.add_argument("--only", action="append", default=[], help="module to mutate")
+    parser.add_argument("--tests", action="append", default=[], help="tests to run")
+    parser.add_argument("--summary", action="store_true", help="report the last run only")
+    known, mutmut_args = parser.parse_known_args(extra)
+    work = MUTATION_DIR
+    code = 0
+    if not known.summary:
+        bin_dir = sync("airflow", groups=("mutation",))
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        for name in ("src", "tests"):
+            shutil.copytree(ROOT / name, work / name, ignore=ignore)
+        config = (ROOT / "pyproject.toml").read_text()
+        if known.only:
+            config = _set_toml_list(config, "only_mutate", known.only)
+        if known.tests:
+            config = _set_toml_list(config, "pytest_add_cli_args_test_selection", known.tests)
+        (work / "pyproject.toml").write_text(config)
+        env = dict(os.environ, VENDORGATE_TEST_ENV="airflow")
+        env.pop("VIRTUAL_ENV", None)
+        _say(f"mutmut run in {work.relative_to(ROOT)}/ (nice 15)")
+        code = subprocess.run(
+            [str(bin_dir / "mutmut"), "run", *mutmut_args],
+            cwd=work,
+            env=env,
+            check=False,
+            preexec_fn=lambda: os.nice(15),  # CPU-heavy: keep the machine usable
+        ).returncode
+    counts, survivors = mutation_summary(work)
+    checked = counts["killed"] + counts["survived"] + counts["no tests"]
+    score = 100.0 * counts["killed"] / checked if checked else 0.0
+    for name in survivors:
+        print(f"  survived: {name}")
+    _say(", ".join(f"{n} {k}" for k, n in counts.items()) + f"; score {score:.1f} %")
+    return code
 
 
 def cmd_sync(_: list[str]) -> int:
