@@ -169,3 +169,8 @@ def test_known_value_is_masked_in_its_encodings(encoded: str) -> None:
     """A known secret echoed JSON-escaped, percent-encoded or base64 is masked too."""
     out = redact_text(f"vendor said: {encoded} is wrong", known=(TRICKY,), limit=1000)
     assert encoded not in out
+
+
+def test_default_excerpt_is_200_characters() -> None:
+    """Without a limit, error excerpts keep 200 characters."""
+    assert redact_text("b" * 300) == "b" * 200 + "…"
