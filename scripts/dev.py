@@ -33,6 +33,9 @@ ENVS = {
     # name: (virtualenv directory, extras installed into it)
     "airflow": (ROOT / ".venv-airflow", ("airflow", *COMMON_EXTRAS)),
     "prefect": (ROOT / ".venv-prefect", ("prefect", *COMMON_EXTRAS)),
+    # `mutate` only: the Airflow environment plus the mutation group, kept apart so that
+    # `test` (which syncs its environment exactly) never removes mutmut mid-run
+    "mutation": (ROOT / ".venv-mutation", ("airflow", *COMMON_EXTRAS)),
 }
 # The test directories each environment owns, and the fewest tests it must RUN (collected and
 # not skipped) from each. A directory skipped whole (say Airflow fails to import), an
@@ -306,7 +309,7 @@ def cmd_mutate(extra: list[str]) -> int:
     work = MUTATION_DIR
     code = 0
     if not known.summary:
-        bin_dir = sync("airflow", groups=("mutation",))
+        bin_dir = sync("mutation", groups=("mutation",))
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -338,7 +341,7 @@ def cmd_mutate(extra: list[str]) -> int:
 
 
 def cmd_sync(_: list[str]) -> int:
-    for name in ENVS:
+    for name in ("airflow", "prefect"):
         sync(name)
     return 0
 
