@@ -235,7 +235,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000": no zone information; an HTTP-date is always GMT
-
         when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
@@ -300,6 +299,18 @@ def current_deadline() -> float | None:
     return _deadline.get()
 
 
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
 class Retrier:
     """Runs one call's attempts under a :class:`RetryPolicy` (sync and async).
 
@@ -308,9 +319,11 @@ class Retrier:
         vendor: Preset or dialect name, for the log line.
         logger: Where the one WARNING per retry goes (``vendorgate.http`` for API calls,
             ``vendorgate.tokens`` for token requests).
-        clock: Monotonic clock (tests inject one).
-        sleep: Blocking sleep (tests inject one).
-        asleep: Async sleep (tests inject one).
+        clock: Monotonic clock (tests inject one; default: ``time.monotonic``, looked up
+            at each call so a patched ``time`` module is honoured).
+        sleep: Blocking sleep (tests inject one; default: ``time.sleep``, looked up
+            at each call).
+        asleep: Async sleep (tests inject one; default: ``asyncio.sleep``).
     """
 
     def __init__(
@@ -319,16 +332,16 @@ class Retrier:
         *,
         vendor: str,
         logger: logging.Logger,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        asleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.policy = policy
         self.vendor = vendor
         self.logger = logger
-        self._clock = clock
-        self._sleep = sleep
-        self._asleep = asleep
+        self._clock = clock or _monotonic
+        self._sleep = sleep or _sleep
+        self._asleep = asleep or _asleep
 
     def _deadline(self) -> tuple[float, float]:
         """``(started, deadline)``: the policy's budget, or the enclosing call's if sooner."""
