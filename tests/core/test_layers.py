@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "_url": 0,
     "_mapping": 0,
     "_validate": 0,
+    "events": 0,
     "dialects": 1,
     "secrets": 1,
     "signing": 1,

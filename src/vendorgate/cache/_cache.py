@@ -50,6 +50,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vendorgate import events
 from vendorgate._errors import CacheError, ConfigurationError
 from vendorgate._secret import redact_text
 from vendorgate.cache._base import RefreshLock, TokenStore
@@ -237,6 +238,8 @@ class TokenCache:
         entry = self._memory.get(key)
         now = self._clock()
         if entry is not None and now < entry.refresh_at:
+            if events.listening():
+                events.emit(events.CacheHit(key, "memory"))
             return entry.token
         lock = self._thread_lock(key)
         if entry is not None and now < entry.usable_until:
@@ -271,6 +274,8 @@ class TokenCache:
         entry = self._memory.get(key)
         now = self._clock()
         if entry is not None and now < entry.refresh_at:
+            if events.listening():
+                events.emit(events.CacheHit(key, "memory"))
             return entry.token
         alock = self._async_lock(key)
         if entry is not None and now < entry.usable_until and alock.locked():
@@ -421,6 +426,8 @@ class TokenCache:
     def _fetch_and_store(
         self, key: str, fetch: Callable[[Token | None], Token], previous: Token | None
     ) -> Token:
+        if events.listening():
+            events.emit(events.CacheMiss(key))
         try:
             token = fetch(previous)
         except Exception as exc:
@@ -428,15 +435,17 @@ class TokenCache:
             if current is None:
                 raise
             return current
-        self._learn_offset(key, token)
+        self._fetched(key, token)
         return self._store(key, token)
 
-    def _learn_offset(self, key: str, token: Token) -> None:
-        """Remember this process's clock offset to the vendor from a token it fetched."""
+    def _fetched(self, key: str, token: Token) -> None:
+        """A fetch succeeded: learn this process's clock offset to the vendor, and tell."""
         offset = token.clock_offset_s
         if offset is not None:
             with self._state_guard:
                 self._offsets[key] = offset
+        if events.listening():
+            events.emit(events.TokenFetched(key, token.fingerprint, token.lifetime_s))
 
     def _localise(self, key: str, token: Token) -> Token:
         """``token`` with ``expires_at``/``issued_at`` on this process's clock."""
@@ -531,6 +540,8 @@ class TokenCache:
                 # Also when due: it is then served while usable if a refresh fails.
                 self._memory[key] = entry
         if self._clock() < entry.refresh_at:
+            if events.listening():
+                events.emit(events.CacheHit(key, "store"))
             return entry
         return None
 
@@ -607,6 +618,8 @@ class TokenCache:
     async def _afetch_and_store(
         self, key: str, afetch: Callable[[Token | None], Awaitable[Token]]
     ) -> Token:
+        if events.listening():
+            events.emit(events.CacheMiss(key))
         try:
             token = await afetch(self._previous.get(key))
         except Exception as exc:
@@ -614,7 +627,7 @@ class TokenCache:
             if current is None:
                 raise
             return current
-        self._learn_offset(key, token)
+        self._fetched(key, token)
         if self._usable_store() is None:
             return self._remember(key, token).token
         return await asyncio.to_thread(self._store, key, token)
