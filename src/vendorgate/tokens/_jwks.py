@@ -355,7 +355,7 @@ class JwksValidator:
                     f"{what} has {name}={times[name]:.0f}, {ahead:.0f} s ahead of this "
                     f"host's clock: this host's clock looks {ahead:.0f} s behind the "
                     f"vendor's (tolerated: {self.iat_leeway_s:.0f} s). Fix the clock "
-                    "(NTP), or raise iat_leeway_s"
+                    "(NTP), or give TokenFetcher a JwksValidator(iat_leeway_s=...)"
                 )
         exp = times["exp"]
         if exp <= now - self.leeway_s:
