@@ -36,6 +36,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vendorgate import _validate as check
+from vendorgate import events
 from vendorgate._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -364,6 +365,8 @@ class Retrier:
         """After failed attempt ``num``: the seconds to sleep, or the error to raise."""
         p = self.policy
         now = self._clock()
+        if events.listening() and failure.error.status == 429:
+            events.emit(events.RateLimited(self.vendor, url, failure.retry_after_s))
         allowed = failure.always or method.upper() in p.retry_methods
         if not allowed or num >= testing_attempts(p.attempts):
             return give_up(failure.error, num, now - started)
@@ -381,6 +384,8 @@ class Retrier:
             testing_attempts(p.attempts) - 1,
             wait,
         )
+        if events.listening():
+            events.emit(events.Retried(self.vendor, what, url, failure.cause, num, wait))
         return float(sleep)
 
     def run(

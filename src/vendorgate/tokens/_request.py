@@ -197,7 +197,11 @@ def status_hint(status: int, *, grant: str = "primary") -> str:
     if grant == "refresh" and status in (400, 401, 403):
         return "the refresh token was refused; a new token will be requested with the primary grant"
     if status == 401:
-        return "check the client id and client secret (or private key / assertion) for this vendor"
+        return (
+            "check the client id and client secret (or private key / assertion) for this "
+            "vendor; with a private key, also this host's clock (the vendor checks the "
+            "assertion's iat and exp by its own clock)"
+        )
     if status == 403:
         return (
             "the client is not allowed this grant, audience or scope; "

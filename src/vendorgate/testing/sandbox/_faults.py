@@ -70,6 +70,10 @@ class Faults:
             ``ready`` (polls before that answer ``running``).
         report_fail_every: Every Nth report job created ends ``failed``.
         report_fail_burst: The first N report jobs created end ``failed``.
+        clock_offset_s: The vendor's clock runs this many seconds ahead of the host's
+            (negative: behind). Issued tokens' ``iat``/``exp``, the client-assertion
+            time checks and access-token expiry use the vendor's clock. Applies
+            whatever :attr:`path` says.
     """
 
     path: str = "*"
@@ -93,6 +97,7 @@ class Faults:
     report_ready_after_s: float = 0.0
     report_fail_every: int = 0
     report_fail_burst: int = 0
+    clock_offset_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
@@ -121,6 +126,16 @@ class Faults:
             raise ConfigurationError(
                 f"must be one of {', '.join(RATE_LIMIT_HEADER_STYLES)}, or null (no headers)",
                 field="rate_limit_headers",
+            )
+        offset = self.clock_offset_s
+        if (
+            not isinstance(offset, (int, float))
+            or isinstance(offset, bool)
+            or not -1e9 < offset < 1e9
+        ):
+            raise ConfigurationError(
+                "must be a finite number of seconds (the vendor clock's lead over the host's)",
+                field="clock_offset_s",
             )
         ready_s = self.report_ready_after_s
         if (

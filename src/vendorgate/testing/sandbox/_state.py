@@ -239,6 +239,10 @@ class SandboxState:
                 self.server_errors += 1
 
     # ------------------------------------------------------------------ tokens
+    def now(self) -> float:
+        """The vendor's clock: the host's plus the ``clock_offset_s`` fault."""
+        return time.time() + self.faults.clock_offset_s
+
     def lifetime_s(self, vendor: str) -> int:
         """The token lifetime for a vendor, honouring the fault overrides."""
         overrides = self.faults.token_lifetime_s
@@ -289,7 +293,7 @@ class SandboxState:
         issued = self.access.get(token)
         if issued is None or issued.revoked or issued.vendor != vendor:
             return None
-        if issued.expires_at <= time.time():
+        if issued.expires_at <= self.now():
             return None
         return issued
 
