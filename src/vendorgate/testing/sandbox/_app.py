@@ -307,7 +307,10 @@ class SandboxApp:
             return
         if decision is not None and decision.drip_s > 0 and body:
             step = decision.drip_bytes
+            transport = (scope or {}).get("extensions", {}).get(TRANSPORT_EXTENSION)
             for start in range(0, len(body), step):
+                if transport is not None and transport.is_closing():
+                    return  # the client gave up: stop dripping
                 await send(
                     {
                         "type": "http.response.body",
