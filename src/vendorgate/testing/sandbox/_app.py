@@ -86,6 +86,16 @@ def _not_found(path: str) -> Reply:
     return json_reply(404, {"error": "not_found", "error_description": f"no route {path}{hint}"})
 
 
+async def _pause(seconds: float, transport: Any) -> None:
+    """Sleep ``seconds``, in short steps that end early once the client went away."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        if transport is not None and transport.is_closing():
+            return
+        await asyncio.sleep(min(left, 0.05))
+
+
 def _replaced(reply: Reply, decision: FaultDecision) -> Reply:
     """The real reply, or the one the ``reply_body`` / ``huge_body_bytes`` faults ask for."""
     if decision.reply_body is not None:
@@ -319,7 +329,7 @@ class SandboxApp:
                     }
                 )
                 if start + step < len(body):
-                    await asyncio.sleep(decision.drip_s)
+                    await _pause(decision.drip_s, transport)
             return
         await send({"type": "http.response.body", "body": body})
 
