@@ -189,7 +189,13 @@ class VendorConnection:
             shared_cache(cache)
         self._check_http_settings()
         object.__setattr__(self, "headers", _check_headers(self.headers))
-        check.seconds(self.timeout_s, "timeout_s")  # finite and > 0: NaN/inf refused
+        check.number(
+            self.timeout_s,
+            "timeout_s",
+            minimum=0.0,
+            min_inclusive=False,
+            message="must be a positive number of seconds (finite: not NaN or infinity)",
+        )
 
     def _check_http_settings(self) -> None:
         # Imported here: the http package is only loaded when a spec uses these settings.
