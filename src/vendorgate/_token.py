@@ -8,7 +8,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Token"]
+__all__ = ["MAX_TOKEN_LIFETIME_S", "MAX_TOKEN_REPLY_BYTES", "Token"]
+
+#: The longest lifetime vendorgate believes a token has: 366 days. A reply (``expires_in``)
+#: or a JWT ``exp`` that says more is capped at this, so a cache entry (and a Redis
+#: expiry) always ends; non-finite values are refused.
+MAX_TOKEN_LIFETIME_S: float = 366 * 86400.0
+
+#: The largest token reply read: 256 KiB (real replies are a few KiB; a larger one is a
+#: :class:`~vendorgate.TokenResponseError` and the rest is not read).
+MAX_TOKEN_REPLY_BYTES: int = 256 * 1024
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,12 @@ class FaultDecision:
     truncate: bool = False
     html_token: bool = False
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    drip_s: float = 0.0
+    drip_bytes: int = 1
+    huge_body_bytes: int = 0
+    reply_body: str | None = None
+    reply_status: int = 200
+    reply_headers: dict[str, str] = field(default_factory=dict)
 
 
 def _new_rsa_key() -> Any:
@@ -186,6 +192,12 @@ class SandboxState:
         elif self._hits(k, faults.truncate_every, faults.truncate_burst, False):
             decision.truncate = True
         decision.html_token = is_token and faults.html_token_endpoint
+        decision.drip_s = faults.drip_ms / 1000.0
+        decision.drip_bytes = faults.drip_bytes
+        decision.huge_body_bytes = faults.huge_body_bytes
+        decision.reply_body = faults.reply_body
+        decision.reply_status = faults.reply_status
+        decision.reply_headers = dict(faults.reply_headers)
         return decision
 
     def _rate_limit_headers(self, faults: Faults) -> list[tuple[bytes, bytes]]:
