@@ -73,7 +73,7 @@ def test_token_endpoint_slower_than_timeout(run) -> None:  # type: ignore[no-unt
 )
 def test_token_endpoint_trickling(run) -> None:  # type: ignore[no-untyped-def]
     """A token reply trickling in byte by byte is cut off by the request's deadline."""
-    server = TrickleServer(byte_every_s=0.2, give_up_s=6.0)
+    server = TrickleServer(byte_every_s=0.2, give_up_s=2.5)
     try:
         conn = run.connection(token={"token_url": server.url, "timeout_s": 1.0})
         try:
