@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -148,8 +149,6 @@ class FreezingProxy:
         self._stop.set()
         self._sock.close()
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
         self._thread.join(2)

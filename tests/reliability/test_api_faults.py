@@ -81,7 +81,10 @@ def test_5xx_then_rerun_resumes(run) -> None:  # type: ignore[no-untyped-def]
     """A pull that fails for good keeps its checkpoint; the rerun resumes with no gap or dup."""
     run.sandbox.set_faults(path=API, status=500, status_every=4)
     out = run.tmp_path / "items.jsonl"
-    with run.connection(retry={"attempts": 1}).client() as client, pytest.raises(ServerError) as info:
+    with (
+        run.connection(retry={"attempts": 1}).client() as client,
+        pytest.raises(ServerError) as info,
+    ):
         pull_items(client, out)
     run.failed_with(info.value)
     assert Output(path=out).checkpoint_file.exists()
@@ -109,9 +112,7 @@ def test_truncated_json(run) -> None:  # type: ignore[no-untyped-def]
     assert run.sandbox.counters().truncated >= 3
 
 
-@pytest.mark.scenario(
-    "access token revoked mid-run", expect="success, one extra token request"
-)
+@pytest.mark.scenario("access token revoked mid-run", expect="success, one extra token request")
 def test_token_revoked_mid_run(run) -> None:  # type: ignore[no-untyped-def]
     """A token the vendor revokes half-way is replaced once; the pull completes exactly."""
     run.sandbox.set_faults(path=API, latency_ms=40)
@@ -132,5 +133,6 @@ def test_token_revoked_mid_run(run) -> None:  # type: ignore[no-untyped-def]
     finally:
         done.set()
         watcher.join(5)
-    assert revoked and revoked[0] >= 1
+    assert revoked
+    assert revoked[0] >= 1
     assert run.tokens_requested() == 2

@@ -22,7 +22,9 @@ def _expect_no_output(run) -> None:  # type: ignore[no-untyped-def]
     assert not (run.tmp_path / "items.jsonl").exists()
 
 
-@pytest.mark.scenario("token endpoint down (connection refused)", expect="TokenTransportError < 10 s")
+@pytest.mark.scenario(
+    "token endpoint down (connection refused)", expect="TokenTransportError < 10 s"
+)
 def test_token_endpoint_down(run) -> None:  # type: ignore[no-untyped-def]
     """A token endpoint nobody listens on gives TokenTransportError (a TransportError), fast."""
     url = f"http://127.0.0.1:{free_port()}/lonewolf/oauth/token"
@@ -83,7 +85,8 @@ def test_token_endpoint_trickling(run) -> None:  # type: ignore[no-untyped-def]
             run.failed_with(exc)
         else:
             run.measured = f"success after {run.elapsed_s():.1f} s"
-        assert run.errors and isinstance(run.errors[0], TransportError), run.measured
+        assert run.errors, run.measured
+        assert isinstance(run.errors[0], TransportError), run.measured
         assert run.elapsed_s() < 4, run.measured
     finally:
         server.close()
@@ -123,9 +126,7 @@ def test_token_endpoint_garbage(run) -> None:  # type: ignore[no-untyped-def]
     _expect_no_output(run)
 
 
-@pytest.mark.scenario(
-    "token endpoint 429 x2 with Retry-After: 1", expect="success after the waits"
-)
+@pytest.mark.scenario("token endpoint 429 x2 with Retry-After: 1", expect="success after the waits")
 def test_token_endpoint_429(run) -> None:  # type: ignore[no-untyped-def]
     """A rate-limited token endpoint is waited for as it asks; the pull completes."""
     run.sandbox.set_faults(path=TOKEN_PATH, status=429, status_burst=2, retry_after_s=1)
