@@ -9,6 +9,7 @@ conflict, so ``uv.lock`` holds two forks).
     python3 scripts/dev.py test     # every test, in both environments
     python3 scripts/dev.py lint     # ruff check, ruff format --check, mypy, docs build
     python3 scripts/dev.py bench    # benchmarks (add --quick for a short run)
+    python3 scripts/dev.py reliability  # fault matrix; rewrites the table in docs/reliability.md
     python3 scripts/dev.py sync     # only (re)build the environments
 """
 
@@ -118,6 +119,11 @@ def cmd_bench(extra: list[str]) -> int:
     return _run([str(bin_dir / "python"), "benchmarks/run.py", *extra], check=False)
 
 
+def cmd_reliability(extra: list[str]) -> int:
+    bin_dir = sync("airflow")
+    return _run([str(bin_dir / "python"), "scripts/reliability.py", *extra], check=False)
+
+
 def cmd_sync(_: list[str]) -> int:
     for name in ENVS:
         sync(name)
@@ -129,6 +135,7 @@ COMMANDS = {
     "lint": cmd_lint,
     "demo": cmd_demo,
     "bench": cmd_bench,
+    "reliability": cmd_reliability,
     "sync": cmd_sync,
 }
 
