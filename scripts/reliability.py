@@ -60,8 +60,16 @@ def main() -> int:
         env = dict(os.environ, VENDORGATE_RELIABILITY_JSON=str(report))
         started = dt.datetime.now(dt.timezone.utc)
         code = subprocess.call(
-            [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:randomly",
-             *sys.argv[1:]],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "tests/reliability",
+                "-q",
+                "-p",
+                "no:randomly",
+                *sys.argv[1:],
+            ],
             cwd=ROOT,
             env=env,
         )
