@@ -46,6 +46,10 @@ def _connection(run, openbao: OpenBaoServer, role: str, hcl: str, monkeypatch): 
     )
 
 
+@pytest.mark.scenario(
+    "worker with only the documented Vault policies (credentials read, cache in Vault)",
+    expect="success; the token is cached in Vault",
+)
 def test_documented_policies_are_enough(run, openbao: OpenBaoServer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A worker with only the credentials and cache policies pulls and caches in Vault."""
     run.scanner.add(secrets={"vault_root_token": openbao.root_token})
@@ -58,12 +62,17 @@ def test_documented_policies_are_enough(run, openbao: OpenBaoServer, monkeypatch
     conn = _connection(run, openbao, run.client_id, credentials + cache, monkeypatch)
     out = run.tmp_path / "items.jsonl"
     with conn.client() as client:
-        pull_items(client, out)
+        result = pull_items(client, out)
     assert read_ids(out) == list(range(run.sandbox.dataset_size))
     listed = root.secrets.kv.v2.list_secrets(path=f"vendorgate/{run.client_id}")
     assert listed["data"]["keys"]  # the token went to the Vault cache, not only to memory
+    run.succeeded(result.records)
 
 
+@pytest.mark.scenario(
+    "worker lacking the credentials policy",
+    expect="VaultPermissionError, no vendor request",
+)
 def test_without_the_credentials_policy_is_refused(
     run, openbao: OpenBaoServer, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -77,5 +86,5 @@ def test_without_the_credentials_policy_is_refused(
     conn = _connection(run, openbao, run.client_id, cache, monkeypatch)
     with conn.client() as client, pytest.raises(VaultPermissionError) as info:
         pull_items(client, run.tmp_path / "items.jsonl")
-    run.errors.append(info.value)
+    run.failed_with(info.value)
     assert run.tokens_requested() == 0
