@@ -85,6 +85,19 @@ class Run:
         """Token requests of this scenario's client that reached the sandbox."""
         return self.sandbox.counters().tokens(vendor="lonewolf", client_id=self.client_id)
 
+    # -- leak scan -----------------------------------------------------------------------
+    def scan(self, caplog: pytest.LogCaptureFixture) -> LeakScanner:
+        """Scan what the run left: DEBUG log records, exceptions, files; return the scanner."""
+        scanner = self.scanner
+        scanner.add(tokens=self.sandbox.issued_tokens("lonewolf", self.client_id))
+        scanner.scan_records(caplog.records, "caplog")
+        scanner.scan_text(caplog.text, "caplog.text")
+        for exc in self.errors:
+            scanner.scan_exception(exc, f"exception {type(exc).__name__}")
+        for directory in (self.tmp_path, *self.extra_dirs):
+            scanner.scan_tree(directory)
+        return scanner
+
     # -- outcome -------------------------------------------------------------------------
     def elapsed_s(self) -> float:
         return time.monotonic() - self._t0
@@ -121,17 +134,10 @@ def run(
     current = Run(sandbox, tmp_path, name, expect)
     yield current
     sandbox.clear_faults()
-    scanner = current.scanner
-    scanner.add(tokens=sandbox.issued_tokens("lonewolf", current.client_id))
-    scanner.scan_records(caplog.records, "caplog")
-    scanner.scan_text(caplog.text, "caplog.text")
-    for exc in current.errors:
-        scanner.scan_exception(exc, f"exception {type(exc).__name__}")
-    for directory in (tmp_path, *current.extra_dirs):
-        scanner.scan_tree(directory)
+    current.scan(caplog)
     if request.node.nodeid in _ROWS:
         _ROWS[request.node.nodeid]["measured"] = current.measured
-    scanner.assert_clean()
+    current.scanner.assert_clean()
 
 
 @pytest.hookimpl(hookwrapper=True)
