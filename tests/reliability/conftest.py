@@ -45,6 +45,7 @@ class Run:
         self.errors: list[BaseException] = []
         self.extra_dirs: list[Path] = []
         self._t0 = time.monotonic()
+        self._clock_started = False
 
     # -- the connection under test -------------------------------------------------------
     def connection(
@@ -55,7 +56,12 @@ class Run:
         retry: dict[str, Any] | None = None,
         timeout_s: float = 5.0,
     ) -> VendorConnection:
-        """A lonewolf connection for this scenario's own client (its own cache key)."""
+        """A lonewolf connection for this scenario's own client (its own cache key).
+
+        The scenario's clock starts at the first call (imports and setup do not count).
+        """
+        if not self._clock_started:
+            self.restart_clock()
         spec: dict[str, Any] = {
             "preset": "lonewolf",
             "client_id": self.client_id,
@@ -104,6 +110,7 @@ class Run:
 
     def restart_clock(self) -> None:
         self._t0 = time.monotonic()
+        self._clock_started = True
 
     def succeeded(self, records: int, note: str = "") -> None:
         """Record a success with the record count and the token requests it took."""
