@@ -9,6 +9,7 @@ conflict, so ``uv.lock`` holds two forks).
     python3 scripts/dev.py test     # every test, in both environments
     python3 scripts/dev.py lint     # ruff check, ruff format --check, mypy, docs build
     python3 scripts/dev.py bench    # benchmarks (add --quick for a short run)
+    python3 scripts/dev.py reliability  # fault matrix; rewrites the table in docs/reliability.md
     python3 scripts/dev.py sync     # only (re)build the environments
     python3 scripts/dev.py mutate   # mutation testing of the critical modules (not in CI)
 """
@@ -50,6 +51,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/airflow": 2,
         "tests/scripts": 4,
         "tests/package": 10,
+        "tests/reliability": 30,
     },
     # Slow real-server core tests already ran in the Airflow environment; here: fast core
     # tests (marker "not slow") and every Prefect test.
@@ -341,6 +343,11 @@ def cmd_mutate(extra: list[str]) -> int:
     return code
 
 
+def cmd_reliability(extra: list[str]) -> int:
+    bin_dir = sync("airflow")
+    return _run([str(bin_dir / "python"), "scripts/reliability.py", *extra], check=False)
+
+
 def cmd_sync(_: list[str]) -> int:
     for name in ("airflow", "prefect"):
         sync(name)
@@ -352,6 +359,7 @@ COMMANDS = {
     "lint": cmd_lint,
     "demo": cmd_demo,
     "bench": cmd_bench,
+    "reliability": cmd_reliability,
     "sync": cmd_sync,
     "mutate": cmd_mutate,
 }

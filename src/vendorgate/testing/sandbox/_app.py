@@ -274,9 +274,10 @@ class SandboxApp:
                     return json_reply(200, sandbox_config(request.base_url, self.state))
                 if op == "faults":
                     op = "get_faults"
-                if op not in ("counters", "get_faults", "reports"):
+                if op not in ("counters", "get_faults", "reports", "issued_tokens"):
                     raise ConfigurationError(
-                        "GET serves config, counters, faults and reports", field="op"
+                        "GET serves config, counters, faults, reports and issued_tokens",
+                        field="op",
                     )
                 return json_reply(200, self.state.admin(op, {}))
             if request.method == "DELETE" and op == "faults":

@@ -432,6 +432,8 @@ class SandboxState:
                     }
                     for r in self.reports.values()
                 ]
+        if op == "issued_tokens":
+            return self.issued_tokens()
         if op == "reset":
             with self.lock:
                 self._reset_runtime()
@@ -470,9 +472,29 @@ class SandboxState:
             return {"kid": kid}
         raise ConfigurationError(
             "unknown sandbox operation; use faults, get_faults, clear_faults, counters, "
-            "reports, reset, add_client, revoke, rotate_tci_key",
+            "reports, issued_tokens, reset, add_client, revoke, rotate_tci_key",
             field="op",
         )
+
+    def issued_tokens(self) -> list[dict[str, str]]:
+        """Every access, refresh and id token handed out since start (for leak scans)."""
+        out: list[dict[str, str]] = []
+        seen: set[str] = set()
+        with self.lock:
+            for kind, table in (("access", self.access), ("refresh", self.refresh)):
+                for token, issued in table.items():
+                    for value, what in ((token, kind), (issued.id_token, "id")):
+                        if value and value not in seen:
+                            seen.add(value)
+                            out.append(
+                                {
+                                    "token": value,
+                                    "kind": what,
+                                    "vendor": issued.vendor,
+                                    "client_id": issued.client_id,
+                                }
+                            )
+        return out
 
     def _revoke(self, payload: Mapping[str, Any]) -> int:
         token = payload.get("token")
