@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from vendorgate.http._incremental import Incremental, IncrementalRun
     from vendorgate.http._pagination import Page, PageRequest, Paginator
 
-__all__ = ["PullResult", "apull", "open_writer", "pull"]
+__all__ = ["PullResult", "apull", "begin_incremental", "open_writer", "pull"]
 
 
 @dataclass(frozen=True)
@@ -55,39 +56,77 @@ def open_writer(
     )
 
 
+def begin_incremental(
+    incremental: Incremental | None,
+    output: Output | str | os.PathLike[str],
+    params: Mapping[str, Any] | None,
+) -> tuple[IncrementalRun | None, Mapping[str, Any] | None]:
+    """Start an incremental run for ``output``: the run and the parameters with its mark."""
+    if incremental is None:
+        return None, params
+    run = incremental.begin(str(as_output(output).path))
+    return run, run.params(params)
+
+
 def _result(writer: OutputWriter, final: str) -> PullResult:
     return PullResult(final, writer.records, writer.pages, writer.resumed)
 
 
-def pull(writer: OutputWriter, pages_from: Callable[[PageRequest], Iterator[Page]]) -> PullResult:
-    """Run one pull: resume or start, write every page ``pages_from(start)`` yields, commit."""
+def pull(
+    writer: OutputWriter,
+    pages_from: Callable[[PageRequest], Iterator[Page]],
+    incremental: IncrementalRun | None = None,
+) -> PullResult:
+    """Run one pull: resume or start, write every page ``pages_from(start)`` yields, commit.
+
+    With ``incremental`` the mark of every record written is tracked, an intent is
+    stored before the commit and the new mark after it (see ``_incremental``).
+    """
     start = writer.open()
     try:
+        if incremental is not None:
+            incremental.resumed(writer)
         if start is not None:
             for page in pages_from(start):
+                if incremental is not None:
+                    incremental.see(page.records)
                 writer.write_page(page.records, page.next)
+        if incremental is not None:
+            incremental.before_commit(writer)
         final = writer.commit()
     except BaseException:
         writer.close()
         raise
+    if incremental is not None:
+        incremental.after_commit()
     return _result(writer, final)
 
 
 async def apull(
-    writer: OutputWriter, pages_from: Callable[[PageRequest], AsyncGenerator[Page, None]]
+    writer: OutputWriter,
+    pages_from: Callable[[PageRequest], AsyncGenerator[Page, None]],
+    incremental: IncrementalRun | None = None,
 ) -> PullResult:
     """Async :func:`pull`: file I/O (write, flush, fsync, rename, upload) in a thread."""
     start = await asyncio.to_thread(writer.open)
     try:
+        if incremental is not None:
+            await asyncio.to_thread(incremental.resumed, writer)
         if start is not None:
             pages = pages_from(start)
             try:
                 async for page in pages:
+                    if incremental is not None:
+                        incremental.see(page.records)
                     await asyncio.to_thread(writer.write_page, page.records, page.next)
             finally:
                 await pages.aclose()
+        if incremental is not None:
+            await asyncio.to_thread(incremental.before_commit, writer)
         final = await asyncio.to_thread(writer.commit)
     except BaseException:
         await asyncio.shield(asyncio.to_thread(writer.close))
         raise
+    if incremental is not None:
+        await asyncio.to_thread(incremental.after_commit)
     return _result(writer, final)

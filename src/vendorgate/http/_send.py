@@ -226,6 +226,7 @@ class SyncSender(Sender):
                 except httpx.DecodingError as exc:
                     response.close()
                     raise decode_failure(response, self.vendor, exc) from exc
+            state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)
@@ -277,6 +278,7 @@ class AsyncSender(Sender):
                 except httpx.DecodingError as exc:
                     await response.aclose()
                     raise decode_failure(response, self.vendor, exc) from exc
+            state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)
