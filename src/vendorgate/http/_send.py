@@ -40,6 +40,7 @@ __all__ = [
     "httpx_options",
     "no_parse",
     "parse_json",
+    "request_url",
 ]
 
 logger = logging.getLogger("vendorgate.http")
@@ -58,6 +59,16 @@ def _h2_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def request_url(url: httpx.URL) -> str:
+    """:func:`safe_url` of an already parsed URL (no user info, query or fragment), cheaply:
+    it is computed for every request."""
+    try:
+        path = url.raw_path.split(b"?", 1)[0].decode("ascii")
+        return f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
+    except (UnicodeDecodeError, ValueError):  # pragma: no cover - httpx URLs are ASCII
+        return safe_url(url)
 
 
 def parse_json(response: httpx.Response) -> Any:
@@ -198,7 +209,7 @@ class SyncSender(Sender):
             self.limiter.state.on_wire()
 
     def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
-        url = safe_url(request.url)
+        url = request_url(request.url)
         state = self.limiter.state
         base_timeout = dict(request.extensions.get("timeout") or {})
         kw: dict[str, Any] = {"auth": None} if anonymous else {}
@@ -250,7 +261,7 @@ class AsyncSender(Sender):
     async def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
     ) -> T:
-        url = safe_url(request.url)
+        url = request_url(request.url)
         state = self.limiter.state
         base_timeout = dict(request.extensions.get("timeout") or {})
         kw: dict[str, Any] = {"auth": None} if anonymous else {}
