@@ -2,7 +2,7 @@
 
 When a strategy can list the remaining pages up front (page number or offset/limit with a
 total), the async client fetches up to ``width`` of them at once and emits each page as
-soon as every page before it is out; memory stays bounded by ``2 * width`` pages.
+soon as every page before it is out; memory stays bounded by ``2 * width + 1`` pages.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ async def concurrent_pages(
 
     ``width`` fetches stay in flight whenever possible: a fetch that finishes while an
     earlier page is still out starts the next one at once (no head-of-line stall), and
-    at most ``2 * width`` pages are held, fetched or fetching, at any time.
+    at most ``2 * width`` pages wait behind the one awaited, fetched or fetching.
 
     Each yielded page's ``next`` is the following planned request (``None`` for the
     last). Closing the generator cancels the fetches still running.
