@@ -7,6 +7,7 @@ walk in :mod:`vendorgate.http._walk`, concurrent fetching of planned pages in
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -15,7 +16,7 @@ from vendorgate import _validate as check
 from vendorgate import events
 from vendorgate.http._concurrent import concurrent_pages
 from vendorgate.http._pagination import Page, PageRequest, Paginator
-from vendorgate.http._pull import PullResult, apull, open_writer, pull
+from vendorgate.http._pull import PullResult, apull, begin_incremental, open_writer, pull
 from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
 from vendorgate.http._send import (
     DEFAULT_TIMEOUT,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from vendorgate._retry import RetryPolicy
+    from vendorgate.http._incremental import Incremental
     from vendorgate.http._output import Output
     from vendorgate.http._send import _Parse
     from vendorgate.tokens import TokenSource
@@ -223,6 +225,7 @@ class VendorClient(SyncSender, PageWalker):
         *,
         output: Output | str | os.PathLike[str],
         params: Mapping[str, Any] | None = None,
+        incremental: Incremental | None = None,
     ) -> PullResult:
         """Write every record to ``output`` (JSON Lines), resuming from its checkpoint.
 
@@ -230,12 +233,18 @@ class VendorClient(SyncSender, PageWalker):
         checkpoint records the position reached. Rerun the same call after a failure:
         it continues where the last checkpoint left off, with no duplicate and no gap.
         On success the final file appears atomically and the checkpoint is removed.
+
+        With ``incremental`` only the records after the last successful run's
+        high-water mark are asked for; the new mark is stored once the output is
+        committed (see :class:`~vendorgate.http.Incremental`).
         """
+        run, params = begin_incremental(incremental, output, params)
         writer = open_writer(paginator, url, params, output, self._absolute)
         with events.listen(self.on_event):
             return pull(
                 writer,
                 lambda start: self.iter_pages(url, paginator, start=start),
+                run,
                 vendor=self.vendor,
             )
 
@@ -421,13 +430,18 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         output: Output | str | os.PathLike[str],
         params: Mapping[str, Any] | None = None,
         concurrency: int | None = None,
+        incremental: Incremental | None = None,
     ) -> PullResult:
         """Async :meth:`VendorClient.pull` (pages fetched concurrently when possible)."""
+        run = None
+        if incremental is not None:  # the store may be remote: read it off the loop
+            run, params = await asyncio.to_thread(begin_incremental, incremental, output, params)
         writer = open_writer(paginator, url, params, output, self._absolute)
         with events.listen(self.on_event):
             return await apull(
                 writer,
                 lambda start: self.iter_pages(url, paginator, start=start, concurrency=concurrency),
+                run,
                 vendor=self.vendor,
             )
 

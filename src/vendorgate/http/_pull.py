@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from vendorgate.http._incremental import Incremental, IncrementalRun
     from vendorgate.http._pagination import Page, PageRequest, Paginator
 
-__all__ = ["PullResult", "apull", "open_writer", "pull"]
+__all__ = ["PullResult", "apull", "begin_incremental", "open_writer", "pull"]
 
 log = logging.getLogger("vendorgate.http")
 
@@ -107,6 +108,18 @@ def open_writer(
     )
 
 
+def begin_incremental(
+    incremental: Incremental | None,
+    output: Output | str | os.PathLike[str],
+    params: Mapping[str, Any] | None,
+) -> tuple[IncrementalRun | None, Mapping[str, Any] | None]:
+    """Start an incremental run for ``output``: the run and the parameters with its mark."""
+    if incremental is None:
+        return None, params
+    run = incremental.begin(str(as_output(output).path))
+    return run, run.params(params)
+
+
 def _result(writer: OutputWriter, final: str, tally: _Tally, vendor: str) -> PullResult:
     result = PullResult(
         final,
@@ -151,28 +164,42 @@ def _result(writer: OutputWriter, final: str, tally: _Tally, vendor: str) -> Pul
 def pull(
     writer: OutputWriter,
     pages_from: Callable[[PageRequest], Iterator[Page]],
+    incremental: IncrementalRun | None = None,
     *,
     vendor: str = "vendor",
 ) -> PullResult:
-    """Run one pull: resume or start, write every page ``pages_from(start)`` yields, commit."""
+    """Run one pull: resume or start, write every page ``pages_from(start)`` yields, commit.
+
+    With ``incremental`` the mark of every record written is tracked, an intent is
+    stored before the commit and the new mark after it (see ``_incremental``).
+    """
     tally = _Tally()
     with events.listen(tally):
         start = writer.open()
         try:
+            if incremental is not None:
+                incremental.resumed(writer)
             if start is not None:
                 for page in pages_from(start):
+                    if incremental is not None:
+                        incremental.see(page.records)
                     writer.write_page(page.records, page.next)
                     _page_written(writer, len(page.records))
+            if incremental is not None:
+                incremental.before_commit(writer)
             final = writer.commit()
         except BaseException:
             writer.close()
             raise
+        if incremental is not None:
+            incremental.after_commit()
         return _result(writer, final, tally, vendor)
 
 
 async def apull(
     writer: OutputWriter,
     pages_from: Callable[[PageRequest], AsyncGenerator[Page, None]],
+    incremental: IncrementalRun | None = None,
     *,
     vendor: str = "vendor",
 ) -> PullResult:
@@ -181,16 +208,24 @@ async def apull(
     with events.listen(tally):
         start = await asyncio.to_thread(writer.open)
         try:
+            if incremental is not None:
+                await asyncio.to_thread(incremental.resumed, writer)
             if start is not None:
                 pages = pages_from(start)
                 try:
                     async for page in pages:
+                        if incremental is not None:
+                            incremental.see(page.records)
                         await asyncio.to_thread(writer.write_page, page.records, page.next)
                         _page_written(writer, len(page.records))
                 finally:
                     await pages.aclose()
+            if incremental is not None:
+                await asyncio.to_thread(incremental.before_commit, writer)
             final = await asyncio.to_thread(writer.commit)
         except BaseException:
             await asyncio.shield(asyncio.to_thread(writer.close))
             raise
+        if incremental is not None:
+            await asyncio.to_thread(incremental.after_commit)
         return _result(writer, final, tally, vendor)

@@ -44,6 +44,7 @@ __all__ = [
     "httpx_options",
     "no_parse",
     "parse_json",
+    "request_url",
 ]
 
 logger = logging.getLogger("vendorgate.http")
@@ -62,6 +63,16 @@ def _h2_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def request_url(url: httpx.URL) -> str:
+    """:func:`safe_url` of an already parsed URL (no user info, query or fragment), cheaply:
+    it is computed for every request."""
+    try:
+        path = url.raw_path.split(b"?", 1)[0].decode("ascii")
+        return f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
+    except (UnicodeDecodeError, ValueError):  # pragma: no cover - httpx URLs are ASCII
+        return safe_url(url)
 
 
 def parse_json(response: httpx.Response) -> Any:
@@ -242,7 +253,7 @@ class SyncSender(Sender):
             self.limiter.state.on_wire()
 
     def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
-        url = safe_url(request.url)
+        url = request_url(request.url)
         state = self.limiter.state
         base_timeout = dict(request.extensions.get("timeout") or {})
         kw: dict[str, Any] = {"auth": None} if anonymous else {}
@@ -274,6 +285,7 @@ class SyncSender(Sender):
                     raise body_deadline(
                         request, self.vendor, url, self.retry_policy.timeout_s
                     ) from None
+            state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)
@@ -297,7 +309,7 @@ class AsyncSender(Sender):
     async def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
     ) -> T:
-        url = safe_url(request.url)
+        url = request_url(request.url)
         state = self.limiter.state
         base_timeout = dict(request.extensions.get("timeout") or {})
         kw: dict[str, Any] = {"auth": None} if anonymous else {}
@@ -331,6 +343,7 @@ class AsyncSender(Sender):
                     raise body_deadline(
                         request, self.vendor, url, self.retry_policy.timeout_s
                     ) from None
+            state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)

@@ -503,6 +503,18 @@ class VendorSandbox:
             and (client_id is None or row["client_id"] == client_id)
         ]
 
+    def grow(self, records: int) -> int:
+        """Append ``records`` new records to the data set (ids continue); return its size.
+
+        The data API's ``since_id`` parameter then returns only records with a larger
+        id: the shape of an incremental pull (see ``docs/incremental.md``).
+        """
+        if not isinstance(records, int) or isinstance(records, bool) or records < 0:
+            raise ConfigurationError("must be an integer >= 0", field="records")
+        size: int = self._admin("grow", {"records": records})["dataset_size"]
+        self.dataset_size = size
+        return size
+
     def reset(self) -> None:
         """Clear faults, counters, revocations and report jobs; keep clients and tokens issued."""
         self._admin("reset")

@@ -438,6 +438,13 @@ class SandboxState:
             with self.lock:
                 self._reset_runtime()
             return {"ok": True}
+        if op == "grow":
+            by = payload.get("records")
+            if not isinstance(by, int) or isinstance(by, bool) or by < 0:
+                raise ConfigurationError("must be an integer >= 0", field="records")
+            with self.lock:
+                self.dataset_size += by
+                return {"dataset_size": self.dataset_size}
         if op == "add_client":
             fields = dict(payload)
             vendor = fields.pop("vendor", None)
