@@ -26,9 +26,10 @@ TOOLS = ROOT / ".tools"
 UV_VERSION = "0.13.9"
 COMMON_EXTRAS = ("testing", "redis", "fsspec", "http2")
 ENVS = {
-    # name: (virtualenv directory, extras installed into it)
-    "airflow": (ROOT / ".venv-airflow", ("airflow", *COMMON_EXTRAS)),
-    "prefect": (ROOT / ".venv-prefect", ("prefect", *COMMON_EXTRAS)),
+    # name: (virtualenv directory, extras installed into it, Python request for uv)
+    "airflow": (ROOT / ".venv-airflow", ("airflow", *COMMON_EXTRAS), None),
+    # Prefect 3.9 needs Python >= 3.11 (the project itself supports 3.10).
+    "prefect": (ROOT / ".venv-prefect", ("prefect", *COMMON_EXTRAS), ">=3.11"),
 }
 PYTEST_NO_TESTS_COLLECTED = 5
 
@@ -55,9 +56,11 @@ def _uv() -> str:
 
 def sync(name: str) -> Path:
     """Create or update one locked environment; return its bin directory."""
-    path, extras = ENVS[name]
+    path, extras, python = ENVS[name]
     env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(path))
     cmd = [_uv(), "sync", "--frozen", "--quiet"]
+    if python:
+        cmd += ["--python", python]
     for extra in extras:
         cmd += ["--extra", extra]
     _say(f"syncing the {name} environment ({path.name})")
