@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from prefect import Task
     from prefect.client.schemas.objects import State, TaskRun
 
-    from vendorgate.http import Paginator
+    from vendorgate.http import Output, Paginator
     from vendorgate.prefect._blocks import VendorApi
 
 __all__ = [
@@ -172,7 +172,7 @@ def extract_vendor_data(
     api: VendorApi | str,
     path: str,
     *,
-    output: str | os.PathLike[str],
+    output: str | os.PathLike[str] | Output,
     paginator: Paginator | dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
     expected_records: int | None = None,
@@ -198,7 +198,7 @@ def extract_vendor_data(
         update_progress_artifact,
     )
 
-    from vendorgate.http import Output, OutputWriter
+    from vendorgate.http import OutputWriter
     from vendorgate.prefect._connection import paginator_from
 
     forward_vendorgate_logs()
@@ -209,7 +209,7 @@ def extract_vendor_data(
         progress = _Progress(client.vendor, path, expected_records)
         first = strategy.first(path, params)
         writer = OutputWriter(
-            output if isinstance(output, Output) else Output(path=output),
+            _output(output),
             first,
             base_url=str(client.http.build_request("GET", first.url).url),
             paginator=strategy,
@@ -249,6 +249,19 @@ def extract_vendor_data(
     return result
 
 
+def _output(output: str | os.PathLike[str] | Output) -> Output:
+    """The task's output; its ``run_id`` is the flow run's, so a retry of the task (or of
+    the flow run) finishes a checkpoint a crash left complete instead of fetching again."""
+    from vendorgate.http import Output
+
+    if isinstance(output, Output):
+        return output
+    from prefect.runtime import flow_run, task_run
+
+    run = flow_run.get_id() or task_run.get_id()
+    return Output(path=output, run_id=f"prefect:{run}" if run else None)
+
+
 def _result(final: str, writer: Any, progress: _Progress) -> dict[str, Any]:
     return {
         "output": final,
@@ -269,7 +282,7 @@ async def aextract_vendor_data(
     api: VendorApi | str,
     path: str,
     *,
-    output: str | os.PathLike[str],
+    output: str | os.PathLike[str] | Output,
     paginator: Paginator | dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
     expected_records: int | None = None,
@@ -285,7 +298,7 @@ async def aextract_vendor_data(
         aupdate_progress_artifact,
     )
 
-    from vendorgate.http import Output, OutputWriter
+    from vendorgate.http import OutputWriter
     from vendorgate.prefect._connection import paginator_from
 
     forward_vendorgate_logs()
@@ -296,7 +309,7 @@ async def aextract_vendor_data(
         progress = _Progress(client.vendor, path, expected_records)
         first = strategy.first(path, params)
         writer = OutputWriter(
-            output if isinstance(output, Output) else Output(path=output),
+            _output(output),
             first,
             base_url=str(client.http.build_request("GET", first.url).url),
             paginator=strategy,
