@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from vendorgate.testing import OpenBaoServer, VendorSandbox
 
 KV = "vendorgate/examples"

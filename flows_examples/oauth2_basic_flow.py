@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-
 from vendorgate.prefect import extract_vendor_data
 
 
 @flow(name="oauth2-basic-items")
-def oauth2_basic_items(api_block: str = "oauth2-basic-api", output_dir: str = ".") -> dict[str, Any]:
+def oauth2_basic_items(
+    api_block: str = "oauth2-basic-api", output_dir: str = "."
+) -> dict[str, Any]:
     """Extract ``/items`` to ``OUTPUT_DIR/oauth2-basic-items.jsonl``; return path and counts."""
     return extract_vendor_data(
         api_block,

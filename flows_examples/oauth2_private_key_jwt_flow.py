@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-
 from vendorgate.prefect import extract_vendor_data
 
 
 @flow(name="oauth2-private-key-jwt-items")
-def oauth2_private_key_jwt_items(api_block: str = "oauth2-private-key-jwt-api", output_dir: str = ".") -> dict[str, Any]:
-    """Extract ``/items`` to ``OUTPUT_DIR/oauth2-private-key-jwt-items.jsonl``; return path and counts."""
+def oauth2_private_key_jwt_items(
+    api_block: str = "oauth2-private-key-jwt-api", output_dir: str = "."
+) -> dict[str, Any]:
+    """Extract ``/items`` to ``OUTPUT_DIR/oauth2-private-key-jwt-items.jsonl``.
+
+    Returns path and counts."""
     return extract_vendor_data(
         api_block,
         "/items",

@@ -1,4 +1,5 @@
-"""Pull every item of TechWolf (EU tenant): client secret from Vault, tenant and audience from the preset.
+"""Pull every item of TechWolf (EU tenant): client secret from Vault, tenant and audience
+from the preset.
 
 Run it with ``python techwolf_eu_flow.py [OUTPUT_DIR]``: it starts a local vendor sandbox
 and OpenBao, saves the blocks and runs the flow (see ``_sandbox_blocks.py``). In
@@ -10,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-
 from vendorgate.prefect import extract_vendor_data
 
 

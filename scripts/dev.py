@@ -97,10 +97,13 @@ def cmd_test(extra: list[str]) -> int:
 
 def cmd_lint(_: list[str]) -> int:
     bin_dir = sync("airflow")
+    prefect_bin = sync("prefect")
     steps = [
         [str(bin_dir / "ruff"), "check", "src", "tests", "benchmarks", "scripts"],
         [str(bin_dir / "ruff"), "format", "--check", "src", "tests", "benchmarks", "scripts"],
         [str(bin_dir / "mypy"), "src/vendorgate"],
+        # the Prefect collection against the installed prefect (Python >= 3.11)
+        [str(prefect_bin / "mypy"), "--python-version", "3.11", "src/vendorgate/prefect"],
         [str(bin_dir / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", str(ROOT / "site")],
     ]
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")

@@ -48,8 +48,19 @@ def _reset_signals() -> None:  # runs in the child
 
 def _psql(sql: str) -> None:
     subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-         "-qc", sql],
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            sql,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -68,10 +79,8 @@ class Proc:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)  # children of a process worker, if any left
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -98,9 +107,7 @@ class PrefectDeployment:
 
     def env(self) -> dict[str, str]:
         bin_dir = str(Path(sys.executable).parent)
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV"))
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV"))}
         env.update(
             {
                 "PATH": f"{bin_dir}:{env.get('PATH', '')}",
@@ -135,7 +142,7 @@ class PrefectDeployment:
             cwd=self.home,
             stdout=fh,
             stderr=subprocess.STDOUT,
-            preexec_fn=_reset_signals,  # noqa: PLW1509
+            preexec_fn=_reset_signals,
         )
         fh.close()
         proc = Proc(name, popen, log)

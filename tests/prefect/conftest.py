@@ -14,7 +14,6 @@ import pytest
 pytest.importorskip("prefect", reason="needs the 'prefect' extra (the .venv-prefect environment)")
 
 
-
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """Run flows against a throw-away Prefect server (stopped at session end)."""

@@ -57,9 +57,18 @@ def _documents(api: Any, slug: str) -> list[dict[str, Any]]:
 
 def _database_exists(name: str) -> bool:
     out = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc",
-         f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-        capture_output=True, text=True, check=True,
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{name}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return out.strip() == "1"
 
@@ -85,8 +94,9 @@ def test_two_workers_share_one_token_and_store_no_secret(
     import _sandbox_blocks
     import vendorgate_concurrent_flow
 
-    with PrefectDeployment(workers=2, worker_limit=2) as dep, temporary_settings(
-        {PREFECT_API_URL: dep.api_url}
+    with (
+        PrefectDeployment(workers=2, worker_limit=2) as dep,
+        temporary_settings({PREFECT_API_URL: dep.api_url}),
     ):
         block = _sandbox_blocks.save_blocks(
             "oauth2-basic", sandbox, openbao, name="deployed-api", client_id="deployed-client"
@@ -160,6 +170,8 @@ def test_two_workers_share_one_token_and_store_no_secret(
         pids = [p.popen.pid for p in dep.procs]
     # nothing left behind: processes, database, PREFECT_HOME
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
     assert not dep.home.exists()
     assert not _database_exists(dep.database)

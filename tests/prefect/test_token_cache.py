@@ -9,14 +9,13 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
+from _prefect_helpers import make_api
 
 from vendorgate import CacheError
 from vendorgate.cache import TokenCache
 from vendorgate.prefect import PrefectBlockStore, PrefectConcurrencyLock
 from vendorgate.prefect._cache import PairedBackend, block_document_name, limit_name
 from vendorgate.tokens import Token, TokenProvider
-
-from _prefect_helpers import make_api
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -116,9 +115,11 @@ def test_unreachable_api_is_a_cache_error() -> None:
     """A Prefect API that is down makes the cache fall back to memory (CacheError)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        with pytest.raises(CacheError) as info:
-            PrefectBlockStore().get(_key())
+    with (
+        temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}),
+        pytest.raises(CacheError) as info,
+    ):
+        PrefectBlockStore().get(_key())
     assert ACCESS not in str(info.value)
 
 
@@ -168,9 +169,11 @@ def test_a_limit_that_is_not_one_is_refused(prefect_harness: None) -> None:
         client.create_global_concurrency_limit(
             GlobalConcurrencyLimitCreate(name=limit_name(key), limit=2)
         )
-    with pytest.raises(CacheError, match="limit 1"):
-        with PrefectConcurrencyLock().lock(key, ttl_s=30, wait_s=5):
-            pass
+    with (
+        pytest.raises(CacheError, match="limit 1"),
+        PrefectConcurrencyLock().lock(key, ttl_s=30, wait_s=5),
+    ):
+        pass
 
 
 def test_lease_below_prefect_minimum_is_refused() -> None:

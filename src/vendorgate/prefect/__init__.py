@@ -34,6 +34,14 @@ from vendorgate.prefect._tasks import (
     forward_vendorgate_logs,
     retry_on_vendor_failure,
 )
+from vendorgate.secrets import register_secret_scheme
+
+# "prefect-secret:BLOCK[#key]": a value held in a Prefect Secret block (imported on use).
+register_secret_scheme(
+    "prefect-secret",
+    "vendorgate.prefect._secrets:resolve_prefect_secret",
+    form="prefect-secret:<BLOCK>[#<key>]",
+)
 
 __all__ = [
     "PrefectBlockStore",

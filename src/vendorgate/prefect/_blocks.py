@@ -91,9 +91,7 @@ class VaultConnection(Block):
         default=None,
         description="Where the auth method is mounted (default: the method's name).",
     )
-    verify_tls: bool = Field(
-        default=True, description="Verify the server's TLS certificate."
-    )
+    verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate.")
     ca_cert_path: str | None = Field(
         default=None, description="A CA bundle file or directory to verify the server with."
     )
@@ -172,8 +170,7 @@ class VendorCredentials(Block):
     )
     client_auth: Literal["body", "basic", "assertion"] | None = Field(
         default=None,
-        description="Client authentication: body, basic or assertion; empty uses the "
-        "preset's.",
+        description="Client authentication: body, basic or assertion; empty uses the preset's.",
     )
     audience: str | None = Field(
         default=None, description="Audience sent in the token request; empty: the preset's."
@@ -181,9 +178,7 @@ class VendorCredentials(Block):
     tenant: str | None = Field(
         default=None, description="Tenant sent in the token request (TechWolf), if any."
     )
-    scopes: list[str] = Field(
-        default_factory=list, description="Scopes requested (empty: none)."
-    )
+    scopes: list[str] = Field(default_factory=list, description="Scopes requested (empty: none).")
     extra_params: dict[str, str] = Field(
         default_factory=dict,
         description="Extra non-secret token request fields, e.g. lwt_client_id for Lone Wolf.",
@@ -262,7 +257,8 @@ class VendorApi(Block):
     token_cache_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Options of the file, redis or vault cache, e.g. {'url': "
-        "'redis://host:6379/0'} or {'path': '/shared/token-cache'}.",
+        "'redis://host:6379/0'}, {'directory': '/shared/token-cache'} or "
+        "{'lease_duration_s': 120} for prefect-gcl.",
     )
     retry_attempts: int = Field(
         default=5, ge=1, description="Attempts per request (429, 5xx, transport errors)."

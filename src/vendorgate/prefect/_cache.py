@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from vendorgate._errors import CacheError, ConfigurationError
 from vendorgate.cache import CacheBackend, decode_entry, encode_entry, storage_name
+from vendorgate.prefect._compat import run_sync
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -152,7 +153,9 @@ class PrefectBlockStore:
         except ObjectNotFound:
             return None
         except _prefect_errors() as exc:
-            raise CacheError(f"prefect-block: reading the token entry failed ({_why(exc)})") from None
+            raise CacheError(
+                f"prefect-block: reading the token entry failed ({_why(exc)})"
+            ) from None
 
     def _patch(self, doc_id: UUID, text: str) -> bool:
         from prefect.client.orchestration import get_client
@@ -167,7 +170,9 @@ class PrefectBlockStore:
         except ObjectNotFound:
             return False
         except _prefect_errors() as exc:
-            raise CacheError(f"prefect-block: writing the token entry failed ({_why(exc)})") from None
+            raise CacheError(
+                f"prefect-block: writing the token entry failed ({_why(exc)})"
+            ) from None
         return True
 
     def _create(self, name: str, text: str) -> None:
@@ -176,7 +181,7 @@ class PrefectBlockStore:
         from vendorgate.prefect._blocks import TokenCacheEntry
 
         try:
-            doc_id = TokenCacheEntry(entry=SecretStr(text)).save(name, overwrite=False, _sync=True)
+            doc_id = run_sync(TokenCacheEntry(entry=SecretStr(text)).save, name, overwrite=False)
         except ValueError:
             # created by another worker meanwhile ("already in use"): patch that one
             doc = self._read(name)
@@ -185,7 +190,9 @@ class PrefectBlockStore:
             self._patch(self._remember(name, doc.id), text)
             return
         except _prefect_errors() as exc:
-            raise CacheError(f"prefect-block: creating the token entry failed ({_why(exc)})") from None
+            raise CacheError(
+                f"prefect-block: creating the token entry failed ({_why(exc)})"
+            ) from None
         self._remember(name, doc_id)
 
 
@@ -267,7 +274,9 @@ class PrefectConcurrencyLock:
                         log.info("token cache: created global concurrency limit %s", name)
                     limit = client.read_global_concurrency_limit_by_name(name)
         except _prefect_errors() as exc:
-            raise CacheError(f"prefect-gcl: reading the concurrency limit failed ({_why(exc)})") from None
+            raise CacheError(
+                f"prefect-gcl: reading the concurrency limit failed ({_why(exc)})"
+            ) from None
         if limit.limit != 1 or not limit.active:
             raise CacheError(
                 f"prefect-gcl: global concurrency limit {name} must be active with limit 1 "

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from vendorgate.cache import TokenCache
+    from vendorgate.connection import VendorConnection
     from vendorgate.http import AsyncVendorClient, Paginator, VendorClient
     from vendorgate.prefect._blocks import VaultConnection, VendorApi, VendorCredentials
     from vendorgate.secrets import VaultSettings
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "async_vendor_client",
     "cache_options",
+    "connection",
     "paginator_from",
     "token_cache",
     "token_config",
@@ -31,8 +33,6 @@ __all__ = [
     "vault_settings",
     "vendor_client",
 ]
-
-_PREFECT_SECRET = "prefect-secret:"
 
 
 def vault_settings(vault: VaultConnection) -> VaultSettings:
@@ -74,7 +74,7 @@ def _in_block(block: str, exc: ConfigurationError) -> ConfigurationError:
     return type(exc)(message, field=f"{block}.{field}")
 
 
-def _secret_field(value: SecretStr | None, ref: str | None, field: str) -> str | None:
+def _secret_field(value: SecretStr | None, ref: str | None, field: str) -> Any:
     """One secret of the credentials: a stored value or a reference, never both."""
     if value is not None and ref:
         raise ConfigurationError(
@@ -82,18 +82,9 @@ def _secret_field(value: SecretStr | None, ref: str | None, field: str) -> str |
             field=f"VendorCredentials.{field}",
         )
     if value is not None:
-        return "literal:" + value.get_secret_value()
+        return value  # the core takes a SecretStr as a value; it is never written out
     if not ref:
         return None
-    if ref.startswith(_PREFECT_SECRET):
-        from vendorgate.prefect._secrets import resolve_prefect_secret
-
-        try:
-            return "literal:" + resolve_prefect_secret(ref[len(_PREFECT_SECRET) :])
-        except ConfigurationError as exc:
-            raise ConfigurationError(
-                str(exc).split(": ", 1)[-1], field=f"VendorCredentials.{field}_ref"
-            ) from None
     from vendorgate.secrets import parse_secret_ref
 
     parse_secret_ref(ref, field=f"VendorCredentials.{field}_ref")
@@ -141,13 +132,45 @@ def token_config(credentials: VendorCredentials) -> TokenConfig:
 
 def cache_options(api: VendorApi) -> dict[str, Any]:
     """The block's token cache choice as plain options (``cache_from_mapping`` form)."""
-    options = dict(api.token_cache_options)
     if api.token_cache == "memory":
         return {"backend": "memory"}
-    return {
-        "store": {"backend": api.token_cache, **options},
-        "lock": {"backend": api.token_cache_lock, **options},
-    }
+    options = dict(api.token_cache_options)
+    if api.token_cache == api.token_cache_lock:  # file, redis or vault as store and lock
+        return {"backend": api.token_cache, **options}
+    store = {"backend": api.token_cache}
+    lock = {"backend": api.token_cache_lock}
+    (lock if api.token_cache == "prefect-block" else store).update(options)
+    return {"store": store, "lock": lock}
+
+
+def connection(api: VendorApi) -> VendorConnection:
+    """The core's connection spec for a :class:`VendorApi` block.
+
+    The only place that reads a ``VendorApi``'s fields; the token cache choice is kept
+    apart (:func:`cache_options`) until the core's cache registry knows Prefect's store
+    and lock.
+
+    Raises:
+        ConfigurationError: a missing or invalid field, named as the block's field.
+    """
+    from vendorgate.connection import VendorConnection
+    from vendorgate.http import RateLimit, RetryPolicy
+
+    try:
+        return VendorConnection(
+            token=token_config(api.credentials),
+            base_url=api.base_url,
+            retry=RetryPolicy(attempts=api.retry_attempts, timeout_s=api.retry_timeout_s),
+            rate_limit=RateLimit(
+                requests_per_s=api.requests_per_s, max_concurrency=api.max_concurrency
+            ),
+            headers=dict(api.headers),  # type: ignore[arg-type]
+            timeout_s=api.timeout_s,
+        )
+    except ConfigurationError as exc:
+        if (exc.field or "").startswith("VendorCredentials."):
+            raise
+        raise _in_block("VendorApi", exc) from None
 
 
 _caches: dict[str, TokenCache] = {}
@@ -167,8 +190,7 @@ def token_cache(options: dict[str, Any]) -> TokenCache:
 
 
 def _part(options: dict[str, Any], field: str) -> Any:
-    from vendorgate.cache import FileBackend, RedisBackend
-
+    from vendorgate.cache import cache_from_mapping
     from vendorgate.prefect._cache import PrefectBlockStore, PrefectConcurrencyLock
 
     name = options.get("backend")
@@ -176,34 +198,17 @@ def _part(options: dict[str, Any], field: str) -> Any:
     if name == "prefect-block":
         return PrefectBlockStore()
     if name == "prefect-gcl":
-        return PrefectConcurrencyLock(**{k: v for k, v in opts.items() if k == "lease_duration_s"})
-    if name == "file":
-        if "path" not in opts:
-            raise ConfigurationError(
-                "the file cache needs {'path': '/a/shared/directory'}",
-                field="VendorApi.token_cache_options",
-            )
-        return FileBackend(opts["path"])
-    if name == "redis":
-        if "url" not in opts:
-            raise ConfigurationError(
-                "the redis cache needs {'url': 'redis://host:6379/0'}",
-                field="VendorApi.token_cache_options",
-            )
-        return RedisBackend(opts["url"])
-    raise ConfigurationError(
-        f"unknown backend {name!r}; use prefect-block, prefect-gcl, memory, file or redis",
-        field=f"VendorApi.{field}",
-    )
+        return PrefectConcurrencyLock(**opts)
+    cache = cache_from_mapping(options, field=f"VendorApi.{field}")
+    return cache.backend
 
 
 def _build_cache(options: dict[str, Any]) -> TokenCache:
-    from vendorgate.cache import TokenCache
-
+    from vendorgate.cache import TokenCache, cache_from_mapping
     from vendorgate.prefect._cache import PairedBackend
 
-    if options.get("backend") == "memory":
-        return TokenCache()
+    if "store" not in options:
+        return cache_from_mapping(options, field="VendorApi.token_cache")
     store = _part(options["store"], "token_cache")
     lock = _part(options["lock"], "token_cache_lock")
     return TokenCache(PairedBackend(store, lock))
@@ -211,66 +216,28 @@ def _build_cache(options: dict[str, Any]) -> TokenCache:
 
 def token_provider(api: VendorApi) -> TokenProvider:
     """The token provider of a :class:`VendorApi` block (its credentials and cache)."""
-    from vendorgate.tokens import TokenProvider
-
-    return TokenProvider(token_config(api.credentials), cache=token_cache(cache_options(api)))
-
-
-def _client_options(api: VendorApi) -> dict[str, Any]:
-    import httpx
-
-    from vendorgate.http import RateLimit, RetryPolicy
-
-    if not api.base_url.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            "must be an http(s) URL such as https://api.example.com/v1",
-            field="VendorApi.base_url",
-        )
-    return {
-        "base_url": api.base_url,
-        "retry": RetryPolicy(attempts=api.retry_attempts, timeout_s=api.retry_timeout_s),
-        "rate_limit": RateLimit(
-            requests_per_s=api.requests_per_s, max_concurrency=api.max_concurrency
-        ),
-        "headers": dict(api.headers),
-        "timeout": httpx.Timeout(connect=10.0, read=api.timeout_s, write=60.0, pool=30.0),
-    }
+    return connection(api).provider(cache=token_cache(cache_options(api)))
 
 
 def vendor_client(api: VendorApi) -> VendorClient:
     """A synchronous client for a :class:`VendorApi` block."""
-    from vendorgate.http import VendorClient
-
-    options = _client_options(api)
-    return VendorClient(token_provider(api), **options)
+    return connection(api).client(source=token_provider(api))
 
 
 def async_vendor_client(api: VendorApi) -> AsyncVendorClient:
     """An asyncio client for a :class:`VendorApi` block."""
-    from vendorgate.http import AsyncVendorClient
-
-    options = _client_options(api)
-    return AsyncVendorClient(token_provider(api), **options)
+    return connection(api).async_client(source=token_provider(api))
 
 
 def paginator_from(spec: Paginator | dict[str, Any] | None) -> Paginator:
     """A paginator from itself, its mapping form (``{"type": "page_number", ...}``) or
     ``None`` (page numbers with the defaults)."""
-    from vendorgate.http import PageNumber, Paginator
+    from vendorgate.http import PageNumber, Paginator, paginator_from_mapping
 
     if spec is None:
         return PageNumber()
     if isinstance(spec, Paginator):
         return spec
     if isinstance(spec, dict):
-        kind = spec.get("type", "page_number")
-        options = {k: v for k, v in spec.items() if k != "type"}
-        if kind == "page_number":
-            try:
-                return PageNumber(**options)
-            except TypeError as exc:
-                raise ConfigurationError(str(exc), field="paginator") from None
-        raise ConfigurationError(
-            f"unknown paginator type {kind!r}; pass a Paginator object", field="paginator.type"
-        )
+        return paginator_from_mapping({"type": "page_number", **spec})
     raise ConfigurationError("must be a Paginator or its mapping form", field="paginator")

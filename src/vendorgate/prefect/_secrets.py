@@ -9,6 +9,7 @@ block holding an object in plain text.
 from __future__ import annotations
 
 from vendorgate._errors import ConfigurationError, SecretNotFoundError
+from vendorgate.prefect._compat import run_sync
 
 __all__ = ["resolve_prefect_secret"]
 
@@ -30,7 +31,7 @@ def resolve_prefect_secret(target: str) -> str:
             field="prefect-secret",
         )
     try:
-        block = Secret.load(name, _sync=True)
+        block = run_sync(Secret.load, name)
     except (ObjectNotFound, ValueError):
         raise SecretNotFoundError(
             f"prefect-secret: no Secret block named {name!r}; create it in the UI "

@@ -16,9 +16,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from prefect import task
 from vendorgate._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -26,13 +26,14 @@ from vendorgate._errors import (
     ServerError,
     TransportError,
 )
+from vendorgate.prefect._compat import run_sync
 
 if TYPE_CHECKING:
     import os
 
-    from prefect import Task
     from prefect.client.schemas.objects import State, TaskRun
 
+    from prefect import Task
     from vendorgate.http import Output, Paginator
     from vendorgate.prefect._blocks import VendorApi
 
@@ -100,7 +101,7 @@ def _load(api: VendorApi | str) -> VendorApi:
     if isinstance(api, VendorApi):
         return api
     if isinstance(api, str) and api:
-        loaded: VendorApi = VendorApi.load(api, _sync=True)
+        loaded: VendorApi = run_sync(VendorApi.load, api)
         return loaded
     raise ConfigurationError("must be a VendorApi block or the name of one", field="api")
 
@@ -216,34 +217,34 @@ def extract_vendor_data(
         )
         start = writer.open()
         try:
-            progress.artifact_id = create_progress_artifact(
+            progress.artifact_id = run_sync(
+                create_progress_artifact,
                 progress=progress.percent(writer.records, writer.pages),
                 key=_key("extract", f"{client.vendor}-{path}"),
                 description=progress.description(writer.records, writer.pages),
-                _sync=True,
             )
             if writer.resumed:
                 logger.info("resuming %s at %d records", path, writer.records)
             if start is not None:
                 for page in client.iter_pages(path, strategy, params=params, start=start):
                     writer.write_page(page.records, page.next)
-                    update_progress_artifact(
+                    run_sync(
+                        update_progress_artifact,
                         progress.artifact_id,
                         progress.percent(writer.records, writer.pages),
                         description=progress.description(writer.records, writer.pages),
-                        _sync=True,
                     )
             final = writer.commit()
         except BaseException:
             writer.close()
             raise
     result = _result(final, writer, progress)
-    update_progress_artifact(progress.artifact_id, 100.0, _sync=True)
-    create_table_artifact(
+    run_sync(update_progress_artifact, progress.artifact_id, 100.0)
+    run_sync(
+        create_table_artifact,
         progress.summary(result),
         key=_key("extract-summary", f"{progress.vendor}-{path}"),
         description=f"vendorgate extract of {progress.vendor} {path}",
-        _sync=True,
     )
     logger.info("extracted %d records in %d pages to %s", writer.records, writer.pages, final)
     return result
@@ -398,7 +399,11 @@ def call_vendor_api(
         response = client.request(method, path, params=params, json=json)
     written = _write_body(response.content, output)
     _run_logger().info(
-        "%s %s: HTTP %d, %d bytes", method.upper(), path, response.status_code, len(response.content)
+        "%s %s: HTTP %d, %d bytes",
+        method.upper(),
+        path,
+        response.status_code,
+        len(response.content),
     )
     return {"status": response.status_code, "bytes": len(response.content), "output": written}
 
@@ -427,6 +432,10 @@ async def acall_vendor_api(
         response = await client.request(method, path, params=params, json=json)
     written = await asyncio.to_thread(_write_body, response.content, output)
     _run_logger().info(
-        "%s %s: HTTP %d, %d bytes", method.upper(), path, response.status_code, len(response.content)
+        "%s %s: HTTP %d, %d bytes",
+        method.upper(),
+        path,
+        response.status_code,
+        len(response.content),
     )
     return {"status": response.status_code, "bytes": len(response.content), "output": written}
