@@ -16,15 +16,24 @@ pytest.importorskip("prefect", reason="needs the 'prefect' extra (the .venv-pref
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """Run flows against a throw-away Prefect server (stopped at session end)."""
+    """Run flows against a throw-away Prefect server (stopped at session end).
+
+    The server's URL is also put into the environment: Prefect keeps temporary settings
+    in a context variable, which threads started by a test (or by a token cache) do not
+    inherit; without it they would start a server of their own.
+    """
     url = os.environ.get("VENDORGATE_PREFECT_TEST_API")
-    if url:
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+    with pytest.MonkeyPatch.context() as mp:
+        if url:
+            from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        with temporary_settings({PREFECT_API_URL: url}):
+            mp.setenv("PREFECT_API_URL", url)
+            with temporary_settings({PREFECT_API_URL: url}):
+                yield
+            return
+        from prefect.settings import PREFECT_API_URL
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=180):
+            mp.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
             yield
-        return
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield

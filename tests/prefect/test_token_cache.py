@@ -14,7 +14,8 @@ from _prefect_helpers import make_api
 from vendorgate import CacheError
 from vendorgate.cache import TokenCache
 from vendorgate.prefect import PrefectBlockStore, PrefectConcurrencyLock
-from vendorgate.prefect._cache import PairedBackend, block_document_name, limit_name
+from vendorgate.prefect._cache import block_document_name, limit_name
+from vendorgate.testing.cache_contract import LockContract, PairContract, StoreContract
 from vendorgate.tokens import Token, TokenProvider
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def test_workers_share_one_token_request(prefect_harness: None, sandbox: VendorS
     barrier = threading.Barrier(8)
 
     def worker() -> None:
-        cache = TokenCache(PairedBackend(PrefectBlockStore(), PrefectConcurrencyLock()))
+        cache = TokenCache(PrefectBlockStore(), PrefectConcurrencyLock())
         provider = TokenProvider(config, cache=cache)
         barrier.wait()
         tokens.append(provider.get_token().fingerprint)
@@ -205,3 +206,28 @@ def test_workers_share_one_token_request(prefect_harness: None, sandbox: VendorS
         t.join()
     assert len(set(tokens)) == 1
     assert sandbox.counters().tokens(vendor="oauth2") == 1
+
+
+class _OnServer:
+    @pytest.fixture(autouse=True)
+    def _server(self, prefect_harness: None) -> None:
+        """Every contract test talks to the session's Prefect server."""
+
+    def make_store(self) -> PrefectBlockStore:
+        return PrefectBlockStore()
+
+    def make_lock(self) -> PrefectConcurrencyLock:
+        return PrefectConcurrencyLock()
+
+
+class TestBlockStoreContract(_OnServer, StoreContract):
+    def write_corrupt(self, key: str, raw: str) -> None:
+        PrefectBlockStore()._write(block_document_name(key), raw)
+
+
+class TestConcurrencyLockContract(_OnServer, LockContract):
+    pass
+
+
+class TestBlockStoreWithConcurrencyLock(_OnServer, PairContract):
+    pass

@@ -18,6 +18,7 @@ This is the only package of vendorgate that imports ``prefect``.
 
 from __future__ import annotations
 
+from vendorgate.cache import register_lock, register_store
 from vendorgate.prefect._blocks import (
     TokenCacheEntry,
     VaultConnection,
@@ -35,6 +36,10 @@ from vendorgate.prefect._tasks import (
     retry_on_vendor_failure,
 )
 from vendorgate.secrets import register_secret_scheme
+
+# Cache options {"store": {"backend": "prefect-block"}, "lock": {"backend": "prefect-gcl"}}.
+register_store("prefect-block", "vendorgate.prefect._cache:PrefectBlockStore")
+register_lock("prefect-gcl", "vendorgate.prefect._cache:PrefectConcurrencyLock")
 
 # "prefect-secret:BLOCK[#key]": a value held in a Prefect Secret block (imported on use).
 register_secret_scheme(

@@ -23,14 +23,15 @@ import contextlib
 import logging
 import re
 import threading
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vendorgate._errors import CacheError, ConfigurationError
-from vendorgate.cache import CacheBackend, decode_entry, encode_entry, storage_name
+from vendorgate.cache import RefreshLock, TokenStore, decode_entry, encode_entry, storage_name
 from vendorgate.prefect._compat import run_sync
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
     from uuid import UUID
 
@@ -41,6 +42,8 @@ __all__ = ["PrefectBlockStore", "PrefectConcurrencyLock", "block_document_name",
 log = logging.getLogger("vendorgate.cache")
 
 _SLUG_RE = re.compile(r"[^a-z0-9-]+")
+#: Shortest wait for a slot: an acquisition is an API round trip, queued by Prefect.
+MIN_WAIT_S = 2.0
 
 
 def _label(key: str) -> str:
@@ -67,23 +70,30 @@ def _prefect_errors() -> tuple[type[BaseException], ...]:
     return (httpx.HTTPError, PrefectHTTPStatusError, OSError, RuntimeError)
 
 
-class PrefectBlockStore:
+class PrefectBlockStore(TokenStore):
     """Tokens in block documents of type ``vendorgate-token-cache-entry``.
 
     Its ``delete_if`` reads, compares and patches in three steps (the Prefect API has no
-    compare-and-set): a token stored by another worker between the read and the patch
-    can be lost, which costs one extra token request, never a wrong token.
+    compare-and-set), so it declares ``atomic_delete = False``: the token cache then
+    deletes only while it holds the refresh lock.
+
+    Registered as the ``prefect-block`` store: ``{"store": {"backend": "prefect-block"},
+    "lock": {"backend": "prefect-gcl"}}`` in cache options.
 
     Args:
-        prefix: Not used in names today; reserved for several caches on one server.
+        clock: Returns the current epoch time (an expired entry is a miss).
     """
 
     name: str = "prefect-block"
     atomic_delete: ClassVar[bool] = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        from vendorgate.prefect._compat import CapturedSettings
+
         self._ids: dict[str, UUID] = {}
         self._guard = threading.Lock()
+        self._clock = clock
+        self._settings = CapturedSettings()
 
     def __repr__(self) -> str:
         return "PrefectBlockStore()"
@@ -98,12 +108,16 @@ class PrefectBlockStore:
         raw = _entry_text(doc.data.get("entry"))
         if not raw:
             return None
-        return decode_entry(raw, backend=self.name)
+        token = decode_entry(raw, backend=self.name)
+        if token is None or token.expires_at <= self._clock():
+            return None
+        return token
 
     def set(self, key: str, token: Token) -> None:
         """Store ``token``: patch the key's document, creating it the first time."""
-        name = block_document_name(key)
-        text = encode_entry(token)
+        self._write(block_document_name(key), encode_entry(token))
+
+    def _write(self, name: str, text: str) -> None:
         doc_id = self._ids.get(name)
         if doc_id is None:
             doc = self._read(name)
@@ -146,7 +160,7 @@ class PrefectBlockStore:
         from vendorgate.prefect._blocks import TokenCacheEntry
 
         try:
-            with get_client(sync_client=True) as client:
+            with self._settings(), get_client(sync_client=True) as client:
                 return client.read_block_document_by_name(
                     name, TokenCacheEntry.get_block_type_slug(), include_secrets=True
                 )
@@ -163,7 +177,7 @@ class PrefectBlockStore:
         from prefect.exceptions import ObjectNotFound
 
         try:
-            with get_client(sync_client=True) as client:
+            with self._settings(), get_client(sync_client=True) as client:
                 client.update_block_document(
                     doc_id, BlockDocumentUpdate(data={"entry": text}, merge_existing_data=False)
                 )
@@ -181,7 +195,9 @@ class PrefectBlockStore:
         from vendorgate.prefect._blocks import TokenCacheEntry
 
         try:
-            doc_id = run_sync(TokenCacheEntry(entry=SecretStr(text)).save, name, overwrite=False)
+            with self._settings():
+                entry = TokenCacheEntry(entry=SecretStr(text))
+                doc_id = run_sync(entry.save, name, overwrite=False)
         except ValueError:
             # created by another worker meanwhile ("already in use"): patch that one
             doc = self._read(name)
@@ -211,7 +227,7 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}, HTTP {status}" if status else type(exc).__name__
 
 
-class PrefectConcurrencyLock:
+class PrefectConcurrencyLock(RefreshLock):
     """A cross-worker refresh lock: one global concurrency limit of 1 per cache key.
 
     The limit is created on first use if missing (and must have a limit of 1 and be
@@ -220,12 +236,16 @@ class PrefectConcurrencyLock:
     is fetched. A holder that dies keeps the slot until its lease lapses
     (``lease_duration_s``): the others wait that long, then fetch.
 
+    Registered as the ``prefect-gcl`` lock.
+
     Args:
         lease_duration_s: Lease of a held slot, in seconds (Prefect's minimum is 60).
     """
 
     name: str = "prefect-gcl"
-    renews: ClassVar[bool] = False  # Prefect renews the lease itself
+    #: Prefect renews a held slot's lease itself (in a thread, every 3/4 of the lease):
+    #: the token cache has nothing to renew.
+    renews: ClassVar[bool] = False
 
     def __init__(self, *, lease_duration_s: float = 60.0) -> None:
         if isinstance(lease_duration_s, bool) or not (
@@ -234,14 +254,18 @@ class PrefectConcurrencyLock:
             raise ConfigurationError(
                 "must be at least 60 seconds (Prefect's minimum lease)", field="lease_duration_s"
             )
+        from vendorgate.prefect._compat import CapturedSettings
+
         self.lease_duration_s = float(lease_duration_s)
         self._ready: set[str] = set()
+        self._settings = CapturedSettings()
 
     def __repr__(self) -> str:
         return f"PrefectConcurrencyLock(lease_duration_s={self.lease_duration_s:g})"
 
     def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
-        """Hold the key's global concurrency slot; ``False`` if not obtained in ``wait_s``."""
+        """Hold the key's global concurrency slot; ``False`` if not obtained in ``wait_s``
+        (at least :data:`MIN_WAIT_S`)."""
         return self._lock(limit_name(key), wait_s)
 
     def renew(self, key: str, *, ttl_s: float) -> bool:
@@ -260,7 +284,7 @@ class PrefectConcurrencyLock:
         from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
         try:
-            with get_client(sync_client=True) as client:
+            with self._settings(), get_client(sync_client=True) as client:
                 try:
                     limit = client.read_global_concurrency_limit_by_name(name)
                 except ObjectNotFound:
@@ -286,68 +310,42 @@ class PrefectConcurrencyLock:
 
     @contextlib.contextmanager
     def _lock(self, name: str, wait_s: float) -> Iterator[bool]:
-        from prefect.concurrency.sync import concurrency
-
-        self.ensure_limit(name)
-        cm = concurrency(
-            name,
-            occupy=1,
-            timeout_seconds=wait_s,
-            lease_duration=self.lease_duration_s,
-            strict=True,
-            raise_on_lease_renewal_failure=False,
-        )
-        try:
-            cm.__enter__()
-        except TimeoutError:
+        # Settings are entered around each API step, never across the yield: the token
+        # cache may enter and exit this lock in different threads.
+        cm = self._acquire(name, wait_s)
+        if cm is None:
             yield False
             return
-        except _prefect_errors() as exc:
-            raise CacheError(f"prefect-gcl: acquiring the lock failed ({_why(exc)})") from None
-        except Exception as exc:  # ConcurrencySlotAcquisitionError: the limit vanished
-            self._ready.discard(name)
-            raise CacheError(f"prefect-gcl: acquiring the lock failed ({_why(exc)})") from None
         try:
             yield True
         finally:
             try:
-                cm.__exit__(None, None, None)
+                with self._settings():
+                    cm.__exit__(None, None, None)
             except _prefect_errors() as exc:
                 raise CacheError(f"prefect-gcl: releasing the lock failed ({_why(exc)})") from None
 
+    def _acquire(self, name: str, wait_s: float) -> AbstractContextManager[None] | None:
+        from prefect.concurrency.sync import concurrency
 
-class PairedBackend(CacheBackend):
-    """A store and a lock as one :class:`~vendorgate.cache.CacheBackend`.
-
-    For the cache interface of this release (one backend holding both); the store/lock
-    split of :class:`~vendorgate.cache.TokenCache` makes it unnecessary.
-    """
-
-    def __init__(self, store: Any, lock: Any) -> None:
-        self.store = store
-        self.lock_impl = lock
-        self.name = f"{store.name}+{lock.name}"
-
-    def get(self, key: str) -> Token | None:
-        token: Token | None = self.store.get(key)
-        return token
-
-    def set(self, key: str, token: Token) -> None:
-        self.store.set(key, token)
-
-    def delete_if(self, key: str, fingerprint: str) -> bool:
-        return bool(self.store.delete_if(key, fingerprint))
-
-    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
-        cm: AbstractContextManager[bool] = self.lock_impl.lock(key, ttl_s=ttl_s, wait_s=wait_s)
+        with self._settings():
+            self.ensure_limit(name)
+            cm = concurrency(
+                name,
+                occupy=1,
+                # at least one acquisition round trip, even on a busy server
+                timeout_seconds=max(wait_s, MIN_WAIT_S),
+                lease_duration=self.lease_duration_s,
+                strict=True,
+                raise_on_lease_renewal_failure=False,
+            )
+            try:
+                cm.__enter__()
+            except TimeoutError:
+                return None
+            except _prefect_errors() as exc:
+                raise CacheError(f"prefect-gcl: acquiring the lock failed ({_why(exc)})") from None
+            except Exception as exc:  # ConcurrencySlotAcquisitionError: the limit vanished
+                self._ready.discard(name)
+                raise CacheError(f"prefect-gcl: acquiring the lock failed ({_why(exc)})") from None
         return cm
-
-    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
-        renew = getattr(self.lock_impl, "renew", None)
-        if renew is None:
-            renew = getattr(self.lock_impl, "renew_lock", None)
-        return bool(renew(key, ttl_s=ttl_s)) if renew is not None else True
-
-    def close(self) -> None:
-        self.store.close()
-        self.lock_impl.close()

@@ -6,8 +6,6 @@ inside a block. Errors name the block field at fault and never carry a secret.
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import ConfigurationError
@@ -15,7 +13,6 @@ from vendorgate._errors import ConfigurationError
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from vendorgate.cache import TokenCache
     from vendorgate.connection import VendorConnection
     from vendorgate.http import AsyncVendorClient, Paginator, VendorClient
     from vendorgate.prefect._blocks import VaultConnection, VendorApi, VendorCredentials
@@ -27,7 +24,6 @@ __all__ = [
     "cache_options",
     "connection",
     "paginator_from",
-    "token_cache",
     "token_config",
     "token_provider",
     "vault_settings",
@@ -146,9 +142,9 @@ def cache_options(api: VendorApi) -> dict[str, Any]:
 def connection(api: VendorApi) -> VendorConnection:
     """The core's connection spec for a :class:`VendorApi` block.
 
-    The only place that reads a ``VendorApi``'s fields; the token cache choice is kept
-    apart (:func:`cache_options`) until the core's cache registry knows Prefect's store
-    and lock.
+    The only place that reads a ``VendorApi``'s fields. Specs with equal cache options
+    share one token cache per process, so every task run of a worker shares the memory
+    level in front of the block-document store.
 
     Raises:
         ConfigurationError: a missing or invalid field, named as the block's field.
@@ -160,6 +156,7 @@ def connection(api: VendorApi) -> VendorConnection:
         return VendorConnection(
             token=token_config(api.credentials),
             base_url=api.base_url,
+            cache=cache_options(api),
             retry=RetryPolicy(attempts=api.retry_attempts, timeout_s=api.retry_timeout_s),
             rate_limit=RateLimit(
                 requests_per_s=api.requests_per_s, max_concurrency=api.max_concurrency
@@ -173,60 +170,19 @@ def connection(api: VendorApi) -> VendorConnection:
         raise _in_block("VendorApi", exc) from None
 
 
-_caches: dict[str, TokenCache] = {}
-_caches_guard = threading.Lock()
-
-
-def token_cache(options: dict[str, Any]) -> TokenCache:
-    """One token cache per process for equal options (shared by every task run)."""
-    key = json.dumps(options, sort_keys=True, default=str)
-    cache = _caches.get(key)
-    if cache is None:
-        with _caches_guard:
-            cache = _caches.get(key)
-            if cache is None:
-                cache = _caches[key] = _build_cache(options)
-    return cache
-
-
-def _part(options: dict[str, Any], field: str) -> Any:
-    from vendorgate.cache import cache_from_mapping
-    from vendorgate.prefect._cache import PrefectBlockStore, PrefectConcurrencyLock
-
-    name = options.get("backend")
-    opts = {k: v for k, v in options.items() if k != "backend"}
-    if name == "prefect-block":
-        return PrefectBlockStore()
-    if name == "prefect-gcl":
-        return PrefectConcurrencyLock(**opts)
-    cache = cache_from_mapping(options, field=f"VendorApi.{field}")
-    return cache.backend
-
-
-def _build_cache(options: dict[str, Any]) -> TokenCache:
-    from vendorgate.cache import TokenCache, cache_from_mapping
-    from vendorgate.prefect._cache import PairedBackend
-
-    if "store" not in options:
-        return cache_from_mapping(options, field="VendorApi.token_cache")
-    store = _part(options["store"], "token_cache")
-    lock = _part(options["lock"], "token_cache_lock")
-    return TokenCache(PairedBackend(store, lock))
-
-
 def token_provider(api: VendorApi) -> TokenProvider:
     """The token provider of a :class:`VendorApi` block (its credentials and cache)."""
-    return connection(api).provider(cache=token_cache(cache_options(api)))
+    return connection(api).provider()
 
 
 def vendor_client(api: VendorApi) -> VendorClient:
     """A synchronous client for a :class:`VendorApi` block."""
-    return connection(api).client(source=token_provider(api))
+    return connection(api).client()
 
 
 def async_vendor_client(api: VendorApi) -> AsyncVendorClient:
     """An asyncio client for a :class:`VendorApi` block."""
-    return connection(api).async_client(source=token_provider(api))
+    return connection(api).async_client()
 
 
 def paginator_from(spec: Paginator | dict[str, Any] | None) -> Paginator:
