@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+
 from vendorgate.prefect import extract_vendor_data
 
 

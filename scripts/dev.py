@@ -5,7 +5,8 @@ Needs only Python >= 3.10 on the machine: it installs uv into ``.tools/`` and bu
 two locked environments itself (Airflow and Prefect cannot share one: their FastAPI pins
 conflict, so ``uv.lock`` holds two forks).
 
-    python3 scripts/dev.py demo     # the main job: OpenBao + vendor sandbox demo pipeline
+    python3 scripts/dev.py demo     # the main job: OpenBao + vendor sandbox demo pipeline,
+                                    # then 24 Prefect task runs sharing one token
     python3 scripts/dev.py test     # every test, in both environments
     python3 scripts/dev.py lint     # ruff check, ruff format --check, mypy, docs build
     python3 scripts/dev.py bench    # benchmarks (add --quick for a short run)
@@ -116,7 +117,33 @@ def cmd_lint(_: list[str]) -> int:
 
 def cmd_demo(extra: list[str]) -> int:
     bin_dir = sync("airflow")
-    return _run([str(bin_dir / "vendorgate"), "demo", *extra], check=False)
+    code = _run([str(bin_dir / "vendorgate"), "demo", *extra], check=False)
+    return code or demo_prefect()
+
+
+def demo_prefect() -> int:
+    """The concurrent Prefect flow end to end on Prefect's embedded default server."""
+    import shutil
+    import tempfile
+
+    bin_dir = sync("prefect")
+    home = Path(tempfile.mkdtemp(prefix="vendorgate-prefect-demo-"))
+    out = home / "output"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV"))}
+    # its own PREFECT_HOME: the embedded server's database is not shared with anything
+    env.update(PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING")
+    _say("Prefect: 24 concurrent task runs, one VendorApi block, tokens in a block document")
+    flow = ROOT / "flows_examples" / "vendorgate_concurrent_flow.py"
+    try:
+        code = _run([str(bin_dir / "python"), str(flow), str(out)], env=env, check=False)
+        if code == 0:
+            files = sorted(out.glob("*.jsonl"))
+            _say(f"Prefect output: {len(files)} files in {out} (kept; delete when done)")
+        return code
+    finally:
+        shutil.rmtree(home / ".prefect", ignore_errors=True)
+        for db in home.glob("prefect.db*"):
+            db.unlink()
 
 
 def cmd_bench(extra: list[str]) -> int:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from _prefect_helpers import make_api
-
 from prefect import flow
+
 from vendorgate.prefect import (
     aextract_vendor_data,
     call_vendor_api,

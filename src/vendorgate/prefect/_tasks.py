@@ -16,9 +16,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from prefect import task
 from vendorgate._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -31,9 +31,9 @@ from vendorgate.prefect._compat import run_sync
 if TYPE_CHECKING:
     import os
 
+    from prefect import Task
     from prefect.client.schemas.objects import State, TaskRun
 
-    from prefect import Task
     from vendorgate.http import Output, Paginator
     from vendorgate.prefect._blocks import VendorApi
 
