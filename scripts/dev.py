@@ -131,7 +131,11 @@ def demo_prefect() -> int:
     out = home / "output"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV"))}
     # its own PREFECT_HOME: the embedded server's database is not shared with anything
-    env.update(PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
     _say("Prefect: 24 concurrent task runs, one VendorApi block, tokens in a block document")
     flow = ROOT / "flows_examples" / "vendorgate_concurrent_flow.py"
     try:

@@ -159,3 +159,57 @@ def test_block_repr_and_dump_hide_secrets() -> None:
     creds = _credentials()
     shown = repr(creds) + creds.model_dump_json()
     assert SECRET not in shown
+
+
+def test_public_names_and_registrations() -> None:
+    """Importing the collection exposes its names and registers its cache and secret scheme."""
+    import vendorgate.prefect as collection
+    from vendorgate.cache import cache_from_mapping
+    from vendorgate.secrets import parse_secret_ref
+
+    for name in collection.__all__:
+        assert getattr(collection, name) is not None, name
+    cache = cache_from_mapping(
+        {"store": {"backend": "prefect-block"}, "lock": {"backend": "prefect-gcl"}}
+    )
+    assert type(cache.store).__name__ == "PrefectBlockStore"
+    assert type(cache.lock).__name__ == "PrefectConcurrencyLock"
+    assert parse_secret_ref("prefect-secret:acme", field="client_secret").scheme == (
+        "prefect-secret"
+    )
+
+
+def test_prefect_collections_entry_point() -> None:
+    """A Prefect server or worker next to the package imports it (and its blocks)."""
+    from importlib.metadata import entry_points
+
+    points = {ep.name: ep.value for ep in entry_points(group="prefect.collections")}
+    assert points.get("vendorgate") == "vendorgate.prefect"
+
+
+@pytest.mark.slow
+def test_prefect_block_register_cli(prefect_harness: None) -> None:
+    """`prefect block register -m vendorgate.prefect` registers every block type."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    url = str(PREFECT_API_URL.value())
+    prefect_cli = Path(sys.executable).parent / "prefect"
+    done = subprocess.run(
+        [str(prefect_cli), "block", "register", "-m", "vendorgate.prefect"],
+        env={**os.environ, "PREFECT_API_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with httpx.Client(base_url=url, timeout=30) as api:
+        for block in BLOCKS:
+            slug = block.get_block_type_slug()
+            assert api.get(f"/block_types/slug/{slug}").status_code == 200, slug
