@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal, cast
 
+from vendorgate import _validate as check
 from vendorgate._errors import ConfigurationError
 from vendorgate._url import is_http_url, safe_url
 
@@ -261,15 +262,8 @@ class Dialect:
                 "must be a table of name = value", field="extra_params"
             ) from exc
         object.__setattr__(self, "extra_params", tuple(sorted(extra)))
-        if (
-            isinstance(self.default_lifetime_s, bool)
-            or not isinstance(self.default_lifetime_s, (int, float))
-            or self.default_lifetime_s <= 0
-        ):
-            raise ConfigurationError(
-                "must be a positive number of seconds", field="default_lifetime_s"
-            )
-        object.__setattr__(self, "default_lifetime_s", float(self.default_lifetime_s))
+        lifetime = check.seconds(self.default_lifetime_s, "default_lifetime_s")
+        object.__setattr__(self, "default_lifetime_s", lifetime)
         refresh: Any = self.refresh
         if refresh is not None and not isinstance(refresh, RefreshGrant):
             if isinstance(refresh, Mapping):
