@@ -330,7 +330,7 @@ class PrefectConcurrencyLock(RefreshLock):
 
         with self._settings():
             self.ensure_limit(name)
-            cm = concurrency(
+            cm: AbstractContextManager[None] = concurrency(
                 name,
                 occupy=1,
                 # at least one acquisition round trip, even on a busy server

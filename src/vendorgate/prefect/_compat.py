@@ -41,4 +41,7 @@ class CapturedSettings:
 
         if get_settings_context().settings is self._settings:
             return contextlib.nullcontext()
-        return SettingsContext(profile=self._profile, settings=self._settings)
+        context: AbstractContextManager[Any] = SettingsContext(
+            profile=self._profile, settings=self._settings
+        )
+        return context
