@@ -14,6 +14,7 @@ from _prefect_helpers import make_api
 from prefect import flow
 
 from vendorgate.prefect import (
+    acall_vendor_api,
     aextract_vendor_data,
     call_vendor_api,
     extract_vendor_data,
@@ -126,6 +127,23 @@ def test_call_vendor_api_writes_the_body_and_returns_counts(
     assert result["status"] == 200
     assert result["bytes"] == len((tmp_path / "p1").read_bytes())
     assert "items" in json.loads((tmp_path / "p1").read_text())
+
+
+def test_async_call_returns_counts_only(
+    prefect_harness: None, sandbox: VendorSandbox, tmp_path: Path
+) -> None:
+    """The async call returns status and size; without an output the body is dropped."""
+    api = _fresh_api(sandbox)
+
+    @flow
+    async def one() -> Any:
+        return await acall_vendor_api(api, "GET", "/items", params={"page": 2})
+
+    result = asyncio.run(one())
+
+    assert result["status"] == 200
+    assert result["bytes"] > 0
+    assert result["output"] is None
 
 
 def test_vendorgate_log_lines_reach_the_task_log(

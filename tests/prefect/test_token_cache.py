@@ -189,7 +189,11 @@ def test_workers_share_one_token_request(prefect_harness: None, sandbox: VendorS
     """Eight cold workers asking at once cause one token request at the vendor."""
     from vendorgate.prefect._connection import token_config
 
-    config = token_config(make_api(sandbox).credentials)
+    credentials = make_api(sandbox).credentials
+    credentials.client_id = f"workers-{uuid.uuid4().hex[:8]}"  # no token cached by others
+    secret = sandbox.demo_credentials("oauth2-basic")["client_secret"]
+    sandbox.add_client("oauth2-basic", credentials.client_id, client_secret=secret)
+    config = token_config(credentials)
     tokens: list[str] = []
     barrier = threading.Barrier(8)
 
