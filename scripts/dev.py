@@ -5,7 +5,8 @@ Needs only Python >= 3.10 on the machine: it installs uv into ``.tools/`` and bu
 two locked environments itself (Airflow and Prefect cannot share one: their FastAPI pins
 conflict, so ``uv.lock`` holds two forks).
 
-    python3 scripts/dev.py demo     # the main job: OpenBao + vendor sandbox demo pipeline
+    python3 scripts/dev.py demo     # the main job: OpenBao + vendor sandbox demo pipeline,
+                                    # then 24 Prefect task runs sharing one token
     python3 scripts/dev.py test     # every test, in both environments
     python3 scripts/dev.py lint     # ruff check, ruff format --check, mypy, docs build
     python3 scripts/dev.py bench    # benchmarks (add --quick for a short run)
@@ -31,12 +32,13 @@ TOOLS = ROOT / ".tools"
 UV_VERSION = "0.13.9"
 COMMON_EXTRAS = ("testing", "redis", "fsspec", "http2")
 ENVS = {
-    # name: (virtualenv directory, extras installed into it)
-    "airflow": (ROOT / ".venv-airflow", ("airflow", *COMMON_EXTRAS)),
-    "prefect": (ROOT / ".venv-prefect", ("prefect", *COMMON_EXTRAS)),
+    # name: (virtualenv directory, extras installed into it, Python request for uv)
+    "airflow": (ROOT / ".venv-airflow", ("airflow", *COMMON_EXTRAS), None),
+    # Prefect 3.9 needs Python >= 3.11.
+    "prefect": (ROOT / ".venv-prefect", ("prefect", *COMMON_EXTRAS), ">=3.11"),
     # `mutate` only: the Airflow environment plus the mutation group, kept apart so that
     # `test` (which syncs its environment exactly) never removes mutmut mid-run
-    "mutation": (ROOT / ".venv-mutation", ("airflow", *COMMON_EXTRAS)),
+    "mutation": (ROOT / ".venv-mutation", ("airflow", *COMMON_EXTRAS), None),
 }
 # The test directories each environment owns, and the fewest tests it must RUN (collected and
 # not skipped) from each. A directory skipped whole (say Airflow fails to import), an
@@ -55,7 +57,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
     },
     # Slow real-server core tests already ran in the Airflow environment; here: fast core
     # tests (marker "not slow") and every Prefect test.
-    "prefect": {"tests/core": 600, "tests/prefect": 1},
+    "prefect": {"tests/core": 600, "tests/prefect": 80},
 }
 TEST_MARKERS = {"airflow": None, "prefect": "not slow or prefect"}
 # pytest options that narrow the selection: with any of them the minimums are not checked.
@@ -84,9 +86,11 @@ def _uv() -> str:
 
 def sync(name: str, groups: tuple[str, ...] = ()) -> Path:
     """Create or update one locked environment; return its bin directory."""
-    path, extras = ENVS[name]
+    path, extras, python = ENVS[name]
     env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(path))
     cmd = [_uv(), "sync", "--frozen", "--quiet"]
+    if python:
+        cmd += ["--python", python]
     for extra in extras:
         cmd += ["--extra", extra]
     for group in groups:
@@ -223,10 +227,13 @@ def cmd_test(extra: list[str]) -> int:
 
 def cmd_lint(_: list[str]) -> int:
     bin_dir = sync("airflow")
+    prefect_bin = sync("prefect")
     steps = [
         [str(bin_dir / "ruff"), "check", "src", "tests", "benchmarks", "scripts"],
         [str(bin_dir / "ruff"), "format", "--check", "src", "tests", "benchmarks", "scripts"],
         [str(bin_dir / "mypy"), "src/vendorgate"],
+        # the Prefect collection against the installed prefect (Python >= 3.11)
+        [str(prefect_bin / "mypy"), "--python-version", "3.11", "src/vendorgate/prefect"],
         [str(bin_dir / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", str(ROOT / "site")],
     ]
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
@@ -239,7 +246,37 @@ def cmd_lint(_: list[str]) -> int:
 
 def cmd_demo(extra: list[str]) -> int:
     bin_dir = sync("airflow")
-    return _run([str(bin_dir / "vendorgate"), "demo", *extra], check=False)
+    code = _run([str(bin_dir / "vendorgate"), "demo", *extra], check=False)
+    return code or demo_prefect()
+
+
+def demo_prefect() -> int:
+    """The concurrent Prefect flow end to end on Prefect's embedded default server."""
+    import shutil
+    import tempfile
+
+    bin_dir = sync("prefect")
+    home = Path(tempfile.mkdtemp(prefix="vendorgate-prefect-demo-"))
+    out = home / "output"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV"))}
+    # its own PREFECT_HOME: the embedded server's database is not shared with anything
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    _say("Prefect: 24 concurrent task runs, one VendorApi block, tokens in a block document")
+    flow = ROOT / "flows_examples" / "vendorgate_concurrent_flow.py"
+    try:
+        code = _run([str(bin_dir / "python"), str(flow), str(out)], env=env, check=False)
+        if code == 0:
+            files = sorted(out.glob("*.jsonl"))
+            _say(f"Prefect output: {len(files)} files in {out} (kept; delete when done)")
+        return code
+    finally:
+        shutil.rmtree(home / ".prefect", ignore_errors=True)
+        for db in home.glob("prefect.db*"):
+            db.unlink()
 
 
 def cmd_bench(extra: list[str]) -> int:
