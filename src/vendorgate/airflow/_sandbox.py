@@ -20,17 +20,19 @@ __all__ = ["KV_PREFIX", "sandbox_connection", "store_sandbox_secrets"]
 KV_PREFIX = "vendorgate/airflow"
 
 
-def store_sandbox_secrets(bao: OpenBaoServer, sandbox: VendorSandbox) -> None:
+def store_sandbox_secrets(
+    bao: OpenBaoServer, sandbox: VendorSandbox, *, kv_prefix: str = KV_PREFIX
+) -> None:
     """Write every sandbox vendor's demo secrets (and the demo PEM key) to OpenBao."""
     client = bao.client()
     cfg = sandbox.config()
     for vendor, entry in cfg["vendors"].items():
         data = {k: entry[k] for k in ("client_secret", "username", "password") if entry.get(k)}
         client.secrets.kv.v2.create_or_update_secret(
-            path=f"{KV_PREFIX}/{vendor}", secret=data, mount_point="secret"
+            path=f"{kv_prefix}/{vendor}", secret=data, mount_point="secret"
         )
     client.secrets.kv.v2.create_or_update_secret(
-        path=f"{KV_PREFIX}/private-keys",
+        path=f"{kv_prefix}/private-keys",
         secret={"demo_jwt_client": cfg["demo_private_key_pem"]},
         mount_point="secret",
     )
@@ -43,6 +45,7 @@ def sandbox_connection(
     vault_addr: str | None = None,
     cache: str | None = None,
     cache_dir: str | None = None,
+    kv_prefix: str = KV_PREFIX,
 ) -> dict[str, Any]:
     """The connection (``--conn-json`` form) of the sandbox's demo client for ``preset``.
 
@@ -53,15 +56,16 @@ def sandbox_connection(
             ``VAULT_ADDR``); the login token always comes from ``VAULT_TOKEN``.
         cache: Token cache store (``None``: the default, Airflow Variables).
         cache_dir: Directory of the file lock (``None``: ``$AIRFLOW_HOME/vendorgate-cache``).
+        kv_prefix: Where the secrets are in KV v2 (see :func:`store_sandbox_secrets`).
     """
     creds = sandbox.demo_credentials(preset)
     vendor = creds["token_url"].rstrip("/").split("/")[3]
-    ref = f"vault:secret/{KV_PREFIX}/{vendor}"
+    ref = f"vault:secret/{kv_prefix}/{vendor}"
     extra: dict[str, Any] = {"preset": preset, "auth_url": creds["token_url"]}
     login = creds["client_id"]
     if preset == "oauth2-private-key-jwt":
         login = creds["jwt_client_id"]
-        extra["private_key_ref"] = f"vault:secret/{KV_PREFIX}/private-keys#demo_jwt_client"
+        extra["private_key_ref"] = f"vault:secret/{kv_prefix}/private-keys#demo_jwt_client"
     else:
         extra["client_secret_ref"] = f"{ref}#client_secret"
     if creds.get("username"):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import argparse
+import argparse
 
 __all__ = ["add_parser"]
 
@@ -23,6 +20,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--pages", type=int, default=3, help="pages per vendor (default 3)")
     parser.add_argument("--page-size", type=int, default=25, help="records per page (default 25)")
+    parser.add_argument(
+        "--airflow",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the mapped example DAG with Airflow (default: when Airflow is installed)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -32,5 +35,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.pages < 1 or args.page_size < 1:
         raise ConfigurationError("must be >= 1", field="--pages/--page-size")
-    run_demo(pages=args.pages, page_size=args.page_size)
+    airflow = args.airflow
+    if airflow is None:
+        import importlib.util
+
+        from vendorgate.airflow._demo import example_dags_folder
+
+        airflow = importlib.util.find_spec("airflow") is not None and bool(example_dags_folder())
+    run_demo(pages=args.pages, page_size=args.page_size, airflow=airflow)
     return 0
