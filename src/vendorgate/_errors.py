@@ -20,6 +20,7 @@ the cause and the field involved and say what to do; they never contain a secret
     │   ├── TokenResponseError        the token endpoint answered something unusable
     │   └── TokenValidationError      signature, kid, audience or expiry check failed
     ├── CacheError                    a shared cache backend failed (callers degrade)
+    ├── OutputBusyError               another pull holds the output (path, lock_path)
     └── APIError                      a vendor API call failed (status, vendor, request id)
         ├── AuthenticationError       401 after one fresh token: credentials are wrong
         ├── PermissionDeniedError     403 after one fresh token: permissions are missing
@@ -41,6 +42,7 @@ __all__ = [
     "CacheError",
     "ConfigurationError",
     "KeyFormatError",
+    "OutputBusyError",
     "PermissionDeniedError",
     "RateLimitError",
     "SecretError",
@@ -151,6 +153,20 @@ class TokenValidationError(TokenError):
 
 class CacheError(VendorgateError):
     """A shared cache backend failed. Callers degrade to the memory level."""
+
+
+class OutputBusyError(VendorgateError):
+    """Another pull is writing the same output; this one stopped before touching it.
+
+    Attributes:
+        path: The output (local path or fsspec URL) both pulls write.
+        lock_path: The lock file or claim object the other pull holds.
+    """
+
+    def __init__(self, message: str, *, path: str, lock_path: str) -> None:
+        self.path = path
+        self.lock_path = lock_path
+        super().__init__(message)
 
 
 class APIError(VendorgateError):

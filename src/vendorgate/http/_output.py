@@ -15,7 +15,19 @@ so the truncation point is always a member boundary.
 
 On success the partial file is renamed to the final name (``os.replace``, atomic) and the
 checkpoint is removed. A crash between the two leaves a checkpoint that says "complete"
-next to the final file: a rerun notices and only removes the checkpoint.
+next to the final file. Every checkpoint records the run that wrote it
+(:attr:`Output.run_id`, or a random id when none is given): a rerun *of that run* (the
+same ``run_id``, e.g. an orchestrator's retry) only removes the checkpoint; any other pull
+drops the leftover and fetches again, so a stale file is never passed off as fresh.
+
+One pull at a time per output: :meth:`OutputWriter.open` takes an exclusive claim,
+``<output>.lock`` beside the partial file (``flock``, released by the kernel if the
+process dies), held until :meth:`OutputWriter.commit` or :meth:`OutputWriter.close`. A
+second pull to the same output raises :class:`~vendorgate.OutputBusyError` at once,
+before it touches the partial file or the checkpoint. For an fsspec URL a claim object
+(``<url>.vendorgate-claim``, with a heartbeat and an expiry) also keeps pulls on other
+hosts out. Holding the claim, ``open`` removes checkpoint temp files (and, for URLs,
+upload temp objects) a crashed run left behind.
 
 A checkpoint records what identifies its pull (absolute first URL and parameters, the
 strategy and its settings, gzip, serializer); a rerun with other settings is refused
@@ -29,17 +41,23 @@ temporary name and moved to the final URL.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import hashlib
 import json
+import math
 import os
+import socket
 import tempfile
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from vendorgate._errors import ConfigurationError
+from vendorgate._errors import ConfigurationError, OutputBusyError
 from vendorgate.http._pagination import PageRequest
 
 if TYPE_CHECKING:
@@ -72,6 +90,12 @@ class Output:
         storage_options: Passed to ``fsspec.core.url_to_fs`` for URLs.
         fsync: fsync the data and the checkpoint after every page (crash safety).
         serializer: Turns one record into one line (without the newline); JSON by default.
+        run_id: What identifies this run across its retries (an Airflow run and task, a
+            Prefect flow run). A checkpoint left "complete" by a crash is only finished by
+            a pull with the same ``run_id``; any other pull fetches again. ``None``: every
+            pull is a new run.
+        claim_ttl_s: For fsspec URLs, how long the claim object keeps other hosts out
+            without a heartbeat (the pull renews it while it writes pages).
     """
 
     path: str | os.PathLike[str]
@@ -81,10 +105,25 @@ class Output:
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     fsync: bool = True
     serializer: Callable[[Any], bytes] = _default_serializer
+    run_id: str | None = None
+    claim_ttl_s: float = 600.0
 
     def __post_init__(self) -> None:
         if not str(self.path):
             raise ConfigurationError("must be a local path or an fsspec URL", field="path")
+        if self.run_id is not None and (not isinstance(self.run_id, str) or not self.run_id):
+            raise ConfigurationError(
+                "must be a non-empty string (e.g. the orchestrator's run id) or None",
+                field="run_id",
+            )
+        ttl = self.claim_ttl_s
+        if (
+            isinstance(ttl, bool)
+            or not isinstance(ttl, (int, float))
+            or not math.isfinite(ttl)
+            or ttl <= 0
+        ):
+            raise ConfigurationError("must be a finite number of seconds > 0", field="claim_ttl_s")
 
     @property
     def is_url(self) -> bool:
@@ -110,6 +149,12 @@ class Output:
         """The local file records are appended to while the pull runs."""
         base = self._local_base()
         return base.with_name(base.name + ".partial")
+
+    @property
+    def lock_file(self) -> Path:
+        """The local lock file that gives one pull at a time the output."""
+        base = self._local_base()
+        return base.with_name(base.name + ".lock")
 
     @property
     def checkpoint_file(self) -> Path:
@@ -140,6 +185,8 @@ class Checkpoint:
         records: Records written so far.
         pages: Pages written so far.
         bytes: Size of the partial file when the checkpoint was written.
+        run: The run that wrote it (:attr:`Output.run_id` or a random id); ``None`` in
+            checkpoints of older versions.
     """
 
     source: Mapping[str, Any]
@@ -147,6 +194,7 @@ class Checkpoint:
     records: int
     pages: int
     bytes: int
+    run: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -157,6 +205,7 @@ class Checkpoint:
             "records": self.records,
             "pages": self.pages,
             "bytes": self.bytes,
+            "run": self.run,
         }
 
     @classmethod
@@ -189,6 +238,7 @@ class Checkpoint:
             records=int(data["records"]),
             pages=int(data["pages"]),
             bytes=int(data["bytes"]),
+            run=data["run"] if isinstance(data.get("run"), str) else None,
         )
 
 
@@ -241,13 +291,183 @@ def source_identity(
 
 
 def _atomic_write(path: Path, data: bytes, *, fsync: bool) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # matches _tmp_glob(path)
     with open(tmp, "wb") as fh:
         fh.write(data)
         if fsync:
             fh.flush()
             os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _tmp_glob(path: Path) -> str:
+    """The glob of the temp files :func:`_atomic_write` makes for ``path``."""
+    return f".{path.name}.*.tmp"
+
+
+def _holder(path: Path | None, info: Mapping[str, Any] | None) -> str:
+    if not info:
+        return f"lock {path}" if path is not None else "a claim"
+    parts = [f"pid {info.get('pid')} on {info.get('host')}"]
+    if info.get("run"):
+        parts.append(f"run {info.get('run')}")
+    if info.get("since"):
+        parts.append(f"since {info.get('since')}")
+    return ", ".join(parts)
+
+
+def _busy(output: Output, lock_path: str, holder: str) -> OutputBusyError:
+    return OutputBusyError(
+        f"output {output.path} is being written by another pull ({holder}); two pulls to "
+        "one output would corrupt it. Wait for that pull to finish (or stop it), or give "
+        "this pull another output path",
+        path=str(output.path),
+        lock_path=lock_path,
+    )
+
+
+def _claim_info(run: str) -> dict[str, Any]:
+    return {
+        "run": run,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+class _LocalLock:
+    """An exclusive ``flock`` on the output's lock file, held by an open descriptor.
+
+    The kernel drops the lock when the process dies, so a crash never leaves a stale
+    lock. The file is removed on release while still locked; an acquirer checks that
+    the path still names the file it locked (else it locked a removed file and retries).
+    """
+
+    def __init__(self, output: Output, run: str) -> None:
+        self.output = output
+        self.path = output.lock_file
+        self.run = run
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no flock (Windows): an exclusive create
+            self._acquire_exclusive_create()
+            return
+        for _ in range(10):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                raise _busy(self.output, str(self.path), _holder(self.path, self._read())) from None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, json.dumps(_claim_info(self.run)).encode())
+                self._fd = fd
+                return
+            os.close(fd)  # locked a file its holder just removed: try again
+        raise _busy(self.output, str(self.path), _holder(self.path, None))
+
+    def _acquire_exclusive_create(self) -> None:  # pragma: no cover - no flock
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = _holder(self.path, self._read())
+            raise _busy(
+                self.output,
+                str(self.path),
+                f"{holder}; if no pull is running, a crash left it: delete {self.path}",
+            ) from None
+        os.write(fd, json.dumps(_claim_info(self.run)).encode())
+        self._fd = fd
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
+class _RemoteClaim:
+    """A claim object beside an fsspec output, so that pulls on other hosts stay out.
+
+    Object stores have no locks: the claim names its run and an expiry, is renewed while
+    the pull writes pages, and is checked again just before the final move. A crashed
+    run's claim expires after :attr:`Output.claim_ttl_s`.
+    """
+
+    def __init__(self, output: Output, run: str, owner: str) -> None:
+        from fsspec.core import url_to_fs
+
+        self.output = output
+        self.run = run
+        self.owner = owner  # this writer, even when a zombie attempt shares its run id
+        self.fs, remote = url_to_fs(str(output.path), **dict(output.storage_options))
+        self.path = f"{remote}.vendorgate-claim"
+        self._renewed = 0.0
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.fs.cat_file(self.path))
+        except (OSError, ValueError):  # FileNotFoundError included
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _write(self) -> None:
+        now = time.time()
+        info = _claim_info(self.run) | {
+            "owner": self.owner,
+            "expires": now + self.output.claim_ttl_s,
+        }
+        self.fs.pipe_file(self.path, json.dumps(info).encode())
+        self._renewed = now
+
+    def _check(self, data: dict[str, Any] | None, *, mine_required: bool) -> None:
+        if data is None:
+            if mine_required:
+                raise _busy(self.output, self.path, "its claim disappeared")
+            return
+        if data.get("owner") == self.owner:
+            return
+        live = isinstance(data.get("expires"), (int, float)) and data["expires"] > time.time()
+        if live or mine_required:
+            raise _busy(self.output, self.path, _holder(None, data))
+
+    def acquire(self) -> None:
+        self._check(self._read(), mine_required=False)
+        self._write()
+        self._check(self._read(), mine_required=True)  # another host wrote after us
+
+    def renew(self) -> None:
+        if time.time() - self._renewed >= self.output.claim_ttl_s / 3:
+            self._check(self._read(), mine_required=True)
+            self._write()
+
+    def verify(self) -> None:
+        self._check(self._read(), mine_required=True)
+
+    def release(self) -> None:
+        data = self._read()
+        if data is not None and data.get("owner") == self.owner:
+            with contextlib.suppress(OSError):
+                self.fs.rm_file(self.path)
 
 
 class OutputWriter:
@@ -272,6 +492,11 @@ class OutputWriter:
         self.output = output
         self.first = first
         self.source = source_identity(first, output, base_url=base_url, paginator=paginator)
+        self._owner = uuid.uuid4().hex
+        #: The run recorded in the checkpoints (:attr:`Output.run_id` or a random id).
+        self.run = output.run_id or f"anonymous-{self._owner}"
+        self._lock: _LocalLock | None = None
+        self._claim: _RemoteClaim | None = None
         self._committed = False
         self.records = 0
         self.pages = 0
@@ -281,10 +506,64 @@ class OutputWriter:
         self._position: PageRequest | None = first
 
     def open(self) -> PageRequest | None:
-        """Prepare the partial file; return the request to start from (``None``: all done)."""
+        """Claim the output, prepare the partial file; return where to start (``None``: done).
+
+        Raises:
+            OutputBusyError: Another pull holds the output; nothing was touched.
+            ConfigurationError: The checkpoint belongs to another pull, or is unreadable.
+        """
+        out = self.output
+        out.partial_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock = _LocalLock(out, self.run)
+            self._lock.acquire()
+            if out.is_url:
+                self._claim = _RemoteClaim(out, self.run, self._owner)
+                self._claim.acquire()
+            self._remove_stale_temp_files()
+            return self._open_claimed()
+        except BaseException:
+            self._release()
+            raise
+
+    def _remove_stale_temp_files(self) -> None:
+        """Remove the temp files of a crashed run (safe: this writer holds the claim)."""
+        checkpoint = self.output.checkpoint_file
+        if checkpoint.parent.is_dir():
+            for tmp in checkpoint.parent.glob(_tmp_glob(checkpoint)):
+                tmp.unlink(missing_ok=True)
+        if self._claim is not None:
+            fs, remote = self._claim.fs, self._claim.path.removesuffix(".vendorgate-claim")
+            with contextlib.suppress(OSError):
+                for tmp in fs.glob(f"{remote}.tmp-*"):
+                    fs.rm_file(tmp)
+
+    def _release(self) -> None:
+        if self._claim is not None:
+            with contextlib.suppress(OSError):
+                self._claim.release()
+            self._claim = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _finish_matches(self, cp: Checkpoint) -> bool:
+        """Whether ``cp`` is this run's "complete" checkpoint and its file is in place."""
+        if self.output.run_id is None or cp.run != self.output.run_id:
+            return False
+        out = self.output
+        final = str(out.path)
+        if not out.is_url:
+            path = Path(final.removeprefix("file://"))
+            return path.exists() and path.stat().st_size == cp.bytes
+        from fsspec.core import url_to_fs
+
+        fs, remote = url_to_fs(final, **dict(out.storage_options))
+        return bool(fs.exists(remote)) and int(fs.size(remote)) == cp.bytes
+
+    def _open_claimed(self) -> PageRequest | None:
         out = self.output
         partial = out.partial_path
-        partial.parent.mkdir(parents=True, exist_ok=True)
         cp = Checkpoint.load(out.checkpoint_file)
         if cp is not None and cp.source != self.source:
             keys = sorted(set(cp.source) | set(self.source))
@@ -295,14 +574,19 @@ class OutputWriter:
                 "delete it (and its .partial file) to start over",
                 field="output",
             )
-        if cp is not None and cp.position is None and not partial.exists() and self._final_exists():
-            # the last run crashed after moving the file into place: only the checkpoint
-            # is left to remove
-            self.records, self.pages, self._bytes = cp.records, cp.pages, cp.bytes
-            self._position = None
-            self.resumed = True
-            self._committed = True
-            return None
+        if cp is not None and cp.position is None:
+            if not partial.exists() and self._finish_matches(cp):
+                # this run crashed after moving the file into place: only the checkpoint
+                # is left to remove
+                self.records, self.pages, self._bytes = cp.records, cp.pages, cp.bytes
+                self._position = None
+                self.resumed = True
+                self._committed = True
+                return None
+            if cp.run != out.run_id or out.run_id is None:
+                # another run's finished pull: its data may be stale, fetch again
+                out.checkpoint_file.unlink(missing_ok=True)
+                cp = None
         if cp is not None and partial.exists() and partial.stat().st_size >= cp.bytes:
             fh = open(partial, "r+b")  # noqa: SIM115 - kept open across pages
             fh.truncate(cp.bytes)
@@ -334,7 +618,9 @@ class OutputWriter:
         self.records += len(records)
         self.pages += 1
         self._position = next_request
-        cp = Checkpoint(self.source, next_request, self.records, self.pages, self._bytes)
+        if self._claim is not None:
+            self._claim.renew()
+        cp = Checkpoint(self.source, next_request, self.records, self.pages, self._bytes, self.run)
         _atomic_write(
             self.output.checkpoint_file,
             json.dumps(cp.to_dict()).encode(),
@@ -342,29 +628,39 @@ class OutputWriter:
         )
 
     def close(self) -> None:
-        """Close the partial file, keeping it and the checkpoint for a rerun."""
+        """Close the partial file, keeping it and the checkpoint for a rerun; drop the claim."""
+        self._close_file()
+        self._release()
+
+    def _close_file(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
 
-    def _final_exists(self) -> bool:
-        out = self.output
-        final = str(out.path)
-        if not out.is_url:
-            return Path(final.removeprefix("file://")).exists()
-        try:
-            from fsspec.core import url_to_fs
-        except ImportError:  # pragma: no cover - depends on the extra
-            return False
-        fs, remote = url_to_fs(final, **dict(out.storage_options))
-        return bool(fs.exists(remote))
-
     def commit(self) -> str:
-        """Move the finished file into place atomically and remove the checkpoint."""
-        self.close()
+        """Move the finished file into place atomically, remove the checkpoint, drop the claim.
+
+        Raises:
+            OutputBusyError: The partial file or the claim changed under this pull
+                (another writer ignored the claim); nothing is moved into place.
+        """
+        self._close_file()
+        try:
+            return self._commit_claimed()
+        finally:
+            self._release()
+
+    def _commit_claimed(self) -> str:
         out = self.output
         partial = out.partial_path
         final = str(out.path)
+        if not self._committed:
+            try:
+                size = partial.stat().st_size
+            except FileNotFoundError:
+                size = -1
+            if size != self._bytes:
+                raise _busy(out, str(out.lock_file), "the partial file changed under this pull")
         if self._committed:
             pass  # moved into place by an earlier run that crashed before the cleanup
         elif out.is_url:
@@ -376,8 +672,10 @@ class OutputWriter:
                     field="output",
                 ) from exc
             fs, remote = url_to_fs(final, **dict(out.storage_options))
-            tmp_remote = f"{remote}.tmp-{os.getpid()}"
+            tmp_remote = f"{remote}.tmp-{self._owner[:16]}"
             fs.put_file(str(partial), tmp_remote)
+            if self._claim is not None:
+                self._claim.verify()  # no other host took the output over meanwhile
             fs.mv(tmp_remote, remote)
             partial.unlink()
         else:

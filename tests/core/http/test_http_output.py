@@ -249,9 +249,9 @@ def test_crash_after_the_final_rename_does_not_pull_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run that died between moving the file into place and removing the checkpoint
-    is finished by a rerun without fetching a page again."""
-    target = tmp_path / "items.jsonl"
-    checkpoint = Output(path=target).checkpoint_file
+    is finished by its retry (same run_id) without fetching a page again."""
+    target = Output(path=tmp_path / "items.jsonl", run_id="dag-run-1")
+    checkpoint = target.checkpoint_file
     real_unlink = Path.unlink
 
     def crash(self: Path, missing_ok: bool = False) -> None:
@@ -267,12 +267,12 @@ def test_crash_after_the_final_rename_does_not_pull_again(
         with pytest.raises(KeyboardInterrupt):
             client.pull("/items", PageNumber(page_size=10), output=target)
         monkeypatch.setattr(Path, "unlink", real_unlink)
-        assert target.exists()
+        assert Path(target.path).exists()
         assert checkpoint.exists()
         served = len(api.served)
         result = client.pull("/items", PageNumber(page_size=10), output=target)
     assert len(api.served) == served
-    assert [r["id"] for r in _lines(target)] == list(range(95))
+    assert [r["id"] for r in _lines(Path(target.path))] == list(range(95))
     assert result.records == 95
     assert not checkpoint.exists()
 

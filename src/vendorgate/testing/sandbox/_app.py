@@ -154,6 +154,7 @@ class SandboxApp:
                 headers = []
                 if decision.retry_after is not None:
                     headers.append((b"retry-after", decision.retry_after.encode()))
+                headers.extend(decision.headers)
                 reply = json_reply(
                     decision.status,
                     {
@@ -210,8 +211,10 @@ class SandboxApp:
                     return json_reply(200, sandbox_config(request.base_url, self.state))
                 if op == "faults":
                     op = "get_faults"
-                if op not in ("counters", "get_faults"):
-                    raise ConfigurationError("GET serves config, counters and faults", field="op")
+                if op not in ("counters", "get_faults", "reports"):
+                    raise ConfigurationError(
+                        "GET serves config, counters, faults and reports", field="op"
+                    )
                 return json_reply(200, self.state.admin(op, {}))
             if request.method == "DELETE" and op == "faults":
                 return json_reply(200, self.state.admin("clear_faults", {}))
@@ -269,6 +272,8 @@ class SandboxApp:
             (b"x-request-id", state.next_request_id().encode()),
             *reply.headers,
         ]
+        if decision is not None and decision.headers:
+            headers.extend(decision.headers)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if (
             decision is not None

@@ -8,6 +8,10 @@ Under every vendor prefix (``/{vendor}/api/...``):
 - ``links?page=&per_page=``: reply ``{items, next}`` with ``next`` an absolute URL or ``null``
 - ``linkheader?page=&per_page=``: a JSON array, ``Link: <...>; rel="next"`` (RFC 8288)
 - ``version`` (also ``/techwolf-*/version``), ``reports`` (``oauth2``: needs scope ``reports``)
+- asynchronous reports: ``POST reports`` creates a job (202, ``{id, status, status_url}``),
+  ``GET reports/{id}`` polls it (``pending``/``running``/``ready``/``failed``),
+  ``GET reports/{id}/download`` pages through its records like ``items`` (or
+  ``?format=jsonl`` for JSON Lines) once a poll answered ``ready``
 
 A token that is not good (unknown, expired, revoked, another vendor's) gets the vendor's
 status: 401 with ``WWW-Authenticate: Bearer``, except Lone Wolf, which answers 403.
@@ -17,11 +21,12 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate.testing.sandbox._http import BadRequest, Reply, Request, json_reply
 
 if TYPE_CHECKING:
+    from vendorgate.testing.sandbox._reports import Report
     from vendorgate.testing.sandbox._state import Issued, SandboxState
 
 __all__ = ["handle_api", "record"]
@@ -103,9 +108,9 @@ def _authorize(state: SandboxState, request: Request, vendor: str) -> Issued:
     return issued
 
 
-def _slice(state: SandboxState, start: int, count: int) -> bytes:
-    """Records ``start .. start+count-1`` (clipped to the data set) as a JSON array."""
-    stop = min(state.dataset_size, start + count)
+def _slice(state: SandboxState, start: int, count: int, end: int | None = None) -> bytes:
+    """Records ``start .. start+count-1`` (clipped to ``end``, default the data set) as JSON."""
+    stop = min(state.dataset_size if end is None else end, start + count)
     size = state.record_bytes
     return b"[" + b",".join(_record_json(i, size) for i in range(start, stop)) + b"]"
 
@@ -135,17 +140,23 @@ def _decode_cursor(cursor: str) -> int:
 def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -> Reply:
     """Answer one data API request (``route`` is the path after ``/{vendor}/api/``)."""
     state.count_api_request(vendor)
-    if request.method not in ("GET", "HEAD"):
+    if route == "reports" and request.method == "POST":
+        pass  # creating a report job is the one write of the data API
+    elif request.method not in ("GET", "HEAD"):
+        allow = b"GET, POST" if route == "reports" else b"GET"
         raise BadRequest(
             405,
-            {"error": "method_not_allowed", "error_description": "the data API is read-only: GET"},
-            [(b"allow", b"GET")],
+            {
+                "error": "method_not_allowed",
+                "error_description": f"this route answers {allow.decode()}",
+            },
+            [(b"allow", allow)],
         )
     issued = _authorize(state, request, vendor)
     total = state.dataset_size
     if route == "version":
         return json_reply(200, {"version": "sandbox-1", "vendor": vendor})
-    if route == "reports":
+    if route == "reports" or route.startswith("reports/"):
         if vendor == "oauth2" and "reports" not in issued.scopes:
             raise BadRequest(
                 403,
@@ -154,7 +165,9 @@ def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -
                     "error_description": "this endpoint needs the scope 'reports'",
                 },
             )
-        return json_reply(200, {"reports": [{"name": "daily", "records": total}]})
+        if route == "reports" and request.method != "POST":
+            return json_reply(200, {"reports": [{"name": "daily", "records": total}]})
+        return _handle_report(state, request, vendor, issued, route)
     if route in ("items", "links", "linkheader"):
         page = _int_param(request, "page", 1, 1, None)
         per_page = _int_param(request, "per_page", _DEFAULT_PAGE, 1, _MAX_PAGE)
@@ -194,4 +207,100 @@ def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -
             "error_description": "data API routes: items, offset, cursor, links, linkheader, "
             "version, reports",
         },
+    )
+
+
+# --------------------------------------------------------------------- report jobs
+def _report_request(state: SandboxState, request: Request) -> tuple[str, int]:
+    """``(name, records)`` from a report creation body (empty, or a JSON object)."""
+    body: Any = {}
+    if request.body.strip():
+        if request.media_type != "application/json":
+            raise _invalid("the report request body must be a JSON object (application/json)")
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise _invalid("the report request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise _invalid("the report request body must be a JSON object")
+    name = body.get("name", "daily")
+    if not isinstance(name, str) or not name:
+        raise _invalid("name must be a non-empty string")
+    records = body.get("records", state.dataset_size)
+    if (
+        not isinstance(records, int)
+        or isinstance(records, bool)
+        or not 0 <= records <= state.dataset_size
+    ):
+        raise _invalid(f"records must be an integer 0..{state.dataset_size}")
+    return name, records
+
+
+def _invalid(description: str, status: int = 400, error: str = "invalid_request") -> BadRequest:
+    return BadRequest(status, {"error": error, "error_description": description})
+
+
+def _report_body(report: Report, status_url: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": report.id,
+        "name": report.name,
+        "status": report.status,
+        "records": report.records,
+        "polls": report.polls,
+        "status_url": status_url,
+    }
+    if report.status == "ready":
+        body["download_url"] = status_url + "/download"
+    elif report.status == "failed":
+        body["reason"] = "the report job failed (a fault injected into the sandbox)"
+    return body
+
+
+def _handle_report(
+    state: SandboxState, request: Request, vendor: str, issued: Issued, route: str
+) -> Reply:
+    """Create (``POST reports``), poll (``reports/{id}``) or download a report job."""
+    reports_url = f"{request.base_url}/{vendor}/api/reports"
+    if route == "reports":  # POST
+        name, records = _report_request(state, request)
+        job = state.create_report(vendor, issued.client_id, name, records)
+        status_url = f"{reports_url}/{job.id}"
+        return json_reply(202, _report_body(job, status_url), [(b"location", status_url.encode())])
+    parts = route.split("/")
+    report = state.find_report(vendor, issued.client_id, parts[1]) if len(parts) > 1 else None
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "download"):
+        raise _invalid(
+            "report routes: POST reports, GET reports/{id}, GET reports/{id}/download",
+            404,
+            "not_found",
+        )
+    if report is None:
+        raise _invalid(
+            f"no report {parts[1]!r} for this client: create one with POST {reports_url}",
+            404,
+            "report_not_found",
+        )
+    status_url = f"{reports_url}/{report.id}"
+    if len(parts) == 2:
+        state.poll_report(report)
+        return json_reply(200, _report_body(report, status_url))
+    if report.status == "failed":
+        raise _invalid(f"report {report.id} failed: create a new one", 409, "report_failed")
+    if report.status != "ready":
+        raise _invalid(
+            f"report {report.id} is {report.status}: poll GET {status_url} until it is ready",
+            409,
+            "report_not_ready",
+        )
+    state.count_report_download()
+    if request.query.get("format") == "jsonl":
+        size = state.record_bytes
+        lines = b"".join(_record_json(i, size) + b"\n" for i in range(report.records))
+        return Reply(200, lines, content_type=b"application/x-ndjson")
+    page = _int_param(request, "page", 1, 1, None)
+    per_page = _int_param(request, "per_page", _DEFAULT_PAGE, 1, _MAX_PAGE)
+    items = _slice(state, (page - 1) * per_page, per_page, report.records)
+    pages = (report.records + per_page - 1) // per_page
+    return _items_reply(
+        items, {"page": page, "per_page": per_page, "total": report.records, "pages": pages}
     )

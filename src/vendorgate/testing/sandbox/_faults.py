@@ -20,7 +20,13 @@ _INT_FIELDS = (
     "truncate_every",
     "truncate_burst",
     "rate_limit_burst",
+    "report_ready_after_polls",
+    "report_fail_every",
+    "report_fail_burst",
 )
+
+#: Accepted values of :attr:`Faults.rate_limit_headers`.
+RATE_LIMIT_HEADER_STYLES = ("ietf", "x", "x-epoch", "both")
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,21 @@ class Faults:
         html_token_endpoint: Token endpoints answer 200 with an HTML page.
         rate_limit_rps: Token-bucket request rate limit; beyond it 429 with Retry-After.
         rate_limit_burst: Bucket capacity of the rate limit.
+        rate_limit_headers: Describe the rate limit in reply headers (off by default):
+            ``"ietf"`` for ``RateLimit-Policy`` and ``RateLimit`` (IETF httpapi draft),
+            ``"x"`` for ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (seconds),
+            ``"x-epoch"`` the same with ``-Reset`` as a Unix time (GitHub's form),
+            ``"both"`` for ``"ietf"`` and ``"x"``. Sent on every reply the rate limit
+            applies to, 429s included.
         token_lifetime_s: Token lifetime overrides per vendor (``"tci"``, ``"wokelo"``,
             ... or ``"*"`` for all), in seconds.
+        report_ready_after_polls: Status polls a new report job answers ``running``
+            before it is ``ready`` (0: the first poll answers ``ready``). Report fields
+            apply to jobs created after they are set, whatever :attr:`path` says.
+        report_ready_after_s: Seconds after its creation before a report job can be
+            ``ready`` (polls before that answer ``running``).
+        report_fail_every: Every Nth report job created ends ``failed``.
+        report_fail_burst: The first N report jobs created end ``failed``.
     """
 
     path: str = "*"
@@ -68,7 +87,12 @@ class Faults:
     html_token_endpoint: bool = False
     rate_limit_rps: float | None = None
     rate_limit_burst: int = 1
+    rate_limit_headers: str | None = None
     token_lifetime_s: Mapping[str, int] = field(default_factory=dict)
+    report_ready_after_polls: int = 1
+    report_ready_after_s: float = 0.0
+    report_fail_every: int = 0
+    report_fail_burst: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
@@ -91,6 +115,22 @@ class Faults:
             raise ConfigurationError("must be a number > 0 or null", field="rate_limit_rps")
         if self.rate_limit_burst < 1:
             raise ConfigurationError("must be >= 1", field="rate_limit_burst")
+        if self.rate_limit_headers is not None and (
+            self.rate_limit_headers not in RATE_LIMIT_HEADER_STYLES
+        ):
+            raise ConfigurationError(
+                f"must be one of {', '.join(RATE_LIMIT_HEADER_STYLES)}, or null (no headers)",
+                field="rate_limit_headers",
+            )
+        ready_s = self.report_ready_after_s
+        if (
+            not isinstance(ready_s, (int, float))
+            or isinstance(ready_s, bool)
+            or not 0 <= ready_s < float("inf")
+        ):
+            raise ConfigurationError(
+                "must be a number of seconds >= 0", field="report_ready_after_s"
+            )
         if not isinstance(self.token_lifetime_s, Mapping) or not all(
             isinstance(k, str) and isinstance(v, int) and v > 0
             for k, v in self.token_lifetime_s.items()
@@ -142,6 +182,10 @@ class Counters:
         resets: Connections reset by a fault.
         truncated: Replies truncated by a fault.
         requests: All requests except the ``/_sandbox/`` control endpoints.
+        reports_created: Report jobs created.
+        report_polls: Report status polls answered.
+        report_downloads: Report downloads answered (each page counts).
+        reports_failed: Report jobs that ended ``failed``.
     """
 
     token_requests: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
@@ -151,6 +195,10 @@ class Counters:
     resets: int = 0
     truncated: int = 0
     requests: int = 0
+    reports_created: int = 0
+    report_polls: int = 0
+    report_downloads: int = 0
+    reports_failed: int = 0
 
     def tokens(
         self, vendor: str | None = None, client_id: str | None = None, grant: str | None = None
@@ -183,6 +231,10 @@ class Counters:
             "resets": self.resets,
             "truncated": self.truncated,
             "requests": self.requests,
+            "reports_created": self.reports_created,
+            "report_polls": self.report_polls,
+            "report_downloads": self.report_downloads,
+            "reports_failed": self.reports_failed,
         }
 
     @classmethod
@@ -199,4 +251,8 @@ class Counters:
             resets=int(data.get("resets", 0)),
             truncated=int(data.get("truncated", 0)),
             requests=int(data.get("requests", 0)),
+            reports_created=int(data.get("reports_created", 0)),
+            report_polls=int(data.get("report_polls", 0)),
+            report_downloads=int(data.get("report_downloads", 0)),
+            reports_failed=int(data.get("reports_failed", 0)),
         )

@@ -310,7 +310,7 @@ class VendorSandbox:
             return self._state.admin(op, payload or {})
         if self._http is None:
             raise VendorgateError("the sandbox is not running: call start() or use 'with'")
-        if op in ("counters", "get_faults"):
+        if op in ("counters", "get_faults", "reports"):
             response = self._http.get("/_sandbox/" + ("faults" if op == "get_faults" else op))
         else:
             response = self._http.post(f"/_sandbox/{op}", json=dict(payload or {}))
@@ -328,6 +328,14 @@ class VendorSandbox:
     def api_url(self, preset: str) -> str:
         """Base URL of the vendor's data API (``.../{vendor}/api``)."""
         return f"{self.url}/{vendor_for(preset)}/api"
+
+    def reports_url(self, preset: str) -> str:
+        """URL of the vendor's asynchronous report jobs (``.../{vendor}/api/reports``).
+
+        ``POST`` creates a job; ``GET {url}/{id}`` polls it; ``GET {url}/{id}/download``
+        returns its records once a poll answered ``ready``.
+        """
+        return self.api_url(preset) + "/reports"
 
     def audience(self, preset: str) -> str | None:
         """The ``audience`` the vendor's token endpoint requires, or ``None``."""
@@ -465,6 +473,14 @@ class VendorSandbox:
         """A snapshot of the counters since start or the last :meth:`reset`."""
         return Counters.from_mapping(self._admin("counters"))
 
+    def reports(self) -> list[dict[str, Any]]:
+        """The report jobs since start or the last :meth:`reset`, oldest first.
+
+        Each is ``{"id", "vendor", "client_id", "name", "records", "status", "polls"}``.
+        """
+        jobs: list[dict[str, Any]] = self._admin("reports")
+        return jobs
+
     def reset(self) -> None:
-        """Clear faults, counters and revocations; keep clients and the tokens issued."""
+        """Clear faults, counters, revocations and report jobs; keep clients and tokens issued."""
         self._admin("reset")

@@ -9,11 +9,12 @@ endpoints run the very same code.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import ConfigurationError
@@ -23,9 +24,10 @@ from vendorgate.testing.sandbox._clients import (
     demo_clients,
 )
 from vendorgate.testing.sandbox._faults import Counters, Faults
+from vendorgate.testing.sandbox._reports import Report
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = ["FaultDecision", "Issued", "SandboxState"]
 
@@ -53,6 +55,7 @@ class FaultDecision:
     reset_mid_body: bool = False
     truncate: bool = False
     html_token: bool = False
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 def _new_rsa_key() -> Any:
@@ -105,6 +108,8 @@ class SandboxState:
         self.access: dict[str, Issued] = {}
         self.refresh: dict[str, Issued] = {}
         self.seen_jti: set[tuple[str, str, str]] = set()
+        #: Monotonic clock of the report jobs' ``report_ready_after_s`` (replaceable in tests).
+        self.clock: Callable[[], float] = time.monotonic
         self._reset_runtime()
 
     # ------------------------------------------------------------------ runtime state
@@ -121,6 +126,11 @@ class SandboxState:
         self.resets = 0
         self.truncated = 0
         self.requests = 0
+        self.reports: dict[str, Report] = {}
+        self.reports_created = 0
+        self.report_polls = 0
+        self.report_downloads = 0
+        self.reports_failed = 0
         self._set_faults(Faults())
 
     def _set_faults(self, faults: Faults) -> None:
@@ -128,6 +138,7 @@ class SandboxState:
         self.faults_active = faults.active
         self._fault_re = re.compile(fnmatch.translate(faults.path))
         self._fault_count = 0
+        self._report_count = 0
         self._bucket = float(faults.rate_limit_burst)
         self._bucket_at = time.monotonic()
 
@@ -153,9 +164,12 @@ class SandboxState:
                     self._bucket + (now - self._bucket_at) * faults.rate_limit_rps,
                 )
                 self._bucket_at = now
-                if self._bucket >= 1.0:
+                allowed = self._bucket >= 1.0
+                if allowed:
                     self._bucket -= 1.0
-                else:
+                if faults.rate_limit_headers is not None:
+                    decision.headers = self._rate_limit_headers(faults)
+                if not allowed:
                     wait_s = (1.0 - self._bucket) / faults.rate_limit_rps
                     decision.status = 429
                     decision.retry_after = self._retry_after(max(1, int(wait_s + 0.999)))
@@ -173,6 +187,34 @@ class SandboxState:
             decision.truncate = True
         decision.html_token = is_token and faults.html_token_endpoint
         return decision
+
+    def _rate_limit_headers(self, faults: Faults) -> list[tuple[bytes, bytes]]:
+        """The rate limit as reply headers (call under the lock, after the bucket moved).
+
+        The policy states the sustained rate as ``quota`` requests per ``window`` seconds
+        (a whole number of seconds, at least the time to refill the bucket); ``remaining``
+        and ``reset`` describe the bucket now: requests that would pass at once, and
+        seconds until it is full again. With ``rate_limit_burst`` equal to the rate per
+        second, they describe a one-second window exactly.
+        """
+        rps = faults.rate_limit_rps
+        assert rps is not None
+        burst = faults.rate_limit_burst
+        window = max(1, math.ceil(burst / rps))
+        quota = max(burst, int(rps * window))
+        remaining = int(self._bucket)
+        reset = max(0, math.ceil((burst - self._bucket) / rps - 1e-9))
+        style = faults.rate_limit_headers
+        headers: list[tuple[bytes, bytes]] = []
+        if style in ("ietf", "both"):
+            headers.append((b"ratelimit-policy", f'"default";q={quota};w={window}'.encode()))
+            headers.append((b"ratelimit", f'"default";r={remaining};t={reset}'.encode()))
+        if style in ("x", "x-epoch", "both"):
+            reset_value = math.ceil(time.time()) + reset if style == "x-epoch" else reset
+            headers.append((b"x-ratelimit-limit", str(quota).encode()))
+            headers.append((b"x-ratelimit-remaining", str(remaining).encode()))
+            headers.append((b"x-ratelimit-reset", str(reset_value).encode()))
+        return headers
 
     @staticmethod
     def _hits(k: int, every: int, burst: int, default: bool) -> bool:
@@ -277,6 +319,51 @@ class SandboxState:
             keys.append(jwk)
         return {"keys": keys}
 
+    # ------------------------------------------------------------------ report jobs
+    def create_report(self, vendor: str, client_id: str, name: str, records: int) -> Report:
+        """Create a report job with the report settings in force now."""
+        faults = self.faults
+        with self.lock:
+            self._report_count += 1
+            fail = self._hits(
+                self._report_count, faults.report_fail_every, faults.report_fail_burst, False
+            )
+            report = Report(
+                id=f"rep-{secrets.token_hex(8)}",
+                vendor=vendor,
+                client_id=client_id,
+                name=name,
+                records=records,
+                ready_after_polls=faults.report_ready_after_polls,
+                ready_at=self.clock() + faults.report_ready_after_s,
+                fail=fail,
+            )
+            self.reports[report.id] = report
+            self.reports_created += 1
+        return report
+
+    def find_report(self, vendor: str, client_id: str, report_id: str) -> Report | None:
+        """The job ``report_id`` if that vendor's client created it, else ``None``."""
+        report = self.reports.get(report_id)
+        if report is None or report.vendor != vendor or report.client_id != client_id:
+            return None
+        return report
+
+    def poll_report(self, report: Report) -> Report:
+        """Count one status poll of a job and move it on; return it."""
+        with self.lock:
+            before = report.status
+            report.poll(self.clock())
+            self.report_polls += 1
+            if report.status == "failed" and before != "failed":
+                self.reports_failed += 1
+        return report
+
+    def count_report_download(self) -> None:
+        """Count one report download answered."""
+        with self.lock:
+            self.report_downloads += 1
+
     # ------------------------------------------------------------------ control
     def counters(self) -> Counters:
         """A snapshot of the counters."""
@@ -289,6 +376,10 @@ class SandboxState:
                 resets=self.resets,
                 truncated=self.truncated,
                 requests=self.requests,
+                reports_created=self.reports_created,
+                report_polls=self.report_polls,
+                report_downloads=self.report_downloads,
+                reports_failed=self.reports_failed,
             )
 
     def admin(self, op: str, payload: Mapping[str, Any]) -> Any:
@@ -311,6 +402,20 @@ class SandboxState:
             return Faults().to_mapping()
         if op == "counters":
             return self.counters().to_mapping()
+        if op == "reports":
+            with self.lock:
+                return [
+                    {
+                        "id": r.id,
+                        "vendor": r.vendor,
+                        "client_id": r.client_id,
+                        "name": r.name,
+                        "records": r.records,
+                        "status": r.status,
+                        "polls": r.polls,
+                    }
+                    for r in self.reports.values()
+                ]
         if op == "reset":
             with self.lock:
                 self._reset_runtime()
@@ -348,7 +453,7 @@ class SandboxState:
             return {"kid": kid}
         raise ConfigurationError(
             "unknown sandbox operation; use faults, get_faults, clear_faults, counters, "
-            "reset, add_client, revoke, rotate_tci_key",
+            "reports, reset, add_client, revoke, rotate_tci_key",
             field="op",
         )
 
