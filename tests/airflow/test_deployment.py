@@ -5,6 +5,7 @@ REST API. Tests run in file order: the last one scans every log the earlier ones
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,32 @@ def test_mapped_dag_run_costs_one_token_request(
     assert len([t for t in tasks if t["task_id"] == "read_page"]) == 24
     assert {t["state"] for t in tasks} == {"success"}
     assert vendor_sandbox.counters().tokens(vendor="lonewolf") == 1
+
+
+def test_deferrable_report_dag_completes_through_the_triggerer(
+    deployment: AirflowDeployment, vendor_sandbox: VendorSandbox
+) -> None:
+    """The deferred sensor's trigger polls the report in the triggerer with the shared token."""
+    vendor_sandbox.reset()
+    # ready only after a few seconds: a trigger firing at once can meet apache/airflow#67287
+    vendor_sandbox.set_faults(report_ready_after_s=4)
+    dag_id = "vendorgate_report_deferrable"
+    run_id = _trigger(deployment, dag_id)
+    state = deployment.wait_for_run(dag_id, run_id)
+    assert state == "success", deployment.tail("triggerer") + deployment.tail("scheduler")
+    tasks = {t["task_id"]: t for t in deployment.task_states(dag_id, run_id)}
+    if tasks["wait_until_ready"]["try_number"] > 1:
+        warnings.warn(
+            f"the deferred sensor needed {tasks['wait_until_ready']['try_number']} tries "
+            "(a stale trigger event, apache/airflow#67287)",
+            stacklevel=1,
+        )
+    assert "VendorPollTrigger" in deployment.tail("triggerer", chars=200_000)
+    counters = vendor_sandbox.counters()
+    assert counters.report_polls >= 2
+    assert counters.report_downloads >= 1
+    # the triggerer and the tasks reused the token the mapped DAG run cached
+    assert counters.tokens(vendor="lonewolf") == 0
 
 
 def test_connection_test_endpoint_says_ok_for_a_good_connection(

@@ -118,3 +118,20 @@ def test_every_preset_dag_runs_against_the_sandbox(
     # one token per client identity: the two oauth2 presets with a client secret are two
     # clients of the same vendor (basic vs body authentication), and so on
     assert sandbox.counters().tokens() == len(PRESETS)
+
+
+@pytest.mark.timeout(900)
+def test_deferrable_report_dag_waits_in_the_trigger_and_downloads(
+    dag_env: dict[str, str], sandbox: VendorSandbox
+) -> None:
+    """The report is ordered, awaited by the deferred sensor's trigger, then downloaded whole."""
+    sandbox.set_faults(report_ready_after_polls=2)
+    conn = sandbox_connection(sandbox, "lonewolf")
+    env = dict(dag_env, AIRFLOW_CONN_VENDORGATE_EXAMPLE=json.dumps(conn))
+    run = _run(env, str(DAGS / "vendorgate_report_deferrable.py"))
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    (report,) = Path(env["VENDORGATE_OUTPUT_DIR"]).glob("report-*.jsonl")
+    assert len(report.read_text().splitlines()) == 120
+    counters = sandbox.counters()
+    assert counters.report_polls >= 3
+    assert counters.tokens(vendor="lonewolf") == 1
