@@ -5,21 +5,27 @@ single token request. The client secret stays in Vault (a ``vault:`` reference i
 configuration), and XCom carries only counts and a path.
 
 Configuration: the Airflow Variable ``vendorgate_example`` (JSON), e.g. set through the
-environment as ``AIRFLOW_VAR_VENDORGATE_EXAMPLE``::
+environment as ``AIRFLOW_VAR_VENDORGATE_EXAMPLE``. Its ``connection`` is a
+:class:`vendorgate.VendorConnection` mapping (token, API base URL, shared token cache,
+retries ...), its ``paginator`` one of :func:`vendorgate.http.paginator_from_mapping`::
 
     {
-      "token": {"preset": "lonewolf", "client_id": "demo-client",
-                "token_url": "https://gateway.lwolf.com/oauth/token",
-                "client_secret": "vault:secret/vendors/lonewolf#client_secret"},
-      "api_url": "https://backoffice.api.lwolf.com/v1",
+      "connection": {
+        "token": {"preset": "lonewolf", "client_id": "demo-client",
+                  "token_url": "https://gateway.lwolf.com/oauth/token",
+                  "client_secret": "vault:secret/vendors/lonewolf#client_secret"},
+        "base_url": "https://backoffice.api.lwolf.com/v1",
+        "cache": {"backend": "file", "directory": "/shared/vendorgate-token-cache"}
+      },
       "path": "/items",
-      "cache_dir": "/shared/vendorgate-token-cache",
+      "paginator": {"type": "page_number", "page_size": 50, "records_path": "items"},
       "output": "/data/lonewolf/items.jsonl"
     }
 
 Vault is reached through the standard ``VAULT_*`` environment variables of the workers.
 The provider package (hooks, operators, an Airflow-Variable token cache) will replace the
-glue in these tasks; the DAG file itself imports nothing heavy at parse time.
+Variable with an Airflow connection; the DAG file itself imports nothing heavy at parse
+time.
 """
 
 from __future__ import annotations
@@ -30,12 +36,12 @@ import pendulum
 from airflow.sdk import Variable, dag, task
 
 
-def _provider(settings: dict[str, Any]) -> Any:
-    from vendorgate.cache import FileBackend, TokenCache
-    from vendorgate.tokens import TokenConfig, TokenProvider
+def _settings() -> tuple[Any, dict[str, Any]]:
+    """The connection spec and the rest of the settings (imported only when a task runs)."""
+    from vendorgate import VendorConnection
 
-    config = TokenConfig.from_mapping(settings["token"])
-    return TokenProvider(config, cache=TokenCache(FileBackend(settings["cache_dir"])))
+    settings = Variable.get("vendorgate_example", deserialize_json=True)
+    return VendorConnection.from_mapping(settings["connection"]), settings
 
 
 @dag(
@@ -49,21 +55,20 @@ def vendorgate_core_pull() -> None:
 
     @task
     def check_token() -> dict[str, Any]:
-        settings = Variable.get("vendorgate_example", deserialize_json=True)
-        token = _provider(settings).get_token()
+        spec, _ = _settings()
+        token = spec.provider().get_token()
         return {"expires_in_s": round(token.remaining_s()), "scope": token.scope}
 
     @task
     def pull(_: dict[str, Any]) -> dict[str, Any]:
-        from vendorgate.http import PageNumber, VendorClient
+        from vendorgate.http import paginator_from_mapping
 
-        settings = Variable.get("vendorgate_example", deserialize_json=True)
-        with VendorClient(_provider(settings), base_url=settings["api_url"]) as client:
-            result = client.pull(
-                settings["path"],
-                PageNumber(page_size=50, records_path="items"),
-                output=settings["output"],
-            )
+        spec, settings = _settings()
+        paginator = paginator_from_mapping(
+            settings.get("paginator", {"type": "page_number", "page_size": 50})
+        )
+        with spec.client() as client:
+            result = client.pull(settings["path"], paginator, output=settings["output"])
         return {"output": result.output, "records": result.records, "pages": result.pages}
 
     pull(check_token())

@@ -80,6 +80,8 @@ _LAZY: dict[str, str] = {
     "RateLimit": "vendorgate.http",
     "RetryPolicy": "vendorgate.http",
     "VendorClient": "vendorgate.http",
+    # the connection spec
+    "VendorConnection": "vendorgate.connection",
 }
 
 __all__ = [
@@ -131,6 +133,7 @@ __all__ = [
     "VaultSettings",
     "VaultUnavailableError",
     "VendorClient",
+    "VendorConnection",
     "VendorgateError",
     "__version__",
     "build_client_assertion",
@@ -147,6 +150,7 @@ if TYPE_CHECKING:
         TokenCache,
         VaultKVBackend,
     )
+    from vendorgate.connection import VendorConnection
     from vendorgate.dialects import Dialect, get_dialect, list_dialects
     from vendorgate.http import (
         AsyncVendorClient,

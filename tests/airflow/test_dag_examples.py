@@ -48,15 +48,18 @@ def test_two_tasks_share_one_token_and_xcom_holds_no_secret(
         path="dag-example/lonewolf", secret={"client_secret": secret}
     )
     settings = {
-        "token": {
-            "preset": "lonewolf",
-            "client_id": "demo-client",
-            "token_url": sandbox.token_url("lonewolf"),
-            "client_secret": "vault:secret/dag-example/lonewolf#client_secret",
+        "connection": {
+            "token": {
+                "preset": "lonewolf",
+                "client_id": "demo-client",
+                "token_url": sandbox.token_url("lonewolf"),
+                "client_secret": "vault:secret/dag-example/lonewolf#client_secret",
+            },
+            "base_url": sandbox.api_url("lonewolf"),
+            "cache": {"backend": "file", "directory": str(tmp_path / "cache")},
         },
-        "api_url": sandbox.api_url("lonewolf"),
         "path": "/items",
-        "cache_dir": str(tmp_path / "cache"),
+        "paginator": {"type": "page_number", "page_size": 50, "records_path": "items"},
         "output": str(tmp_path / "items.jsonl"),
     }
     env = dict(

@@ -44,15 +44,18 @@ def test_two_tasks_share_one_token_and_results_hold_no_secret(
     monkeypatch.setenv("VAULT_ADDR", openbao.url)
     monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
     settings = {
-        "token": {
-            "preset": "oauth2-basic",
-            "client_id": "demo-client",
-            "token_url": sandbox.token_url("oauth2-basic"),
-            "client_secret": "vault:secret/flow-example/oauth2#client_secret",
+        "connection": {
+            "token": {
+                "preset": "oauth2-basic",
+                "client_id": "demo-client",
+                "token_url": sandbox.token_url("oauth2-basic"),
+                "client_secret": "vault:secret/flow-example/oauth2#client_secret",
+            },
+            "base_url": sandbox.api_url("oauth2-basic"),
+            "cache": {"backend": "file", "directory": str(tmp_path / "cache")},
         },
-        "api_url": sandbox.api_url("oauth2-basic"),
         "path": "/items",
-        "cache_dir": str(tmp_path / "cache"),
+        "paginator": {"type": "page_number", "page_size": 50, "records_path": "items"},
         "output": str(tmp_path / "items.jsonl"),
     }
     flow_module = _load("vendorgate_core_flow")

@@ -19,6 +19,7 @@ from vendorgate.cache._file import FileBackend
 from vendorgate.cache._memory import MemoryBackend
 from vendorgate.cache._policy import RefreshPolicy
 from vendorgate.cache._redis import RedisBackend
+from vendorgate.cache._registry import cache_from_mapping
 from vendorgate.cache._vault import VaultKVBackend
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "RefreshPolicy",
     "TokenCache",
     "VaultKVBackend",
+    "cache_from_mapping",
     "decode_entry",
     "default_cache",
     "encode_entry",

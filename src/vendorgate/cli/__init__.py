@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 # Subcommand modules, imported lazily so that `vendorgate --help` stays fast.
-_SUBCOMMAND_MODULES = ("_presets", "_token", "_doctor", "_sandbox", "_demo")
+_SUBCOMMAND_MODULES = ("_presets", "_token", "_doctor", "_jwk", "_sandbox", "_demo")
 
 
 class _Parser(argparse.ArgumentParser):

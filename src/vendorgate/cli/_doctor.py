@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from vendorgate.cli._token import add_token_arguments, config_from_args
+from vendorgate.cli._token import add_token_arguments, spec_from_args
 
 if TYPE_CHECKING:
     import argparse
@@ -92,13 +92,17 @@ def _ping(api_url: str, path: str, token: Token, invalid: frozenset[int], timeou
 def _run(args: argparse.Namespace) -> int:
     from vendorgate._errors import ConfigurationError
     from vendorgate.secrets import parse_secret_ref
-    from vendorgate.tokens import TokenFetcher
 
-    if args.ping and not args.api_url:
-        raise ConfigurationError("--ping needs --api-url (the API base URL)", field="--api-url")
+    spec = spec_from_args(args)
+    api_url = spec.base_url
+    if args.ping and not api_url:
+        raise ConfigurationError(
+            "--ping needs --api-url (the API base URL), or base_url in the profile",
+            field="--api-url",
+        )
     report = _Report()
-    config = config_from_args(args)
-    fetcher = TokenFetcher(config)
+    config = spec.token
+    fetcher = spec.provider().fetcher
     refs = config.secret_references()
     in_vault = {n for n, ref in refs.items() if parse_secret_ref(ref, field=n).scheme == "vault"}
     vault_down: str | None = None  # why the steps that need Vault are skipped
@@ -148,7 +152,11 @@ def _run(args: argparse.Namespace) -> int:
             report.step(
                 f"ping {args.ping}",
                 lambda: _ping(
-                    args.api_url, args.ping, token, config.dialect.invalid_token_statuses, 30.0
+                    api_url or "",
+                    args.ping,
+                    token,
+                    config.dialect.invalid_token_statuses,
+                    spec.timeout_s,
                 ),
             )
     if report.failed:
@@ -166,7 +174,7 @@ def add_parser(subparsers: Any) -> None:
         description="Check every step from Vault login to a test API call; one line per step.",
     )
     add_token_arguments(parser)
-    parser.add_argument("--api-url", help="API base URL for --ping")
+    parser.add_argument("--api-url", help="API base URL for --ping (overrides the profile's)")
     parser.add_argument(
         "--ping", metavar="PATH", help="GET this path with the token, e.g. /version"
     )

@@ -1,7 +1,8 @@
 """``vendorgate token``: fetch one access token and describe it (the token only on request).
 
 Also home of the flags shared with ``vendorgate doctor`` (:func:`add_token_arguments`,
-:func:`config_from_args`).
+:func:`spec_from_args`): flags, or a TOML profile (``--config FILE --profile NAME``)
+holding a :class:`~vendorgate.VendorConnection` mapping, with flags overriding the file.
 """
 
 from __future__ import annotations
@@ -15,25 +16,40 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import argparse
 
+    from vendorgate.connection import VendorConnection
     from vendorgate.secrets import VaultSettings
     from vendorgate.tokens import Token, TokenConfig
 
-__all__ = ["add_parser", "add_token_arguments", "config_from_args", "vault_from_args"]
+__all__ = [
+    "add_parser",
+    "add_token_arguments",
+    "config_from_args",
+    "load_profile",
+    "spec_from_args",
+    "vault_from_args",
+]
 
 
 def add_token_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the token request and Vault flags on ``parser``."""
+    """Register the profile, token request and Vault flags on ``parser``."""
+    c = parser.add_argument_group("profile (flags below override it)")
+    c.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="TOML file with one table per profile, each a connection spec (docs/connection.md)",
+    )
+    c.add_argument("--profile", metavar="NAME", help="profile (table) of --config to use")
     g = parser.add_argument_group("token request")
-    g.add_argument("--preset", required=True, help="vendor preset (see 'vendorgate presets')")
+    g.add_argument("--preset", help="vendor preset (see 'vendorgate presets')")
     g.add_argument("--token-url", help="token endpoint (default: the preset's)")
-    g.add_argument("--client-id", required=True, help="client id")
+    g.add_argument("--client-id", help="client id")
     g.add_argument("--client-secret", metavar="REF", help="secret reference to the client secret")
     key = g.add_mutually_exclusive_group()
     key.add_argument("--private-key", metavar="REF", help="secret reference to a PEM private key")
     key.add_argument(
         "--transit-key", metavar="MOUNT/NAME", help="Vault Transit key signing client assertions"
     )
-    g.add_argument("--signing-alg", default="RS256", help="client assertion algorithm")
+    g.add_argument("--signing-alg", help="client assertion algorithm (default RS256)")
     g.add_argument("--kid", dest="signing_kid", help="client assertion 'kid' header")
     g.add_argument("--username", metavar="REF", help="secret reference to the username")
     g.add_argument("--password", metavar="REF", help="secret reference to the password")
@@ -47,7 +63,7 @@ def add_token_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="extra request field, e.g. lwt_client_id=42 (repeatable)",
     )
-    g.add_argument("--timeout", type=float, default=30.0, help="request timeout in seconds")
+    g.add_argument("--timeout", type=float, help="token request timeout in seconds (default 30)")
     v = parser.add_argument_group("Vault (default: the VAULT_* environment variables)")
     v.add_argument("--vault-addr", help="Vault address (VAULT_ADDR)")
     v.add_argument("--vault-token", metavar="REF", help="reference to a Vault token (token auth)")
@@ -55,10 +71,8 @@ def add_token_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--vault-secret-id", metavar="REF", help="reference to the AppRole secret id")
 
 
-def vault_from_args(args: argparse.Namespace, *, needed: bool) -> VaultSettings | None:
-    """Vault settings from the flags and ``VAULT_*``; ``None`` when Vault is not used."""
+def _vault_overrides(args: argparse.Namespace) -> dict[str, Any]:
     from vendorgate._errors import ConfigurationError
-    from vendorgate.secrets import VaultSettings
 
     overrides: dict[str, Any] = {}
     if args.vault_addr:
@@ -73,6 +87,15 @@ def vault_from_args(args: argparse.Namespace, *, needed: bool) -> VaultSettings 
         overrides.update(
             auth_method="approle", role_id=args.vault_role_id, secret_id_ref=args.vault_secret_id
         )
+    return overrides
+
+
+def vault_from_args(args: argparse.Namespace, *, needed: bool) -> VaultSettings | None:
+    """Vault settings from the flags and ``VAULT_*``; ``None`` when Vault is not used."""
+    from vendorgate._errors import ConfigurationError
+    from vendorgate.secrets import VaultSettings
+
+    overrides = _vault_overrides(args)
     if not overrides and not needed:
         return None
     if not overrides and not os.environ.get("VAULT_ADDR"):
@@ -83,40 +106,155 @@ def vault_from_args(args: argparse.Namespace, *, needed: bool) -> VaultSettings 
     return VaultSettings.from_env(**overrides)
 
 
-def config_from_args(args: argparse.Namespace) -> TokenConfig:
-    """Build the :class:`~vendorgate.tokens.TokenConfig` the flags describe."""
-    from vendorgate._errors import ConfigurationError
-    from vendorgate.dialects import get_dialect
-    from vendorgate.tokens import TokenConfig
+def load_profile(path: str, profile: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The connection spec mapping of one profile of a TOML file, and the profile's name.
 
-    refs = [args.client_secret, args.private_key, args.username, args.password]
-    needs_vault = args.transit_key is not None or any(
-        r is not None and r.strip().lower().startswith("vault") for r in refs
+    A file whose top level has a ``token`` table is one spec (no profiles). Otherwise
+    each table is a profile: ``profile`` names one; without it, the only table, or the
+    one called ``default``.
+
+    Raises:
+        ConfigurationError: the file is missing or not TOML, or the profile is unknown
+            (lists the profiles).
+    """
+    from pathlib import Path
+
+    from vendorgate._errors import ConfigurationError
+
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    file = Path(path).expanduser()
+    try:
+        data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read {file} ({exc.strerror or type(exc).__name__})", field="--config"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{file} is not valid TOML: {exc}", field="--config") from None
+    if "token" in data and profile is None:
+        return None, data
+    profiles = sorted(k for k, v in data.items() if isinstance(v, dict))
+    if profile is None:
+        if len(profiles) == 1:
+            profile = profiles[0]
+        elif "default" in profiles:
+            profile = "default"
+        else:
+            raise ConfigurationError(
+                f"{file} has several profiles; choose one with --profile: {', '.join(profiles)}",
+                field="--profile",
+            )
+    if profile not in profiles:
+        raise ConfigurationError(
+            f"no profile {profile!r} in {file}; profiles: {', '.join(profiles) or 'none'}",
+            field="--profile",
+        )
+    return profile, dict(data[profile])
+
+
+# flag (argparse dest) -> TokenConfig field it overrides
+_TOKEN_FLAGS: dict[str, str] = {
+    "preset": "preset",
+    "token_url": "token_url",
+    "client_id": "client_id",
+    "client_secret": "client_secret",
+    "private_key": "private_key",
+    "transit_key": "transit_key",
+    "username": "username",
+    "password": "password",
+    "signing_alg": "signing_alg",
+    "signing_kid": "signing_kid",
+    "audience": "audience",
+    "tenant": "tenant",
+    "timeout": "timeout_s",
+}
+
+
+def spec_mapping_from_args(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
+    """The connection spec mapping the profile and flags describe (flags win)."""
+    from vendorgate._errors import ConfigurationError
+
+    profile: str | None = None
+    data: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        profile, data = load_profile(args.config, getattr(args, "profile", None))
+    elif getattr(args, "profile", None):
+        raise ConfigurationError("--profile needs --config FILE.toml", field="--profile")
+    token = data.get("token")
+    token = dict(token) if isinstance(token, dict) else {}
+    for dest, name in _TOKEN_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            token[name] = value
+            if name == "preset":
+                token.pop("dialect", None)
+    if args.private_key is not None:
+        token.pop("transit_key", None)
+    if args.transit_key is not None:
+        token.pop("private_key", None)
+    if args.scope:
+        token["scopes"] = list(args.scope)
+    if args.param:
+        extra = dict(token.get("extra_params") or {})
+        for item in args.param:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise ConfigurationError("must look like NAME=VALUE", field="--param")
+            extra[name] = value
+        token["extra_params"] = extra
+    if "preset" not in token and "dialect" not in token:
+        raise ConfigurationError(
+            "give --preset and --client-id, or --config FILE.toml [--profile NAME]",
+            field="--preset",
+        )
+    if "client_id" not in token:
+        raise ConfigurationError(
+            "give --client-id, or a client_id in the profile's token table", field="--client-id"
+        )
+    refs = [token.get(n) for n in ("client_secret", "private_key", "username", "password")]
+    needs_vault = token.get("transit_key") is not None or any(
+        isinstance(r, str) and r.strip().lower().startswith("vault") for r in refs
     )
-    extra: dict[str, str] = {}
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ConfigurationError("must look like NAME=VALUE", field="--param")
-        extra[name] = value
-    return TokenConfig(
-        dialect=get_dialect(args.preset),
-        client_id=args.client_id,
-        token_url=args.token_url,
-        client_secret=args.client_secret,
-        private_key=args.private_key,
-        transit_key=args.transit_key,
-        username=args.username,
-        password=args.password,
-        signing_alg=args.signing_alg,
-        signing_kid=args.signing_kid,
-        audience=args.audience,
-        tenant=args.tenant,
-        scopes=tuple(args.scope),
-        extra_params=tuple(extra.items()),
-        vault=vault_from_args(args, needed=needs_vault),
-        timeout_s=args.timeout,
-    )
+    if isinstance(token.get("vault"), dict):
+        # The profile's Vault table, with the Vault flags on top.
+        token["vault"] = {**token["vault"], **_vault_overrides(args)}
+    else:
+        vault = vault_from_args(args, needed=needs_vault)
+        if vault is not None:
+            token["vault"] = vault
+    data["token"] = token
+    api_url = getattr(args, "api_url", None)
+    if api_url:
+        data["base_url"] = api_url
+    return profile, data
+
+
+def spec_from_args(args: argparse.Namespace) -> VendorConnection:
+    """Build the :class:`~vendorgate.VendorConnection` the profile and flags describe.
+
+    Raises:
+        ConfigurationError: a bad flag or profile; a field of the file is named under
+            its profile (``techwolf.token.client_id``).
+    """
+    from vendorgate._errors import ConfigurationError
+    from vendorgate._mapping import prefixed
+    from vendorgate.connection import VendorConnection
+
+    profile, data = spec_mapping_from_args(args)
+    try:
+        return VendorConnection.from_mapping(data)
+    except ConfigurationError as exc:
+        if profile is None or (exc.field or "").startswith("--"):
+            raise
+        raise prefixed(exc, profile) from None
+
+
+def config_from_args(args: argparse.Namespace) -> TokenConfig:
+    """Build the :class:`~vendorgate.tokens.TokenConfig` the profile and flags describe."""
+    return spec_from_args(args).token
 
 
 def describe(token: Token, *, vendor: str, show_token: bool) -> dict[str, Any]:
@@ -135,10 +273,10 @@ def describe(token: Token, *, vendor: str, show_token: bool) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vendorgate.tokens import TokenFetcher
-
-    config = config_from_args(args)
-    token = TokenFetcher(config).fetch()
+    spec = spec_from_args(args)
+    config = spec.token
+    # A fresh token, not one from the shared cache: this command checks the credentials.
+    token = spec.provider().fetcher.fetch()
     info = describe(token, vendor=config.vendor, show_token=args.show_token)
     if args.json:
         sys.stdout.write(json.dumps(info) + "\n")
@@ -164,7 +302,8 @@ def add_parser(subparsers: Any) -> None:
         "token",
         help="fetch an access token and show its type, scope and expiry",
         description="Fetch one access token in a vendor's dialect. Secrets are given as "
-        "references (vault:MOUNT/PATH#KEY, env:VAR, file:PATH, literal:VALUE).",
+        "references (vault:MOUNT/PATH#KEY, env:VAR, file:PATH, literal:VALUE). Settings come "
+        "from flags, or from a profile of a TOML file (--config, --profile) that flags override.",
     )
     add_token_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")

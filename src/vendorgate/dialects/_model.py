@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal, cast
 
 from vendorgate._errors import ConfigurationError
+from vendorgate._url import is_http_url, safe_url
 
 __all__ = [
     "ASSERTION_TYPE_JWT_BEARER",
@@ -34,10 +35,12 @@ __all__ = [
 Encoding = Literal["json", "form", "multipart"]
 ClientAuth = Literal["body", "basic", "assertion"]
 ScopeFormat = Literal["space", "array"]
+BasicAuthEncoding = Literal["form", "raw"]
 
 ENCODINGS: Final[tuple[str, ...]] = ("json", "form", "multipart")
 CLIENT_AUTH_METHODS: Final[tuple[str, ...]] = ("body", "basic", "assertion")
 SCOPE_FORMATS: Final[tuple[str, ...]] = ("space", "array")
+BASIC_AUTH_ENCODINGS: Final[tuple[str, ...]] = ("form", "raw")
 ASSERTION_TYPE_JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -168,6 +171,12 @@ class Dialect:
         jwks_audience: Expected ``aud`` of validated tokens: ``"client_id"`` (the
             configured client id), another literal value, or ``None`` (not checked).
         jwks_algorithms: Accepted signature algorithms for validated tokens.
+        basic_auth_encoding: How HTTP Basic client credentials are built: ``form``
+            (default, RFC 6749 section 2.3.1: client id and secret are
+            form-urlencoded, then ``base64(id:secret)``) or ``raw`` (``base64`` of the
+            plain ``id:secret``, for a vendor whose document says exactly that and that
+            does not decode). The two differ only when the id or secret holds
+            characters other than letters, digits and ``-._~``.
     """
 
     name: str
@@ -198,18 +207,20 @@ class Dialect:
     jwks_path: str | None = None
     jwks_audience: str | None = None
     jwks_algorithms: tuple[str, ...] = ("RS256",)
+    basic_auth_encoding: BasicAuthEncoding = "form"
 
     def __post_init__(self) -> None:
         _check_str(self.name, "name")
         if not isinstance(self.description, str):
             raise ConfigurationError("must be a string", field="description")
         _check_str(self.token_url, "token_url", optional=True)
-        if self.token_url is not None and not self.token_url.startswith(("http://", "https://")):
+        if self.token_url is not None and not is_http_url(self.token_url):
             raise ConfigurationError(
-                f"must be an http(s) URL, got {self.token_url!r}", field="token_url"
+                f"must be an http(s) URL, got {safe_url(self.token_url)!r}", field="token_url"
             )
         _check_choice(self.encoding, "encoding", ENCODINGS)
         _check_choice(self.client_auth, "client_auth", CLIENT_AUTH_METHODS)
+        _check_choice(self.basic_auth_encoding, "basic_auth_encoding", BASIC_AUTH_ENCODINGS)
         supported: Any = self.supported_client_auth
         if isinstance(supported, str) or not hasattr(supported, "__iter__"):
             raise ConfigurationError(

@@ -12,6 +12,7 @@ from vendorgate._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "VendorAuth": "vendorgate.http._auth",
+    "VendorRequestsAuth": "vendorgate.http._requests_auth",
     "AsyncVendorClient": "vendorgate.http._client",
     "DEFAULT_TIMEOUT": "vendorgate.http._client",
     "PullResult": "vendorgate.http._client",
@@ -28,6 +29,7 @@ _LAZY: dict[str, str] = {
     "PageNumber": "vendorgate.http._pagination",
     "PageRequest": "vendorgate.http._pagination",
     "Paginator": "vendorgate.http._pagination",
+    "paginator_from_mapping": "vendorgate.http._pagination",
     "AsyncRateLimiter": "vendorgate.http._ratelimit",
     "RateLimit": "vendorgate.http._ratelimit",
     "RateLimiter": "vendorgate.http._ratelimit",
@@ -58,6 +60,8 @@ __all__ = [
     "RetryPolicy",
     "VendorAuth",
     "VendorClient",
+    "VendorRequestsAuth",
+    "paginator_from_mapping",
     "parse_retry_after",
     "retry_testing",
 ]
@@ -76,8 +80,10 @@ if TYPE_CHECKING:
         PageNumber,
         PageRequest,
         Paginator,
+        paginator_from_mapping,
     )
     from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
+    from vendorgate.http._requests_auth import VendorRequestsAuth
     from vendorgate.http._retry import RetryPolicy, parse_retry_after, retry_testing
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

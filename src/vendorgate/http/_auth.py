@@ -33,6 +33,11 @@ class VendorAuth(httpx.Auth):
     ``async_auth_flow`` are implemented (the sync one calls ``source.get_token()``, the
     async one awaits ``source.aget_token()``).
 
+    A bearer token is never sent over plain ``http://`` to a host other than loopback
+    (:class:`~vendorgate.ConfigurationError` on ``url``) unless the token
+    configuration's ``allow_insecure_http`` or ``VENDORGATE_ALLOW_INSECURE_HTTP=1``
+    allows it.
+
     Args:
         source: The token provider of one vendor client.
     """
@@ -42,8 +47,15 @@ class VendorAuth(httpx.Auth):
     def __init__(self, source: TokenSource) -> None:
         self.source = source
 
-    @staticmethod
-    def _attach(request: httpx.Request, token: Token) -> None:
+    def _attach(self, request: httpx.Request, token: Token) -> None:
+        from vendorgate._url import check_transport
+
+        config = getattr(self.source, "config", None)
+        check_transport(
+            str(request.url),
+            field="url",
+            allow_insecure_http=bool(getattr(config, "allow_insecure_http", False)),
+        )
         request.headers["Authorization"] = f"Bearer {token.access_token}"
 
     def _refused(self, response: httpx.Response, token: Token) -> Exception:

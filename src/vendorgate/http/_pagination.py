@@ -37,6 +37,7 @@ __all__ = [
     "Paginator",
     "PlannedPages",
     "dig",
+    "paginator_from_mapping",
 ]
 
 
@@ -186,6 +187,26 @@ class Paginator(ABC):
 
     records_path: str | None = "items"
     allow_cross_origin: bool = False
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain JSON: ``{"type": "page_number", ...}`` with the non-default settings.
+
+        Inverse of :func:`paginator_from_mapping`.
+
+        Raises:
+            ConfigurationError: the strategy holds code (:class:`Custom`, a subclass),
+                which has no plain form.
+        """
+        from vendorgate._mapping import dataclass_to_mapping
+
+        name = next((n for n, c in PAGINATOR_TYPES.items() if c is type(self)), None)
+        if name is None:
+            raise ConfigurationError(
+                f"a {type(self).__name__} paginator holds code and has no plain form; use "
+                f"one of the types {', '.join(PAGINATOR_TYPES)} to write it out",
+                field="paginator",
+            )
+        return {"type": name, **dataclass_to_mapping(self)}
 
     def first(self, url: str, params: Mapping[str, Any] | None = None) -> PageRequest:
         """The request for the first page."""
@@ -446,3 +467,42 @@ class Custom(Paginator):
         if result is not None and not isinstance(result, PageRequest):
             raise ConfigurationError("must return a PageRequest or None", field="next_page")
         return result
+
+
+#: Plain names of the strategies that have a mapping form (``{"type": NAME, ...}``).
+PAGINATOR_TYPES: dict[str, type[Paginator]] = {
+    "page_number": PageNumber,
+    "offset_limit": OffsetLimit,
+    "cursor_in_body": CursorInBody,
+    "next_url_in_body": NextUrlInBody,
+    "link_header": LinkHeader,
+}
+
+
+def paginator_from_mapping(data: Mapping[str, Any], *, field: str = "paginator") -> Paginator:
+    """Build a strategy from :meth:`Paginator.to_mapping` output.
+
+    Example:
+        >>> paginator_from_mapping({"type": "page_number", "page_size": 50})
+        PageNumber(records_path='items', allow_cross_origin=False, page_param='page', \
+size_param='per_page', page_size=50, start_page=1, total_pages_path='pages', \
+total_path='total', page_size_path='per_page')
+
+    Raises:
+        ConfigurationError: not a table, an unknown ``type`` (lists the known ones), an
+            unknown setting or a value of the wrong type; the error names the field.
+    """
+    from vendorgate._mapping import dataclass_from_mapping, join_field
+
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(
+            'must be a table such as {"type": "page_number", "page_size": 100}', field=field
+        )
+    values = dict(data)
+    name = values.pop("type", None)
+    cls = PAGINATOR_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ConfigurationError(
+            f"must be one of {', '.join(PAGINATOR_TYPES)}", field=join_field(field, "type")
+        )
+    return dataclass_from_mapping(cls, values, field=field)

@@ -22,8 +22,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["AsyncRateLimiter", "RateLimit", "RateLimiter"]
 
@@ -68,6 +72,19 @@ class RateLimit:
             raise ConfigurationError("must be > 0", field="min_requests_per_s")
         if not 0 <= self.headroom < 1:
             raise ConfigurationError("must be a fraction in [0, 1)", field="headroom")
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, as plain JSON."""
+        from vendorgate._mapping import dataclass_to_mapping
+
+        return dataclass_to_mapping(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, field: str = "rate_limit") -> RateLimit:
+        """Rebuild a limit from :meth:`to_mapping` output; errors name ``rate_limit.<key>``."""
+        from vendorgate._mapping import dataclass_from_mapping
+
+        return dataclass_from_mapping(cls, data, field=field)
 
     @property
     def paced_requests_per_s(self) -> float | None:

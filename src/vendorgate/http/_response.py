@@ -38,13 +38,13 @@ def request_id(response: httpx.Response | None) -> str | None:
 
 
 def safe_url(url: httpx.URL | str) -> str:
-    """Return ``url`` without its query string, fragment or user info (safe to log)."""
-    import httpx
+    """Return ``url`` without its query string, fragment or user info (safe to log).
 
-    u = url if isinstance(url, httpx.URL) else httpx.URL(url)
-    # netloc is host[:port] without user info; raw_path keeps the percent-encoding
-    path = u.raw_path.split(b"?", 1)[0].decode("ascii")
-    return f"{u.scheme}://{u.netloc.decode('ascii')}{path}"
+    The one helper is :func:`vendorgate._url.safe_url`; this name stays for callers.
+    """
+    from vendorgate._url import safe_url as _safe
+
+    return _safe(url)
 
 
 def _excerpt(response: httpx.Response, known: tuple[str, ...]) -> str | None:

@@ -147,6 +147,19 @@ class RetryPolicy:
         """A policy that never retries."""
         return cls(attempts=1)
 
+    def to_mapping(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, as plain JSON (sorted lists)."""
+        from vendorgate._mapping import dataclass_to_mapping
+
+        return dataclass_to_mapping(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, field: str = "retry") -> RetryPolicy:
+        """Rebuild a policy from :meth:`to_mapping` output; errors name ``retry.<key>``."""
+        from vendorgate._mapping import dataclass_from_mapping
+
+        return dataclass_from_mapping(cls, data, field=field)
+
     def backoff_s(self, retry_num: int) -> float:
         """Draw the wait before retry ``retry_num`` (1-based), full jitter, capped."""
         ceiling = min(self.wait_max_s, self.wait_initial_s * 2.0 ** min(retry_num - 1, 60))

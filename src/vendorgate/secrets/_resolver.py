@@ -6,59 +6,109 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from vendorgate._errors import ConfigurationError, SecretError, SecretNotFoundError
+from vendorgate._errors import ConfigurationError, SecretNotFoundError
 from vendorgate._secret import Secret
-from vendorgate.secrets._ref import SecretRef, parse_secret_ref
+from vendorgate.secrets._ref import SecretRef, parse_secret_ref, read_secret_ref
 
 if TYPE_CHECKING:
     from vendorgate.secrets._session import VaultSession
     from vendorgate.secrets._settings import VaultSettings
 
-__all__ = ["SecretResolver", "default_resolver", "resolve_local"]
+__all__ = [
+    "SecretResolver",
+    "SecretValue",
+    "default_resolver",
+    "read_env",
+    "read_file",
+    "read_literal",
+    "read_vault",
+    "resolve_local",
+    "secret_value",
+]
+
+
+class SecretValue(Protocol):
+    """A secret value held by a framework: pydantic's ``SecretStr`` and the like."""
+
+    def get_secret_value(self) -> str: ...
+
+
+def secret_value(value: object) -> Secret | None:
+    """``value`` as a :class:`~vendorgate.Secret` if it is a secret value, else ``None``.
+
+    A :class:`~vendorgate.Secret` is returned as it is; anything with a callable
+    ``get_secret_value()`` returning a ``str`` (pydantic's ``SecretStr``) is wrapped.
+    Strings (references) and other objects give ``None``.
+    """
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, str):
+        return None
+    reveal = getattr(value, "get_secret_value", None)
+    if callable(reveal):
+        inner = reveal()
+        if isinstance(inner, str):
+            return Secret(inner)
+    return None
 
 
 def resolve_local(ref: str | SecretRef, *, field: str) -> Secret:
-    """Resolve an ``env:``, ``file:`` or ``literal:`` reference, uncached.
+    """Resolve a reference that needs no Vault session (``env:``, ``file:``, ``literal:``,
+    registered schemes), uncached.
 
     Raises:
         SecretReferenceError: ``ref`` does not parse.
         ConfigurationError: ``ref`` is a ``vault:`` reference.
         SecretNotFoundError: The variable is unset or the file cannot be read.
     """
-    parsed = parse_secret_ref(ref, field=field)
-    if parsed.scheme == "literal":
-        return Secret(parsed.target)
-    if parsed.scheme == "env":
-        value = os.environ.get(parsed.target)
-        if value is None:
-            raise SecretNotFoundError(
-                f"{field}: environment variable {parsed.target} is not set; export it or fix "
-                "the reference"
-            )
-        return Secret(value)
-    if parsed.scheme == "file":
-        path = Path(parsed.target).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SecretNotFoundError(
-                f"{field}: file {path} does not exist; create it or fix the reference"
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SecretNotFoundError(
-                f"{field}: cannot read file {path} ({type(exc).__name__}); check its "
-                "permissions and that it is UTF-8 text"
-            ) from None
-        if text.endswith("\r\n"):
-            text = text[:-2]
-        elif text.endswith("\n"):
-            text = text[:-1]
-        return Secret(text)
-    raise ConfigurationError(
-        "a Vault reference needs a Vault session here; use env:, file: or literal:", field=field
-    )
+    return read_secret_ref(parse_secret_ref(ref, field=field), None, field=field)
+
+
+# -- readers of the built-in schemes (entries of the registry in _ref.py) ----------------
+
+
+def read_literal(ref: SecretRef, resolver: SecretResolver | None) -> Secret:
+    """``literal:VALUE``: the value itself."""
+    return Secret(ref.target)
+
+
+def read_env(ref: SecretRef, resolver: SecretResolver | None) -> Secret:
+    """``env:VARIABLE``: an environment variable."""
+    value = os.environ.get(ref.target)
+    if value is None:
+        raise SecretNotFoundError(
+            f"environment variable {ref.target} is not set; export it or fix the reference"
+        )
+    return Secret(value)
+
+
+def read_file(ref: SecretRef, resolver: SecretResolver | None) -> Secret:
+    """``file:PATH``: a file's UTF-8 content, one trailing newline dropped."""
+    path = Path(ref.target).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SecretNotFoundError(
+            f"file {path} does not exist; create it or fix the reference"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretNotFoundError(
+            f"cannot read file {path} ({type(exc).__name__}); check its "
+            "permissions and that it is UTF-8 text"
+        ) from None
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    return Secret(text)
+
+
+def read_vault(ref: SecretRef, resolver: SecretResolver | None) -> Secret:
+    """``vault:``, ``vault+kv1:``, ``vault+kv2:``: a KV secret through the resolver's session."""
+    assert resolver is not None  # read_secret_ref refuses Vault schemes without one
+    return resolver.vault.read_secret(ref)
 
 
 class SecretResolver:
@@ -109,11 +159,13 @@ class SecretResolver:
                 self._vault = VaultSession.shared(self._vault)
             return self._vault
 
-    def resolve(self, ref: str | SecretRef, *, field: str) -> Secret:
-        """Return the secret a reference points to.
+    def resolve(self, ref: str | SecretRef | SecretValue, *, field: str) -> Secret:
+        """Return the secret a reference points to (a secret value is returned as it is).
 
         Args:
-            ref: A reference such as ``vault:secret/vendors/techwolf#client_secret``.
+            ref: A reference such as ``vault:secret/vendors/techwolf#client_secret``, or
+                a value a framework already holds: a :class:`~vendorgate.Secret` or
+                anything with ``get_secret_value()`` (a pydantic ``SecretStr``).
             field: The configuration field it came from, named in errors.
 
         Raises:
@@ -121,7 +173,10 @@ class SecretResolver:
             SecretNotFoundError: The variable, file, Vault path or key does not exist.
             VaultError: Vault refused (permission, login) or was unavailable.
         """
-        parsed = parse_secret_ref(ref, field=field)
+        value = secret_value(ref)
+        if value is not None:
+            return value
+        parsed = parse_secret_ref(ref, field=field)  # type: ignore[arg-type]
         if not parsed.cacheable or self.ttl_s == 0:
             return self._read(parsed, field=field)
         key = str(parsed)
@@ -138,9 +193,12 @@ class SecretResolver:
             self._cache[key] = (time.monotonic() + self.ttl_s, value)
             return value
 
-    async def aresolve(self, ref: str | SecretRef, *, field: str) -> Secret:
+    async def aresolve(self, ref: str | SecretRef | SecretValue, *, field: str) -> Secret:
         """Async :meth:`resolve`: a cache hit returns at once, a read runs in a thread."""
-        parsed = parse_secret_ref(ref, field=field)
+        value = secret_value(ref)
+        if value is not None:
+            return value
+        parsed = parse_secret_ref(ref, field=field)  # type: ignore[arg-type]
         hit = self._cache.get(str(parsed)) if parsed.cacheable else None
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
@@ -157,13 +215,7 @@ class SecretResolver:
                 self._cache.pop(str(parse_secret_ref(ref, field="ref")), None)
 
     def _read(self, ref: SecretRef, *, field: str) -> Secret:
-        if ref.scheme == "vault":
-            try:
-                return self.vault.read_secret(ref)
-            except SecretError as exc:
-                # Same class, the field named first, as env: and file: errors do.
-                raise type(exc)(f"{field}: {exc}") from exc
-        return resolve_local(ref, field=field)
+        return read_secret_ref(ref, self, field=field)
 
 
 _default: SecretResolver | None = None

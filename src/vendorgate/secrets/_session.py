@@ -3,6 +3,7 @@ requests errors become vendorgate errors."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -36,7 +37,9 @@ T = TypeVar("T")
 RENEW_AFTER_RATIO: Final = 2 / 3
 
 
-def vault_error_from(exc: BaseException, *, action: str, login: bool = False) -> SecretError:
+def vault_error_from(
+    exc: BaseException, *, action: str, login: bool = False, known: tuple[str, ...] = ()
+) -> SecretError:
     """Translate an hvac / requests / decoding error into the vendorgate hierarchy.
 
     This is the only place that looks at third-party Vault errors. The message names the
@@ -48,6 +51,8 @@ def vault_error_from(exc: BaseException, *, action: str, login: bool = False) ->
         action: What was being done, for the message.
         login: ``True`` when the request was a login: 400/401/403 become
             :class:`VaultAuthError` instead of a permission error.
+        known: Secret values to mask in Vault's error text (in every encoding), e.g. the
+            login secret that was sent.
     """
     import hvac.exceptions as hv
     import requests
@@ -55,7 +60,7 @@ def vault_error_from(exc: BaseException, *, action: str, login: bool = False) ->
     detail = ""
     errors = getattr(exc, "errors", None)
     if isinstance(errors, list) and errors:
-        detail = redact_text("; ".join(str(e) for e in errors), limit=160)
+        detail = redact_text("; ".join(str(e) for e in errors), limit=160, known=known)
     suffix = f" (Vault said: {detail})" if detail else ""
     if isinstance(exc, (hv.InvalidRequest, hv.Unauthorized, hv.Forbidden)) and login:
         return VaultAuthError(
@@ -169,13 +174,30 @@ class VaultSession:
             url=s.url, verify=s.verify, cert=cert, timeout=s.timeout_s, namespace=s.namespace
         )
 
-    def _resolve_login_secret(self, value: Secret | None, ref: str | None, field: str) -> str:
+    def _resolve_login_secret(self, value: Secret | None, ref: str | None, field: str) -> Secret:
+        """The login secret, still wrapped: callers reveal it inside the call that sends it,
+        so no frame local of the login holds it (tracebacks captured with locals)."""
         if value is not None:
-            return value.reveal()
+            return value
         from vendorgate.secrets._resolver import resolve_local
 
         assert ref is not None  # checked by VaultSettings
-        return resolve_local(ref, field=f"vault.{field}").reveal()
+        return resolve_local(ref, field=f"vault.{field}")
+
+    def _login_secret_values(self) -> tuple[str, ...]:
+        """Every login secret value, for redacting Vault's error text (error path only)."""
+        s = self.settings
+        out: list[str] = []
+        for value, ref, name in (
+            (s.token, s.token_ref, "token"),
+            (s.secret_id, s.secret_id_ref, "secret_id"),
+            (s.jwt, s.jwt_ref, "jwt"),
+        ):
+            if value is None and ref is None:
+                continue
+            with contextlib.suppress(Exception):  # unreadable secret: nothing to mask
+                out.append(self._resolve_login_secret(value, ref, name).reveal())
+        return tuple(out)
 
     def _login(self) -> None:
         s = self.settings
@@ -184,7 +206,7 @@ class VaultSession:
         action = f"login with auth method {s.auth_method!r} at auth/{mount}"
         try:
             if s.auth_method == "token":
-                client.token = self._resolve_login_secret(s.token, s.token_ref, "token")
+                client.token = self._resolve_login_secret(s.token, s.token_ref, "token").reveal()
                 data = _as_dict(client.auth.token.lookup_self(), action)["data"]
                 ttl, renewable = float(data.get("ttl") or 0), bool(data.get("renewable"))
             else:
@@ -193,14 +215,18 @@ class VaultSession:
                         s.secret_id, s.secret_id_ref, "secret_id"
                     )
                     reply = client.auth.approle.login(
-                        role_id=s.role_id, secret_id=secret_id, mount_point=mount
+                        role_id=s.role_id, secret_id=secret_id.reveal(), mount_point=mount
                     )
                 elif s.auth_method == "kubernetes":
-                    jwt = self._resolve_login_secret(s.jwt, s.jwt_ref, "jwt").strip()
-                    reply = client.auth.kubernetes.login(role=s.role, jwt=jwt, mount_point=mount)
+                    jwt = self._resolve_login_secret(s.jwt, s.jwt_ref, "jwt")
+                    reply = client.auth.kubernetes.login(
+                        role=s.role, jwt=jwt.reveal().strip(), mount_point=mount
+                    )
                 else:
-                    jwt = self._resolve_login_secret(s.jwt, s.jwt_ref, "jwt").strip()
-                    reply = client.auth.jwt.jwt_login(role=s.role, jwt=jwt, path=mount)
+                    jwt = self._resolve_login_secret(s.jwt, s.jwt_ref, "jwt")
+                    reply = client.auth.jwt.jwt_login(
+                        role=s.role, jwt=jwt.reveal().strip(), path=mount
+                    )
                 auth = _as_dict(reply, action).get("auth") or {}
                 if not auth.get("client_token"):
                     raise VaultAuthError(f"Vault gave no token for {action}")
@@ -209,7 +235,9 @@ class VaultSession:
         except VaultError:
             raise
         except Exception as exc:
-            raise vault_error_from(exc, action=action, login=True) from exc
+            raise vault_error_from(
+                exc, action=action, login=True, known=self._login_secret_values()
+            ) from exc
         self._client = client
         self._logged_in_at = self._clock()
         self._ttl_s = ttl

@@ -61,6 +61,16 @@ class VaultSettings:
         client_cert: Path to a client TLS certificate (mTLS).
         client_key: Path to the client certificate's key.
         timeout_s: Timeout of each Vault request, in seconds.
+        allow_insecure_http: Allow a plain ``http://`` address of a host other than
+            loopback (the Vault token would travel unencrypted; also allowed
+            process-wide by ``VENDORGATE_ALLOW_INSECURE_HTTP=1``).
+
+    Pickling: a pickled ``VaultSettings`` (multiprocessing, a Celery or Dask task) carries
+    secret *values* given as ``token`` / ``secret_id`` / ``jwt`` in clear inside the
+    pickle, because :class:`~vendorgate.Secret` pickles its value. References
+    (``token_ref``, ``secret_id_ref``, ``jwt_ref``) carry only the reference. To send a
+    config to another process without secrets, send :meth:`to_mapping` (JSON, references
+    only) or give secrets as references.
     """
 
     url: str
@@ -79,17 +89,23 @@ class VaultSettings:
     client_cert: str | None = None
     client_key: str | None = None
     timeout_s: float = 30.0
+    allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
+        from vendorgate._url import check_transport, check_verify, is_http_url
         from vendorgate.secrets._ref import parse_secret_ref
 
-        if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
+        if not is_http_url(self.url):
             raise ConfigurationError(
                 "must be an http:// or https:// address such as https://vault.example.com:8200"
                 " (or set VAULT_ADDR)",
                 field="vault.url",
             )
         object.__setattr__(self, "url", self.url.rstrip("/"))
+        if not isinstance(self.allow_insecure_http, bool):
+            raise ConfigurationError("must be true or false", field="vault.allow_insecure_http")
+        check_transport(self.url, field="vault.url", allow_insecure_http=self.allow_insecure_http)
+        check_verify(self.verify, field="vault.verify")
         if self.auth_method not in AUTH_METHODS:
             raise ConfigurationError(
                 f"unknown auth method; use one of {', '.join(AUTH_METHODS)}",
@@ -168,6 +184,8 @@ class VaultSettings:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None or (f.name in ("verify",) and value is True):
+                continue
+            if f.name == "allow_insecure_http" and value is False:
                 continue
             shown.append(f"{f.name}={value!r}")
         return f"VaultSettings({', '.join(shown)})"
@@ -270,6 +288,8 @@ class VaultSettings:
                         f"({ref_name}='env:...' or 'file:...') instead",
                         field=f"vault.{f.name}",
                     )
+                continue
+            if f.name == "allow_insecure_http" and value is False:
                 continue
             if value is not None:
                 out[f.name] = value

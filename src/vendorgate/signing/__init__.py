@@ -14,12 +14,14 @@ from vendorgate.signing._assertion import (
     MIN_LIFETIME_S,
     build_client_assertion,
 )
+from vendorgate.signing._jwk import KID_THUMBPRINT, jwk_thumbprint, public_jwk, public_jwks
 from vendorgate.signing._pem import PemSigner
 from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS, AssertionSigner
 from vendorgate.signing._transit import TransitSigner, parse_transit_key
 
 __all__ = [
     "CLIENT_ASSERTION_TYPE",
+    "KID_THUMBPRINT",
     "MAX_LIFETIME_S",
     "MIN_LIFETIME_S",
     "SUPPORTED_ALGORITHMS",
@@ -27,5 +29,8 @@ __all__ = [
     "PemSigner",
     "TransitSigner",
     "build_client_assertion",
+    "jwk_thumbprint",
     "parse_transit_key",
+    "public_jwk",
+    "public_jwks",
 ]

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import ConfigurationError, KeyFormatError
 from vendorgate._secret import Secret
+from vendorgate.signing._jwk import KID_THUMBPRINT, jwk_thumbprint, public_jwk
 from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS
 
 if TYPE_CHECKING:
@@ -37,7 +38,9 @@ class PemSigner:
     Args:
         private_key: The PEM text (PKCS#8 or traditional RSA/EC) as a ``Secret``.
         alg: ``"RS256"`` (default), ``"PS256"`` (RSA keys) or ``"ES256"`` (P-256 keys).
-        kid: Key id for the JWS header, when the vendor registered one.
+        kid: Key id for the JWS header, when the vendor registered one; ``"thumbprint"``
+            puts the RFC 7638 JWK thumbprint of the public key there (what vendors that
+            register a JWKS usually know the key by). Default: no ``kid``.
         passphrase: The passphrase of an encrypted PEM.
 
     Raises:
@@ -55,8 +58,10 @@ class PemSigner:
         passphrase: Secret | None = None,
     ) -> None:
         self._alg = check_alg(alg)
-        self._kid = kid
         self._key = _load_key(private_key, alg=alg, passphrase=passphrase)
+        if kid == KID_THUMBPRINT:
+            kid = jwk_thumbprint(public_jwk(self._key))
+        self._kid = kid
 
     @property
     def alg(self) -> str:
@@ -87,6 +92,10 @@ class PemSigner:
         else:
             pad = padding.PKCS1v15()
         return key.sign(signing_input, pad, hashes.SHA256())
+
+    def public_jwk(self) -> dict[str, str]:
+        """The public key as a JWK, ``kid`` = this signer's kid or else the thumbprint."""
+        return public_jwk(self._key, alg=self._alg, kid=self._kid)
 
     def public_key_pem(self) -> str:
         """The matching public key (SubjectPublicKeyInfo PEM) to register with the vendor."""

@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import ConfigurationError, KeyFormatError, VaultUnavailableError
+from vendorgate.signing._jwk import KID_THUMBPRINT, jwk_thumbprint, public_jwk
 from vendorgate.signing._pem import check_alg
 
 if TYPE_CHECKING:
@@ -54,14 +55,18 @@ class TransitSigner:
 
     On first use the signer reads the key once (``<mount>/keys/<name>``), checks its type
     fits ``alg`` and pins its latest version, so the ``kid`` and the signature always
-    match; build a new signer after rotating the key. The default ``kid`` is
-    ``"<name>-v<version>"``.
+    match; build a new signer after rotating the key. The default ``kid`` is the RFC 7638
+    JWK thumbprint of that version's public key, the id an authorization server that
+    registered the key (e.g. from ``vendorgate jwk``) knows it by; an explicit ``kid``
+    wins (``"<name>-v<version>"`` was the default before 0.2: give it explicitly to keep
+    it).
 
     Args:
         session: The :class:`~vendorgate.secrets.VaultSession` to sign through.
         key: ``"<mount>/<name>"``, e.g. ``"transit/techwolf-assertions"``.
         alg: ``"RS256"`` (default), ``"PS256"`` or ``"ES256"``.
-        kid: Key id for the JWS header; default ``"<name>-v<version>"``.
+        kid: Key id for the JWS header; default (or ``"thumbprint"``): the RFC 7638
+            thumbprint of the pinned version's public key.
 
     Raises:
         ConfigurationError: ``key`` or ``alg`` is invalid.
@@ -81,6 +86,7 @@ class TransitSigner:
         self._kid = kid
         self._version: int | None = None
         self._key_data: dict[str, Any] | None = None
+        self._thumbprint: str | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -93,10 +99,16 @@ class TransitSigner:
 
     @property
     def kid(self) -> str | None:
-        """The key id: the one given, else ``"<name>-v<version>"`` (reads the key once)."""
-        if self._kid is not None:
+        """The key id: the one given, else the public key's thumbprint (reads the key once)."""
+        if self._kid is not None and self._kid != KID_THUMBPRINT:
             return self._kid
-        return f"{self.name}-v{self.key_version}"
+        if self._thumbprint is None:
+            self._thumbprint = jwk_thumbprint(public_jwk(self.public_key_pem()))
+        return self._thumbprint
+
+    def public_jwk(self) -> dict[str, str]:
+        """The pinned version's public key as a JWK with this signer's ``kid``."""
+        return public_jwk(self.public_key_pem(), alg=self._alg, kid=self.kid)
 
     @property
     def key_version(self) -> int:

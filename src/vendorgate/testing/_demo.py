@@ -127,7 +127,8 @@ def run_demo(
             extra and a clone's ``dags_examples/``); its output file is kept.
     """
     from vendorgate.cache import FileBackend, TokenCache
-    from vendorgate.http import PageNumber, VendorClient
+    from vendorgate.connection import VendorConnection
+    from vendorgate.http import PageNumber
     from vendorgate.secrets import VaultSession
     from vendorgate.signing import TransitSigner
     from vendorgate.testing.openbao import OpenBaoServer
@@ -155,14 +156,17 @@ def run_demo(
                 public_key_pem=signer.public_key_pem(),
                 tenants=["demo-tenant"],
             )
-            cache = TokenCache(FileBackend(work / "token-cache"))
+            cache_options = {"backend": "file", "directory": str(work / "token-cache")}
             rows: list[DemoRow] = []
             for preset, auth, config in _configs(sandbox, vault):
                 before = sandbox.counters().tokens()
-                provider = TokenProvider(config, cache=cache)
+                spec = VendorConnection(
+                    config, base_url=sandbox.api_url(preset), cache=cache_options
+                )
+                provider = spec.provider()
                 token = provider.get_token()
                 target = work / f"{preset}-{len(rows)}.jsonl"
-                with VendorClient(provider, base_url=sandbox.api_url(preset)) as client:
+                with spec.client(source=provider) as client:
                     result = client.pull(
                         "/items",
                         PageNumber(page_size=page_size, records_path="items"),

@@ -1,10 +1,13 @@
 """``TokenConfig``: everything needed to ask one vendor for a token, secrets as references.
 
-A config is frozen and validated at construction (errors name the field). It holds
-secret *references* (``vault:secret/acme#client_secret``, ``env:ACME_SECRET``,
-``file:/run/secrets/acme``), never secret values, so :meth:`TokenConfig.to_mapping` is
-plain JSON that an Airflow trigger or another process can turn back into the same
-config with :meth:`TokenConfig.from_mapping`.
+A config is frozen and validated at construction (errors name the field). Its secret
+fields hold *references* (``vault:secret/acme#client_secret``, ``env:ACME_SECRET``,
+``file:/run/secrets/acme``), so :meth:`TokenConfig.to_mapping` is plain JSON that an
+Airflow trigger or another process can turn back into the same config with
+:meth:`TokenConfig.from_mapping`. A secret a framework already holds may be given as a
+*value* instead (a :class:`~vendorgate.Secret` or a pydantic ``SecretStr``); such a config
+works, but :meth:`~TokenConfig.to_mapping` refuses to write it out (an error naming the
+field, never a silent drop).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import ConfigurationError
+from vendorgate._secret import Secret
 from vendorgate.dialects._model import CLIENT_AUTH_METHODS, Dialect
 from vendorgate.dialects._registry import list_dialects
 from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS
@@ -30,12 +34,18 @@ SIGNING_ALGORITHMS: Final = SUPPORTED_ALGORITHMS
 _SECRET_REF_FIELDS: Final = ("client_secret", "private_key", "username", "password")
 
 
-def _check_ref(value: object, name: str) -> None:
+def _check_secret(value: object, name: str) -> object:
+    """A reference (checked) or a secret value (as a :class:`Secret`); returns what to keep."""
     if value is None:
-        return
+        return None
     from vendorgate.secrets._ref import parse_secret_ref
+    from vendorgate.secrets._resolver import secret_value
 
+    as_value = secret_value(value)
+    if as_value is not None:
+        return as_value
     parse_secret_ref(value, field=name)  # type: ignore[arg-type]
+    return value
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,10 @@ class TokenConfig:
             or a custom :class:`~vendorgate.dialects.Dialect`).
         client_id: The client id (an identifier, not a secret).
         token_url: Token endpoint; ``None`` uses the dialect's default.
-        client_secret: Secret reference to the client secret.
+        client_secret: Secret reference to the client secret, or the secret itself as
+            a :class:`~vendorgate.Secret` / pydantic ``SecretStr`` (a value a framework
+            already holds; such a config cannot be written out by :meth:`to_mapping`).
+            The same holds for ``private_key``, ``username`` and ``password``.
         private_key: Secret reference to a PEM private key (private_key_jwt).
         transit_key: Vault Transit key that signs client assertions, as
             ``<mount>/<name>`` (e.g. ``transit/techwolf``); the key never leaves Vault.
@@ -56,7 +69,9 @@ class TokenConfig:
         client_auth: ``body``, ``basic`` or ``assertion``; ``None`` picks ``assertion``
             when a key is configured and the dialect supports it, else the dialect's.
         signing_alg: Client assertion algorithm: RS256, PS256 or ES256.
-        signing_kid: ``kid`` header of client assertions, when the vendor wants one.
+        signing_kid: ``kid`` header of client assertions, when the vendor wants one;
+            ``"thumbprint"``: the RFC 7638 thumbprint of the public key (the default for
+            a Transit key; a PEM key sends no ``kid`` unless one is given).
         assertion_audience: ``aud`` of client assertions (default: the token URL).
         assertion_lifetime_s: Client assertion lifetime, 60 to 600 seconds.
         audience: Audience sent in the request; ``None`` uses the dialect's default.
@@ -74,16 +89,22 @@ class TokenConfig:
         expected_audience: Expected ``aud`` of validated tokens (default: from the
             dialect's ``jwks_audience``; ``None`` there: ``aud`` is not checked, as for
             ``tci-atm``, whose tokens carry an application id, not the client id).
+        verify: TLS verification of the token and JWKS requests: ``None`` (default:
+            ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` if set, else the system CA
+            store), ``True``, ``False`` (tests only) or the path of a CA bundle.
+        allow_insecure_http: Allow plain ``http://`` token, JWKS and API URLs to hosts
+            other than loopback (credentials and tokens then travel unencrypted; also
+            allowed process-wide by ``VENDORGATE_ALLOW_INSECURE_HTTP=1``).
     """
 
     dialect: Dialect
     client_id: str
     token_url: str | None = None
-    client_secret: str | None = None
-    private_key: str | None = None
+    client_secret: str | Secret | None = None
+    private_key: str | Secret | None = None
     transit_key: str | None = None
-    username: str | None = None
-    password: str | None = None
+    username: str | Secret | None = None
+    password: str | Secret | None = None
     client_auth: str | None = None
     signing_alg: str = "RS256"
     signing_kid: str | None = None
@@ -99,6 +120,8 @@ class TokenConfig:
     validate_tokens: bool = True
     jwks_url: str | None = None
     expected_audience: str | None = None
+    verify: bool | str | None = None
+    allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.dialect, Dialect):
@@ -117,10 +140,9 @@ class TokenConfig:
                 "(e.g. https://id.example.com/oauth/token)",
                 field="token_url",
             )
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigurationError("must be an http(s) URL", field="token_url")
+        self._check_transport(url)
         for name in _SECRET_REF_FIELDS:
-            _check_ref(getattr(self, name), name)
+            object.__setattr__(self, name, _check_secret(getattr(self, name), name))
         if self.transit_key is not None and (
             not isinstance(self.transit_key, str)
             or self.transit_key.count("/") < 1
@@ -191,6 +213,21 @@ class TokenConfig:
             elif not isinstance(self.vault, VaultSettings):
                 raise ConfigurationError("must be VaultSettings or a table of them", field="vault")
         self._check_credentials()
+
+    def _check_transport(self, url: object) -> None:
+        from vendorgate._url import check_transport, check_verify, is_http_url
+
+        if not is_http_url(url):
+            raise ConfigurationError("must be an http(s) URL", field="token_url")
+        if not isinstance(self.allow_insecure_http, bool):
+            raise ConfigurationError("must be true or false", field="allow_insecure_http")
+        check_verify(self.verify, field="verify")
+        assert isinstance(url, str)
+        check_transport(url, field="token_url", allow_insecure_http=self.allow_insecure_http)
+        if self.jwks_url is not None:
+            check_transport(
+                self.jwks_url, field="jwks_url", allow_insecure_http=self.allow_insecure_http
+            )
 
     def _check_credentials(self) -> None:
         d = self.dialect
@@ -295,7 +332,9 @@ class TokenConfig:
         path = self.dialect.jwks_path
         if path is None:
             return None
-        if path.startswith(("http://", "https://")):
+        from vendorgate._url import is_http_url
+
+        if is_http_url(path):
             return path
         from urllib.parse import urljoin
 
@@ -314,9 +353,16 @@ class TokenConfig:
         """A stable key from the non-secret identity of this token request.
 
         Hashes the dialect name, token URL, client id, audience, tenant, sorted scopes,
-        grant, client authentication, extra parameters and the username *reference*.
-        Never derived from a secret; the same in every process.
+        grant, client authentication, extra parameters and the username *reference*
+        (a username given as a value enters as a SHA-256 digest, so two users of one
+        client do not share a token). Never derived from another secret; the same in
+        every process.
         """
+        username: str | None
+        if isinstance(self.username, Secret):
+            username = "value-sha256:" + hashlib.sha256(self.username.reveal().encode()).hexdigest()
+        else:
+            username = self.username
         identity = {
             "v": 1,
             "dialect": self.dialect.name,
@@ -328,7 +374,7 @@ class TokenConfig:
             "grant": self.dialect.grant_type,
             "client_auth": self.effective_client_auth,
             "extra": [list(p) for p in self.extra_params],
-            "username": self.username,
+            "username": username,
         }
         digest = hashlib.sha256(
             json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
@@ -344,14 +390,24 @@ class TokenConfig:
             value = getattr(self, f.name)
             if f.name == "dialect" or value == defaults[f.name] or value in (None, ()):
                 continue
-            if f.name in _SECRET_REF_FIELDS:
+            if isinstance(value, Secret):
+                pass  # repr(Secret) is a mask
+            elif f.name in _SECRET_REF_FIELDS:
                 value = str(parse_secret_ref(value, field=f.name))  # masks literal values
             shown.append(f"{f.name}={value!r}")
         return f"TokenConfig({', '.join(shown)})"
 
     def secret_references(self) -> dict[str, str]:
-        """The configured secret references by field name (for ``vendorgate doctor``)."""
-        return {n: getattr(self, n) for n in _SECRET_REF_FIELDS if getattr(self, n) is not None}
+        """The configured secret references by field name (for ``vendorgate doctor``).
+
+        Fields given as secret values are not references and are left out (see
+        :meth:`secret_values`).
+        """
+        return {n: v for n in _SECRET_REF_FIELDS if isinstance(v := getattr(self, n), str)}
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Names of the secret fields given as values rather than references."""
+        return tuple(n for n in _SECRET_REF_FIELDS if isinstance(getattr(self, n), Secret))
 
     def with_overrides(self, **changes: Any) -> TokenConfig:
         """Return a copy with some fields changed (validated again)."""
@@ -364,8 +420,21 @@ class TokenConfig:
 
         The dialect is written as ``preset`` when it is an unmodified registered preset,
         else in full under ``dialect``.
+
+        Raises:
+            ConfigurationError: a secret field holds a value (a :class:`Secret`), which is
+                never written out; the error names the field. Give a reference instead
+                (``env:``, ``file:``, ``vault:`` or a registered scheme).
         """
         from vendorgate.dialects._registry import get_dialect
+
+        if values := self.secret_values():
+            raise ConfigurationError(
+                "holds a secret value, which to_mapping() never writes out; give a "
+                "reference instead (vault:, env:, file: or a registered scheme such as "
+                "airflow-conn:), or keep this config in memory",
+                field=values[0],
+            )
 
         out: dict[str, Any] = {}
         try:
@@ -438,6 +507,9 @@ class TokenConfig:
                     f"{', '.join(sorted(known))}",
                     field=str(key),
                 )
+        from vendorgate._mapping import check_field_types
+
+        check_field_types(cls, values, skip=("scopes", *_SECRET_REF_FIELDS))
         if (
             "scopes" in values
             and isinstance(values["scopes"], Iterable)

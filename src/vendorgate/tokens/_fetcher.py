@@ -90,12 +90,9 @@ def _retry_after_s(value: str | None) -> float | None:
 
 def _safe_url(url: str) -> str:
     """``url`` without query, fragment or user info; never fails (it is only logged)."""
-    from vendorgate.http._response import safe_url
+    from vendorgate._url import safe_url
 
-    try:
-        return safe_url(url)
-    except Exception:  # an unparseable URL: its scheme and host are not worth a crash
-        return "the token URL"
+    return safe_url(url)
 
 
 def _wait_s(state: RetryCallState) -> float:
@@ -192,6 +189,7 @@ class TokenFetcher:
                 algorithms=config.dialect.jwks_algorithms,
                 timeout_s=min(config.timeout_s, 10.0),
                 vendor=config.vendor,
+                verify=config.verify,
             )
 
     def __repr__(self) -> str:
@@ -282,17 +280,23 @@ class TokenFetcher:
 
         return httpx.Timeout(self.config.timeout_s, connect=min(self.config.timeout_s, 10.0))
 
+    def _verify(self) -> Any:
+        from vendorgate._url import tls_verify
+
+        return tls_verify(self.config.verify)
+
     def _transport_error(self, exc: Exception, request: TokenRequest) -> Exception:
         import httpx
 
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
             return ConfigurationError(
-                f"httpx cannot send to {request.url!r} ({exc}); give a full http(s) URL "
+                f"httpx cannot send to {_safe_url(request.url)!r} ({type(exc).__name__}); "
+                "give a full http(s) URL "
                 "with a host, e.g. https://id.example.com/oauth/token",
                 field="token_url",
             )
         transient = _TransientTokenError(
-            f"{self.config.vendor} token endpoint {request.url} could not be reached "
+            f"{self.config.vendor} token endpoint {_safe_url(request.url)} could not be reached "
             f"({type(exc).__name__}); check token_url, DNS, proxy and network access",
             status=None,
             vendor=self.config.vendor,
@@ -311,7 +315,7 @@ class TokenFetcher:
                 resp.headers.get("Content-Type", ""),
                 resp.content,
                 grant=request.grant,
-                known_secrets=creds.known(),
+                known_secrets=creds.known() + request.known(),
                 retry_after=retry_after,
             )
         except TokenRequestError as exc:
@@ -333,7 +337,7 @@ class TokenFetcher:
                 return self._http.post(
                     request.url, timeout=self._timeout(), **request.httpx_kwargs()
                 )
-            with httpx.Client(timeout=self._timeout()) as client:
+            with httpx.Client(timeout=self._timeout(), verify=self._verify()) as client:
                 return client.post(request.url, **request.httpx_kwargs())
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None
@@ -346,7 +350,7 @@ class TokenFetcher:
                 return await self._ahttp.post(
                     request.url, timeout=self._timeout(), **request.httpx_kwargs()
                 )
-            async with httpx.AsyncClient(timeout=self._timeout()) as client:
+            async with httpx.AsyncClient(timeout=self._timeout(), verify=self._verify()) as client:
                 return await client.post(request.url, **request.httpx_kwargs())
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None

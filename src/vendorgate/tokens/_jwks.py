@@ -1,6 +1,8 @@
 """Access-token validation against a vendor's JWKS (TCI ATM publishes one).
 
-The JWKS is fetched once per URL per process and cached (``ttl_s``); a token whose
+The JWKS is fetched once per URL per process and cached (``ttl_s``); concurrent first
+validations share one fetch per URL (single flight: one lock per URL for threads, one
+per URL and event loop for tasks). A token whose
 ``kid`` is not in the cached set triggers one refetch (at most one per
 ``min_refetch_interval_s`` per URL), which picks up a key rotation. Expired,
 not-yet-valid and wrong-audience tokens are rejected with
@@ -13,12 +15,16 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import TokenValidationError
+from vendorgate._url import safe_url, tls_verify
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpx
     from jwt import PyJWK
 
@@ -34,12 +40,32 @@ class _Entry:
 
 _CACHE: dict[str, _Entry] = {}
 _LOCK = threading.Lock()
+# Single flight: one fetch lock per URL (threads), and per URL and event loop (tasks).
+_FETCH_LOCKS: dict[str, threading.Lock] = {}
+_AFETCH_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _fetch_lock(url: str) -> threading.Lock:
+    with _LOCK:
+        return _FETCH_LOCKS.setdefault(url, threading.Lock())
+
+
+def _afetch_lock(url: str) -> asyncio.Lock:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    with _LOCK:
+        locks = _AFETCH_LOCKS.setdefault(loop, {})
+        return locks.setdefault(url, asyncio.Lock())
 
 
 def clear_jwks_cache() -> None:
     """Forget every cached JWKS (tests and key-rotation drills)."""
     with _LOCK:
         _CACHE.clear()
+        _FETCH_LOCKS.clear()
 
 
 def _parse_jwks(url: str, body: bytes) -> dict[str, PyJWK]:
@@ -51,7 +77,8 @@ def _parse_jwks(url: str, body: bytes) -> dict[str, PyJWK]:
         jwks = PyJWKSet.from_dict(data)
     except (ValueError, PyJWKSetError) as exc:
         raise TokenValidationError(
-            f"the JWKS at {url} is not a usable key set ({type(exc).__name__}); check jwks_url"
+            f"the JWKS at {safe_url(url)} is not a usable key set ({type(exc).__name__}); "
+            "check jwks_url"
         ) from None
     keys: dict[str, PyJWK] = {}
     for key in jwks.keys:
@@ -74,6 +101,8 @@ class JwksValidator:
         leeway_s: Clock skew tolerated on ``exp``/``iat``/``nbf``.
         timeout_s: Timeout of the JWKS request.
         vendor: Name used in error messages.
+        verify: TLS verification when the validator opens its own client (see
+            :attr:`vendorgate.tokens.TokenConfig.verify`).
     """
 
     def __init__(
@@ -88,8 +117,10 @@ class JwksValidator:
         leeway_s: float = 5.0,
         timeout_s: float = 10.0,
         vendor: str = "vendor",
+        verify: bool | str | None = None,
     ) -> None:
         self.jwks_url = jwks_url
+        self.verify = verify
         self.audience = audience
         self.algorithms = tuple(algorithms)
         self.issuer = issuer
@@ -98,6 +129,11 @@ class JwksValidator:
         self.leeway_s = leeway_s
         self.timeout_s = timeout_s
         self.vendor = vendor
+
+    @property
+    def _where(self) -> str:
+        """The JWKS URL as it may appear in messages (no user info or query)."""
+        return safe_url(self.jwks_url)
 
     # -- header --------------------------------------------------------------------
 
@@ -109,7 +145,7 @@ class JwksValidator:
         except jwt.exceptions.DecodeError:
             raise TokenValidationError(
                 f"{self.vendor} access token is not a JWT; it cannot be verified against "
-                f"{self.jwks_url} (set validate_tokens=False if the vendor changed token format)"
+                f"{self._where} (set validate_tokens=False if the vendor changed token format)"
             ) from None
         alg = header.get("alg")
         if alg not in self.algorithms:
@@ -121,7 +157,7 @@ class JwksValidator:
         if not isinstance(kid, str) or not kid:
             raise TokenValidationError(
                 f"{self.vendor} access token has no 'kid' header; cannot pick a key from "
-                f"{self.jwks_url}"
+                f"{self._where}"
             )
         return kid
 
@@ -151,14 +187,14 @@ class JwksValidator:
         known = ", ".join(sorted(entry.keys)) if entry else "none"
         return TokenValidationError(
             f"{self.vendor} access token is signed with unknown kid {kid!r}; the JWKS at "
-            f"{self.jwks_url} has {known} (refetched once); the vendor may be rotating keys, "
+            f"{self._where} has {known} (refetched once); the vendor may be rotating keys, "
             "retry later"
         )
 
     def _fetch_error(self, exc: Exception | None, status: int | None) -> TokenValidationError:
         why = f"HTTP {status}" if status is not None else type(exc).__name__
         return TokenValidationError(
-            f"cannot fetch the JWKS at {self.jwks_url} to verify {self.vendor} tokens ({why}); "
+            f"cannot fetch the JWKS at {self._where} to verify {self.vendor} tokens ({why}); "
             "check jwks_url and network access"
         )
 
@@ -167,7 +203,7 @@ class JwksValidator:
 
         try:
             if client is None:
-                with httpx.Client(timeout=self.timeout_s) as own:
+                with httpx.Client(timeout=self.timeout_s, verify=tls_verify(self.verify)) as own:
                     resp = own.get(self.jwks_url)
             else:
                 resp = client.get(self.jwks_url, timeout=self.timeout_s)
@@ -182,7 +218,9 @@ class JwksValidator:
 
         try:
             if client is None:
-                async with httpx.AsyncClient(timeout=self.timeout_s) as own:
+                async with httpx.AsyncClient(
+                    timeout=self.timeout_s, verify=tls_verify(self.verify)
+                ) as own:
                     resp = await own.get(self.jwks_url)
             else:
                 resp = await client.get(self.jwks_url, timeout=self.timeout_s)
@@ -201,7 +239,14 @@ class JwksValidator:
                 return key
             if action == "give-up":
                 break
-            self._fetch_sync(http_client, refetch=action == "refetch")
+            with _fetch_lock(self.jwks_url):
+                # Another thread may have fetched while this one waited: look again.
+                key, action = self._lookup(kid, time.monotonic())
+                if key is not None:
+                    return key
+                if action == "give-up":
+                    break
+                self._fetch_sync(http_client, refetch=action == "refetch")
         raise self._unknown_kid(kid)
 
     async def akey_for(self, token: str, *, http_client: httpx.AsyncClient | None = None) -> PyJWK:
@@ -213,7 +258,13 @@ class JwksValidator:
                 return key
             if action == "give-up":
                 break
-            await self._fetch_async(http_client, refetch=action == "refetch")
+            async with _afetch_lock(self.jwks_url):
+                key, action = self._lookup(kid, time.monotonic())
+                if key is not None:
+                    return key
+                if action == "give-up":
+                    break
+                await self._fetch_async(http_client, refetch=action == "refetch")
         raise self._unknown_kid(kid)
 
     # -- verification --------------------------------------------------------------
@@ -253,7 +304,7 @@ class JwksValidator:
         except jwt.InvalidSignatureError:
             raise TokenValidationError(
                 f"{self.vendor} access token signature does not verify with kid {kid!r} from "
-                f"{self.jwks_url}; the token was not issued by this vendor"
+                f"{self._where}; the token was not issued by this vendor"
             ) from None
         except jwt.MissingRequiredClaimError as exc:
             raise TokenValidationError(

@@ -54,32 +54,65 @@ class TokenRequest:
     Attributes:
         url: The token endpoint.
         encoding: ``json``, ``form`` or ``multipart``.
-        fields: Body fields (values may be secrets: excluded from ``repr``).
-        headers: Extra headers (the Basic ``Authorization`` header; excluded from ``repr``).
+        fields: Body fields; secret values are :class:`~vendorgate.Secret` until
+            :meth:`httpx_kwargs` (excluded from ``repr``).
+        headers: Extra headers (the Basic ``Authorization`` header, a ``Secret``;
+            excluded from ``repr``).
         grant: ``"primary"`` or ``"refresh"``.
     """
 
     url: str
     encoding: str
     fields: dict[str, Any] = field(repr=False)
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    headers: dict[str, Any] = field(default_factory=dict, repr=False)
     grant: str = "primary"
 
     def httpx_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``httpx.Client.post``/``AsyncClient.post``."""
-        headers = {"Accept": "application/json", **self.headers}
+        """Keyword arguments for ``httpx.Client.post``/``AsyncClient.post``.
+
+        Secret values stay wrapped in :class:`~vendorgate.Secret` inside the request (so a
+        traceback that captures locals shows masks) and are revealed only here.
+        """
+        headers = {"Accept": "application/json", **{k: _plain(v) for k, v in self.headers.items()}}
+        fields = {k: _plain(v) for k, v in self.fields.items()}
         if self.encoding == "json":
-            return {"json": self.fields, "headers": headers}
+            return {"json": fields, "headers": headers}
         if self.encoding == "multipart":
             # (None, value) parts: plain form-data fields without a filename.
-            files = [(k, (None, str(v))) for k, v in self.fields.items()]
+            files = [(k, (None, str(v))) for k, v in fields.items()]
             return {"files": files, "headers": headers}
-        return {"data": {k: str(v) for k, v in self.fields.items()}, "headers": headers}
+        return {"data": {k: str(v) for k, v in fields.items()}, "headers": headers}
+
+    def known(self) -> tuple[str, ...]:
+        """Every secret value this request sends (body fields, the Basic credential), for
+        redaction of reply excerpts."""
+        out: list[str] = []
+        for value in (*self.fields.values(), *self.headers.values()):
+            if isinstance(value, Secret):
+                text = value.reveal()
+                scheme, _, credential = text.partition(" ")
+                out.append(credential if scheme == "Basic" and credential else text)
+        return tuple(out)
 
 
-def _basic_header(client_id: str, secret: Secret) -> str:
-    raw = f"{client_id}:{secret.reveal()}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
+def _plain(value: Any) -> Any:
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _basic_header(client_id: str, secret: Secret, *, encoding: str = "form") -> Secret:
+    """``Basic base64(id:secret)``; ``form`` encodes both first (RFC 6749 section 2.3.1)."""
+    if encoding == "form":
+        from urllib.parse import quote_plus
+
+        return Secret(
+            "Basic "
+            + base64.b64encode(
+                f"{quote_plus(client_id)}:{quote_plus(secret.reveal())}".encode()
+            ).decode("ascii")
+        )
+    return Secret(
+        "Basic " + base64.b64encode(f"{client_id}:{secret.reveal()}".encode()).decode("ascii")
+    )
 
 
 def build_token_request(config: TokenConfig, creds: Credentials) -> TokenRequest:
@@ -92,25 +125,27 @@ def build_token_request(config: TokenConfig, creds: Credentials) -> TokenRequest
     d = config.dialect
     method = config.effective_client_auth
     body: dict[str, Any] = {d.grant_type_field: d.grant_type}
-    headers: dict[str, str] = {}
+    headers: dict[str, Any] = {}
     if method == "body":
         assert creds.client_secret is not None
         body[d.client_id_field] = config.client_id
-        body[d.client_secret_field] = creds.client_secret.reveal()
+        body[d.client_secret_field] = creds.client_secret
     elif method == "basic":
         assert creds.client_secret is not None
-        headers["Authorization"] = _basic_header(config.client_id, creds.client_secret)
+        headers["Authorization"] = _basic_header(
+            config.client_id, creds.client_secret, encoding=d.basic_auth_encoding
+        )
     else:
         assert creds.client_assertion is not None
         if d.send_client_id_with_assertion:
             body[d.client_id_field] = config.client_id
         body["client_assertion_type"] = ASSERTION_TYPE_JWT_BEARER
-        body["client_assertion"] = creds.client_assertion.reveal()
+        body["client_assertion"] = creds.client_assertion
     if d.grant_type == "password":
         assert creds.username is not None
         assert creds.password is not None
-        body[d.username_field] = creds.username.reveal()
-        body[d.password_field] = creds.password.reveal()
+        body[d.username_field] = creds.username
+        body[d.password_field] = creds.password
     audience = config.effective_audience
     if audience is not None:
         body[d.audience_field] = audience
@@ -140,13 +175,15 @@ def build_refresh_request(
         return None
     body: dict[str, Any] = {grant.grant_type_field: grant.grant_type}
     body[grant.client_id_field or d.client_id_field] = config.client_id
-    headers: dict[str, str] = {}
+    headers: dict[str, Any] = {}
     if grant.send_client_secret and creds.client_secret is not None:
         if config.effective_client_auth == "basic":
-            headers["Authorization"] = _basic_header(config.client_id, creds.client_secret)
+            headers["Authorization"] = _basic_header(
+                config.client_id, creds.client_secret, encoding=d.basic_auth_encoding
+            )
             del body[grant.client_id_field or d.client_id_field]
         else:
-            body[d.client_secret_field] = creds.client_secret.reveal()
+            body[d.client_secret_field] = creds.client_secret
     body[grant.refresh_token_field] = previous.refresh_token
     if grant.id_token_field is not None:
         body[grant.id_token_field] = previous.id_token or ""

@@ -72,18 +72,18 @@ def test_concurrent_first_reads_read_once(tmp_path: Path, monkeypatch: pytest.Mo
     from vendorgate.secrets import _resolver
 
     reads = 0
-    original = _resolver.resolve_local
+    original = _resolver.read_file
     gate = threading.Event()
     entered = threading.Event()
 
-    def counting(ref: object, *, field: str) -> Secret:
+    def counting(ref: object, resolver: object) -> Secret:
         nonlocal reads
         reads += 1
         entered.set()
         gate.wait(5)
-        return original(ref, field=field)  # type: ignore[arg-type]
+        return original(ref, resolver)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_resolver, "resolve_local", counting)
+    monkeypatch.setattr(_resolver, "read_file", counting)
     resolver = SecretResolver()
     results: list[str] = []
     path = tmp_path / "s"

@@ -36,7 +36,7 @@ def test_from_env_reads_standard_variables() -> None:
 def test_from_env_role_id_selects_approle() -> None:
     """With VAULT_ROLE_ID and VAULT_SECRET_ID set, the auth method is AppRole."""
     s = VaultSettings.from_env(
-        {"VAULT_ADDR": "http://v:8200", "VAULT_ROLE_ID": "rid", "VAULT_SECRET_ID": "sid"}
+        {"VAULT_ADDR": "https://v:8200", "VAULT_ROLE_ID": "rid", "VAULT_SECRET_ID": "sid"}
     )
     assert (s.auth_method, s.role_id, s.secret_id_ref) == ("approle", "rid", "env:VAULT_SECRET_ID")
 
@@ -56,8 +56,8 @@ def test_skip_verify_turns_tls_verification_off() -> None:
 
 def test_overrides_win_over_environment() -> None:
     """Keyword overrides replace what the environment says."""
-    s = VaultSettings.from_env({"VAULT_ADDR": "http://a", "VAULT_TOKEN": "t"}, url="http://b")
-    assert s.url == "http://b"
+    s = VaultSettings.from_env({"VAULT_ADDR": "https://a", "VAULT_TOKEN": "t"}, url="https://b")
+    assert s.url == "https://b"
 
 
 def test_missing_address_names_vault_addr() -> None:
@@ -83,7 +83,7 @@ def test_missing_address_names_vault_addr() -> None:
 def test_bad_settings_name_the_field(kwargs: dict[str, object], field: str) -> None:
     """Missing or invalid login fields raise ConfigurationError naming the field."""
     with pytest.raises(_errors.ConfigurationError) as info:
-        VaultSettings(url="http://v:8200", **kwargs)  # type: ignore[arg-type]
+        VaultSettings(url="https://v:8200", **kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
 
 
@@ -95,14 +95,14 @@ def test_bad_url_is_configuration_error() -> None:
 
 def test_kubernetes_defaults_to_service_account_token_file() -> None:
     """Kubernetes auth reads the pod's service account token file unless told otherwise."""
-    s = VaultSettings(url="http://v", auth_method="kubernetes", role="etl")
+    s = VaultSettings(url="https://v", auth_method="kubernetes", role="etl")
     assert s.jwt_ref == "file:/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
 def test_mapping_round_trip_is_plain_json() -> None:
     """to_mapping() is plain JSON and from_mapping() rebuilds equal settings."""
     s = VaultSettings(
-        url="http://v:8200",
+        url="https://v:8200",
         auth_method="approle",
         role_id="r",
         secret_id_ref="env:SID",
@@ -115,7 +115,7 @@ def test_mapping_round_trip_is_plain_json() -> None:
 
 def test_to_mapping_refuses_a_secret_value() -> None:
     """A secret given as a value cannot be serialised: the error asks for a reference."""
-    s = VaultSettings(url="http://v", token=Secret("hvs.topsecret"))
+    s = VaultSettings(url="https://v", token=Secret("hvs.topsecret"))
     with pytest.raises(_errors.ConfigurationError, match="reference") as info:
         s.to_mapping()
     assert "topsecret" not in str(info.value)
@@ -124,21 +124,21 @@ def test_to_mapping_refuses_a_secret_value() -> None:
 def test_from_mapping_rejects_unknown_keys() -> None:
     """An unknown key in a mapping is named in the error."""
     with pytest.raises(_errors.ConfigurationError, match="adress"):
-        VaultSettings.from_mapping({"adress": "http://v"})
+        VaultSettings.from_mapping({"adress": "https://v"})
 
 
 def test_repr_hides_secret_values() -> None:
     """repr of settings never shows a token or secret id."""
     s = VaultSettings(
-        url="http://v", auth_method="approle", role_id="r", secret_id=Secret("sid-secret-value")
+        url="https://v", auth_method="approle", role_id="r", secret_id=Secret("sid-secret-value")
     )
     assert "sid-secret-value" not in repr(s)
 
 
 def test_settings_with_different_tokens_differ() -> None:
     """Two settings that differ only by token are different identities (separate sessions)."""
-    a = VaultSettings(url="http://v", token=Secret("one"))
-    b = VaultSettings(url="http://v", token=Secret("two"))
+    a = VaultSettings(url="https://v", token=Secret("one"))
+    b = VaultSettings(url="https://v", token=Secret("two"))
     assert a != b
-    assert a == VaultSettings(url="http://v", token=Secret("one"))
-    assert hash(a) == hash(VaultSettings(url="http://v", token=Secret("one")))
+    assert a == VaultSettings(url="https://v", token=Secret("one"))
+    assert hash(a) == hash(VaultSettings(url="https://v", token=Secret("one")))

@@ -57,14 +57,17 @@ def test_es256_signature_is_raw_r_s(openbao: OpenBaoServer, session: VaultSessio
     assert len(signer.sign(b"a.b")) == 64
 
 
-def test_default_kid_is_name_and_version(openbao: OpenBaoServer, session: VaultSession) -> None:
-    """Without a kid, the header carries '<name>-v<version>' of the pinned key version."""
+def test_default_kid_is_the_jwk_thumbprint(openbao: OpenBaoServer, session: VaultSession) -> None:
+    """Without a kid, the header carries the RFC 7638 thumbprint of the pinned version's key."""
+    from vendorgate.signing import jwk_thumbprint, public_jwk
+
     name = _key(openbao, "rsa-2048")
     openbao.client().secrets.transit.rotate_key(name=name)
     signer = TransitSigner(session, f"transit/{name}")
     header = jwt.get_unverified_header(build_client_assertion(signer, client_id="c", audience=AUD))
-    assert header["kid"] == f"{name}-v2"
     assert signer.key_version == 2
+    assert header["kid"] == jwk_thumbprint(public_jwk(signer.public_key_pem()))
+    assert header["kid"] != f"{name}-v2"
 
 
 def test_explicit_kid_wins(openbao: OpenBaoServer, session: VaultSession) -> None:
@@ -171,3 +174,50 @@ def test_sandbox_techwolf_accepts_transit_signed_assertion(
     assert reply.status_code == 200, reply.text
     assert reply.json()["access_token"]
     assert reply.json()["expires_in"] > 0
+
+
+def test_transit_key_registered_by_thumbprint_is_accepted(
+    openbao: OpenBaoServer, session: VaultSession, sandbox: VendorSandbox
+) -> None:
+    """A vendor that registered the Transit public key as a JWKS accepts the default kid."""
+    from vendorgate.dialects import get_dialect
+    from vendorgate.tokens import TokenConfig, TokenFetcher
+
+    name = _key(openbao, "rsa-2048")
+    signer = TransitSigner(session, f"transit/{name}")
+    client_id = f"oauth2-transit-{uuid.uuid4().hex[:8]}"
+    # What "vendorgate jwk" prints is what the vendor registers: keys by kid.
+    sandbox.add_client("oauth2", client_id, public_jwks={"keys": [signer.public_jwk()]})
+    config = TokenConfig(
+        dialect=get_dialect("oauth2-private-key-jwt"),
+        client_id=client_id,
+        token_url=sandbox.token_url("oauth2"),
+        transit_key=f"transit/{name}",
+        vault=openbao.settings(),
+    )
+    assert TokenFetcher(config).fetch().access_token
+
+
+def test_legacy_name_version_kid_is_refused_by_a_jwks_registration(
+    openbao: OpenBaoServer, session: VaultSession, sandbox: VendorSandbox
+) -> None:
+    """The sandbox is as strict as a real server: an unknown kid gets 401 no applicable key."""
+    name = _key(openbao, "rsa-2048")
+    signer = TransitSigner(session, f"transit/{name}", kid=f"{name}-v1")
+    client_id = f"oauth2-legacy-{uuid.uuid4().hex[:8]}"
+    jwks = {"keys": [TransitSigner(session, f"transit/{name}").public_jwk()]}
+    sandbox.add_client("oauth2", client_id, public_jwks=jwks)
+    token_url = sandbox.token_url("oauth2")
+    reply = httpx.post(
+        token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_assertion": build_client_assertion(
+                signer, client_id=client_id, audience=token_url
+            ),
+        },
+        timeout=10,
+    )
+    assert reply.status_code == 401
+    assert "no applicable key" in reply.text

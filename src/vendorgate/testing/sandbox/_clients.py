@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -124,7 +125,11 @@ class SandboxClient:
         vendor: Vendor prefix (one of :data:`VENDORS`).
         client_id: The client id.
         client_secret: Shared secret (``None`` for key-only clients).
-        public_key_pem: PEM public key verifying private_key_jwt assertions.
+        public_key_pem: PEM public key verifying private_key_jwt assertions (any
+            ``kid`` header, or none, is accepted: one key).
+        public_jwks: A JWKS (``{"keys": [...]}``) verifying private_key_jwt
+            assertions, as vendors register keys by ``kid``: the assertion's ``kid``
+            header must name one of them, else 401 "no applicable key".
         username: Resource owner (Wokelo password grant).
         password: Resource owner's password.
         scopes: Scopes the client may be granted.
@@ -141,7 +146,14 @@ class SandboxClient:
     scopes: tuple[str, ...] = ()
     auth_methods: tuple[str, ...] = ()
     tenants: tuple[str, ...] | None = None
+    public_jwks: dict[str, Any] | None = field(default=None, repr=False)
     _key: Any = field(default=None, repr=False, compare=False)
+    _keys_by_kid: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def has_key(self) -> bool:
+        """Whether the client registered a public key (PEM or JWKS)."""
+        return self._key is not None or bool(self._keys_by_kid)
 
     @classmethod
     def build(
@@ -156,6 +168,7 @@ class SandboxClient:
         scopes: Sequence[str] | None = None,
         auth_methods: Sequence[str] | None = None,
         tenants: Sequence[str] | None = None,
+        public_jwks: Mapping[str, Any] | None = None,
     ) -> SandboxClient:
         """Validate and build a registration (defaults derived from the credentials given).
 
@@ -166,9 +179,9 @@ class SandboxClient:
             raise ConfigurationError(f"must be one of {', '.join(VENDORS)}", field="vendor")
         if not isinstance(client_id, str) or not client_id:
             raise ConfigurationError("must be a non-empty string", field="client_id")
-        if client_secret is None and public_key_pem is None:
+        if client_secret is None and public_key_pem is None and public_jwks is None:
             raise ConfigurationError(
-                "give a client_secret or a public_key_pem (or both)", field="client_secret"
+                "give a client_secret, a public_key_pem or public_jwks", field="client_secret"
             )
         if (username is None) != (password is None):
             raise ConfigurationError("username and password go together", field="password")
@@ -176,7 +189,7 @@ class SandboxClient:
             methods: list[str] = []
             if client_secret is not None:
                 methods += ["client_secret_post", "client_secret_basic"]
-            if public_key_pem is not None:
+            if public_key_pem is not None or public_jwks is not None:
                 methods.append("private_key_jwt")
             if username is not None:
                 methods.append("password")
@@ -198,11 +211,14 @@ class SandboxClient:
                     "is not a PEM public key (-----BEGIN PUBLIC KEY-----)",
                     field="public_key_pem",
                 ) from exc
+        by_kid = _jwks_keys(public_jwks) if public_jwks is not None else {}
         return cls(
             vendor=vendor,
             client_id=client_id,
             client_secret=client_secret,
             public_key_pem=public_key_pem,
+            public_jwks=dict(public_jwks) if public_jwks is not None else None,
+            _keys_by_kid=by_kid,
             username=username,
             password=password,
             scopes=tuple(_DEFAULT_SCOPES[vendor] if scopes is None else scopes),
@@ -223,7 +239,30 @@ class SandboxClient:
             "scopes": list(self.scopes),
             "auth_methods": list(self.auth_methods),
             "tenants": None if self.tenants is None else list(self.tenants),
+            "public_jwks": self.public_jwks,
         }
+
+
+def _jwks_keys(jwks: Mapping[str, Any]) -> dict[str, Any]:
+    """The public keys of a JWKS by ``kid`` (each key must carry one)."""
+    import jwt
+
+    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(keys, list) or not keys:
+        raise ConfigurationError('must be a JWKS: {"keys": [{...}, ...]}', field="public_jwks")
+    out: dict[str, Any] = {}
+    for entry in keys:
+        kid = entry.get("kid") if isinstance(entry, Mapping) else None
+        if not isinstance(kid, str) or not kid:
+            raise ConfigurationError("every key needs a 'kid'", field="public_jwks")
+        try:
+            out[kid] = jwt.PyJWK(dict(entry)).key
+        except jwt.PyJWTError as exc:
+            raise ConfigurationError(
+                f"key {kid!r} is not a usable public JWK ({type(exc).__name__})",
+                field="public_jwks",
+            ) from None
+    return out
 
 
 def demo_clients(demo_public_key_pem: str) -> list[SandboxClient]:

@@ -384,6 +384,7 @@ class VendorSandbox:
         scopes: Sequence[str] | None = None,
         auth_methods: Sequence[str] | None = None,
         tenants: Sequence[str] | None = None,
+        public_jwks: Mapping[str, Any] | None = None,
     ) -> None:
         """Register (or replace) a client.
 
@@ -399,6 +400,9 @@ class VendorSandbox:
                 ``client_secret_basic``, ``private_key_jwt``, ``password`` (default: all
                 the given credentials allow).
             tenants: TechWolf tenants the client may use (default: any).
+            public_jwks: A JWKS for private_key_jwt, keys registered by ``kid`` (as
+                printed by ``vendorgate jwk --format jwks``): an assertion whose ``kid``
+                names none of them is refused with 401 "no applicable key".
 
         Raises:
             ConfigurationError: A bad vendor, key or method; names the field.
@@ -417,6 +421,7 @@ class VendorSandbox:
             scopes=scopes,
             auth_methods=auth_methods,
             tenants=tenants,
+            public_jwks=public_jwks,
         )
         self._admin("add_client", client.to_mapping())
 

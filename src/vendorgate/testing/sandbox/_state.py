@@ -434,6 +434,7 @@ class SandboxState:
                 "scopes",
                 "auth_methods",
                 "tenants",
+                "public_jwks",
             }
             for key in fields:
                 if key not in known:

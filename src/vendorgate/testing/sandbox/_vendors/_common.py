@@ -114,13 +114,24 @@ def verify_assertion(
         raise error(400, "invalid_request", "client_assertion is not a JWT") from None
     iss = claims.get("iss")
     client = state.client(vendor, iss)
-    if client is None or client._key is None or "private_key_jwt" not in client.auth_methods:
+    if client is None or not client.has_key or "private_key_jwt" not in client.auth_methods:
         raise error(
             401, "invalid_client", "client_assertion: iss names no client with a registered key"
         )
     if claimed_client_id is not None and claimed_client_id != iss:
         raise error(401, "invalid_client", "client_id does not match the assertion's iss")
     key = client._key
+    if client._keys_by_kid:
+        # Registered as a JWKS: the assertion's kid picks the key, as vendors do.
+        kid = header.get("kid")
+        key = client._keys_by_kid.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise error(
+                401,
+                "invalid_client",
+                f"client_assertion: no applicable key for kid {kid!r}; the client "
+                f"registered {', '.join(sorted(client._keys_by_kid))}",
+            )
     allowed: tuple[str, ...]
     if isinstance(key, rsa.RSAPublicKey):
         allowed = ("RS256", "PS256")

@@ -34,12 +34,12 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
         raise error(
             401, "invalid_client", "Authorization: Basic value is not base64", _BASIC_CHALLENGE
         ) from None
-    from urllib.parse import unquote
-
+    # The 003 document: "a Base 64-encoded string that contains the client ID and client
+    # secret key" -- taken literally, without the form-urlencoding of RFC 6749 2.3.1.
     cid, sep, secret = decoded.partition(":")
     if not sep:
         raise error(401, "invalid_client", "Basic credentials must be client_id:client_secret")
-    return unquote(cid), unquote(secret)
+    return cid, secret
 
 
 def oauth2(state: SandboxState, request: Request) -> Reply:
