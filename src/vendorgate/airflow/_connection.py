@@ -32,7 +32,7 @@ from vendorgate.airflow._fields import CACHE_LOCKS, CACHE_STORES, EXTRA_FIELDS
 if TYPE_CHECKING:
     from vendorgate.airflow._spec import ConnectionSpec
 
-__all__ = ["connection_mapping", "read_extra", "vendor_connection"]
+__all__ = ["connection_mapping", "read_extra", "register_secret_scheme", "vendor_connection"]
 
 _PREFIX = "extra__vendorgate__"
 _KNOWN = {f.name for f in EXTRA_FIELDS}
@@ -51,6 +51,7 @@ _FIELD_NAMES = {
 def _where(field: str | None) -> str:
     if field is None:
         return "extra"
+    field = field.removeprefix("token.")
     if field in _FIELD_NAMES:
         return _FIELD_NAMES[field]
     if field.startswith("vault."):
@@ -253,6 +254,23 @@ def connection_mapping(
     return mapping, secrets
 
 
+def register_secret_scheme() -> None:
+    """Make ``airflow-conn:ID#field`` a secret reference (idempotent, imports nothing)."""
+    global _registered
+    if not _registered:
+        from vendorgate.secrets import register_secret_scheme as register
+
+        register(
+            "airflow-conn",
+            "vendorgate.airflow._secret_scheme:resolve_airflow_conn",
+            form="airflow-conn:<conn id>#<field>",
+        )
+        _registered = True
+
+
+_registered = False
+
+
 def vendor_connection(conn: Any, *, conn_id: str | None = None) -> ConnectionSpec:
     """Build the connection spec of an Airflow connection (secrets masked on the way).
 
@@ -263,6 +281,7 @@ def vendor_connection(conn: Any, *, conn_id: str | None = None) -> ConnectionSpe
     from vendorgate.airflow._masking import mask
     from vendorgate.airflow._spec import ConnectionSpec
 
+    register_secret_scheme()
     conn_id = conn_id or getattr(conn, "conn_id", None)
     mapping, secrets = connection_mapping(conn, conn_id=conn_id)
     for name, value in secrets.items():

@@ -1,10 +1,10 @@
-"""The connection spec the Airflow adapter builds from a connection (see ``_connection``).
+"""The connection spec the Airflow adapter builds: a core ``VendorConnection`` plus the
+token cache options (store and lock) and the Airflow connection id.
 
-A thin holder of the core's pieces: the token configuration, the API base URL, the
-token cache options and the timeout; it hands out the token provider (one token cache per
-process for equal cache options) and the sync and async clients. Secret values a
-connection holds enter as :class:`~vendorgate.Secret` values; resolved references are
-registered with Airflow's masker the moment they are read.
+Secret values a connection holds enter as :class:`~vendorgate.Secret` values; resolved
+references are registered with Airflow's masker the moment they are read
+(:class:`~vendorgate.airflow._tokens.MaskingResolver`), and every token handed to a
+client is masked first (:class:`~vendorgate.airflow._tokens.MaskingSource`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vendorgate._errors import ConfigurationError
-
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from vendorgate.cache import TokenCache
+    from vendorgate.connection import VendorConnection
     from vendorgate.http import AsyncVendorClient, VendorClient
     from vendorgate.tokens import TokenConfig, TokenProvider
 
@@ -43,79 +42,82 @@ def cache_for(options: Mapping[str, Any] | None) -> TokenCache:
 
 @dataclass(frozen=True)
 class ConnectionSpec:
-    """What one vendorgate connection describes.
+    """What one ``vendorgate`` Airflow connection describes.
 
     Attributes:
-        token: The token request configuration.
-        base_url: Prefix of relative API URLs.
-        cache: Token cache options (store and lock).
-        timeout_s: Timeout of API requests, in seconds.
+        connection: The core connection spec (token, base URL, timeout).
+        cache: Token cache options: ``{"store": {...}, "lock": {...}}``.
         conn_id: The Airflow connection id, if known.
     """
 
-    token: TokenConfig
-    base_url: str | None = None
+    connection: VendorConnection
     cache: Mapping[str, Any] | None = None
-    timeout_s: float = 30.0
     conn_id: str | None = None
     _provider: list[TokenProvider] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def token(self) -> TokenConfig:
+        """The token request configuration."""
+        return self.connection.token
+
+    @property
+    def base_url(self) -> str | None:
+        """Prefix of relative API URLs."""
+        return self.connection.base_url
 
     @classmethod
     def from_parts(cls, mapping: Mapping[str, Any], secrets: Mapping[str, Any]) -> ConnectionSpec:
         """Build from the plain mapping and the secret values kept apart from it."""
-        from vendorgate.tokens import TokenConfig
+        from vendorgate.connection import VendorConnection
 
         token = dict(mapping["token"])
         if "client_secret" in secrets:
-            token["client_secret"] = "literal:" + secrets["client_secret"].reveal()
+            token["client_secret"] = secrets["client_secret"]
         if "vault" in token:
+            from vendorgate.secrets import VaultSettings
+
             vault = dict(token["vault"])
-            if vault.get("url") is None:
-                raise ConfigurationError(
-                    "is required with the vault_* fields (or set VAULT_ADDR on the workers)",
-                    field="vault.url",
-                )
             for key in ("secret_id", "token"):
                 if f"vault.{key}" in secrets:
                     vault[key] = secrets[f"vault.{key}"]
                     vault.pop(f"{key}_ref", None)
-            from vendorgate.secrets import VaultSettings
+            if vault.get("url") is None:
+                from vendorgate._errors import ConfigurationError
 
+                raise ConfigurationError(
+                    "is required with the vault_* fields (or set VAULT_ADDR on the workers)",
+                    field="vault.url",
+                )
             token["vault"] = VaultSettings(**vault)
-        config = TokenConfig.from_mapping(token)
-        timeout = mapping.get("timeout_s", 30.0)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError("must be a positive number of seconds", field="timeout_s")
+        core = {k: v for k, v in mapping.items() if k in ("base_url", "timeout_s")}
         return cls(
-            token=config,
-            base_url=mapping.get("base_url"),
+            connection=VendorConnection.from_mapping({"token": token, **core}),
             cache=mapping.get("cache"),
-            timeout_s=float(timeout),
             conn_id=mapping.get("conn_id"),
         )
 
     def provider(self) -> TokenProvider:
         """The token provider: the process's shared cache for these options, masked secrets."""
         if not self._provider:
-            from vendorgate.airflow._tokens import masking_provider
+            from vendorgate.airflow._tokens import MaskingResolver
 
-            self._provider.append(masking_provider(self.token, cache_for(self.cache)))
+            self._provider.append(
+                self.connection.provider(
+                    cache=cache_for(self.cache), resolver=MaskingResolver(self.token.vault)
+                )
+            )
         return self._provider[0]
 
     def client(self, **overrides: Any) -> VendorClient:
         """A :class:`~vendorgate.http.VendorClient` for this connection."""
         from vendorgate.airflow._tokens import MaskingSource
-        from vendorgate.http import VendorClient
 
-        options: dict[str, Any] = {"base_url": self.base_url or "", "timeout": self.timeout_s}
-        options.update(overrides)
-        return VendorClient(MaskingSource(self.provider()), **options)
+        overrides.setdefault("source", MaskingSource(self.provider()))
+        return self.connection.client(**overrides)
 
     def async_client(self, **overrides: Any) -> AsyncVendorClient:
         """An :class:`~vendorgate.http.AsyncVendorClient` for this connection."""
         from vendorgate.airflow._tokens import MaskingSource
-        from vendorgate.http import AsyncVendorClient
 
-        options: dict[str, Any] = {"base_url": self.base_url or "", "timeout": self.timeout_s}
-        options.update(overrides)
-        return AsyncVendorClient(MaskingSource(self.provider()), **options)
+        overrides.setdefault("source", MaskingSource(self.provider()))
+        return self.connection.async_client(**overrides)

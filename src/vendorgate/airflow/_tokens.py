@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from vendorgate._secret import Secret
     from vendorgate.cache import TokenCache
     from vendorgate.secrets import SecretRef
+    from vendorgate.secrets._resolver import SecretValue
     from vendorgate.tokens import Token, TokenConfig, TokenProvider
 
 __all__ = ["MaskingResolver", "MaskingSource", "masking_provider"]
@@ -19,7 +20,7 @@ __all__ = ["MaskingResolver", "MaskingSource", "masking_provider"]
 class MaskingResolver(SecretResolver):
     """A :class:`SecretResolver` that masks every value it resolves."""
 
-    def resolve(self, ref: str | SecretRef, *, field: str) -> Secret:
+    def resolve(self, ref: str | SecretRef | SecretValue, *, field: str) -> Secret:
         """Resolve ``ref`` and register the value with Airflow's masker."""
         value = super().resolve(ref, field=field)
         mask(value, field)

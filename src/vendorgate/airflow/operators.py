@@ -172,10 +172,14 @@ class VendorExtractOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Run (or resume) the pull; return ``{"output", "records", "pages", "resumed"}``."""
-        from vendorgate.airflow._paginators import paginator_from_mapping
         from vendorgate.airflow.hooks import VendorGateHook
+        from vendorgate.http import Paginator, paginator_from_mapping
 
-        paginator = paginator_from_mapping(self.paginator, field="paginator")
+        paginator = (
+            self.paginator
+            if isinstance(self.paginator, Paginator)
+            else paginator_from_mapping(self.paginator, field="paginator")
+        )
         hook = VendorGateHook(vendorgate_conn_id=self.vendorgate_conn_id)
         target, upload = self._target()
         with hook.get_conn() as client:
