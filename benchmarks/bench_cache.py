@@ -5,8 +5,9 @@
 
 One run starts the vendor sandbox in a subprocess (so its counters see every worker), an
 OpenBao dev server with a file audit log, and Redis must answer at 127.0.0.1:6379. For
-each scenario -- shared file / Redis / Vault KV backend, a per-process memory cache (what
-httpx-auth and Authlib do) and no cache -- it runs P worker processes x W threads that
+each scenario -- shared file / Redis / Vault KV store and lock, a Vault KV store with a
+Redis lock, a store without atomic delete behind a Redis lock, a per-process memory cache
+(what httpx-auth and Authlib do) and no cache -- it runs P worker processes x W threads that
 make Lone Wolf API calls for D seconds while the sandbox issues 10 s tokens, and reports:
 
 * token requests counted by the sandbox (target for shared backends: at most the
@@ -65,17 +66,54 @@ def physical_limit(knobs: dict[str, float], lifetime_s: float, duration_s: float
 # ---------------------------------------------------------------------------- worker
 
 
-def _build_backend(spec: dict[str, str], session: Any) -> Any:
-    from vendorgate.cache import FileBackend, RedisBackend, VaultKVBackend
+def _no_cas_store(prefix: str) -> Any:
+    """A Redis store without compare-and-delete (GET, compare, DEL): stands for an
+    orchestrator's key-value store (Airflow Variables, Prefect blocks)."""
+    from vendorgate.cache import RedisStore, storage_name
 
+    class NoCasStore(RedisStore):
+        name = "redis-no-cas"
+        atomic_delete = False
+
+        def delete_if(self, key: str, fingerprint: str) -> bool:
+            token = self.get(key)
+            if token is None or token.fingerprint != fingerprint:
+                return False
+            self._call("DEL", self._client.delete, self.prefix + storage_name(key))
+            return True
+
+    return NoCasStore(REDIS_URL, prefix=prefix)
+
+
+def _build_cache(spec: dict[str, str], session: Any) -> Any:
+    """The scenario's TokenCache: the store and lock it names, the knobs it names."""
+    from vendorgate.cache import (
+        FileBackend,
+        RedisBackend,
+        RedisLock,
+        RefreshPolicy,
+        TokenCache,
+        VaultKVBackend,
+        VaultKVStore,
+    )
+
+    policy = RefreshPolicy(**KNOBS[spec["knobs"]])
     kind = spec["kind"]
+    store: Any = None
+    lock: Any = None
     if kind == "file":
-        return FileBackend(spec["directory"])
-    if kind == "redis":
-        return RedisBackend(REDIS_URL, prefix=spec["prefix"])
-    if kind == "vault":
-        return VaultKVBackend(session, prefix=spec["prefix"])
-    return None
+        store = FileBackend(spec["directory"])
+    elif kind == "redis":
+        store = RedisBackend(REDIS_URL, prefix=spec["prefix"])
+    elif kind == "vault":
+        store = VaultKVBackend(session, prefix=spec["prefix"])
+    elif kind == "vault+redis":
+        store = VaultKVStore(session, prefix=spec["prefix"])
+        lock = RedisLock(REDIS_URL, prefix=spec["lock_prefix"])
+    elif kind == "nocas+redis":
+        store = _no_cas_store(spec["prefix"])
+        lock = RedisLock(REDIS_URL, prefix=spec["prefix"])
+    return TokenCache(store, lock, policy=policy)
 
 
 def worker(
@@ -91,14 +129,13 @@ def worker(
     os.environ.update(env)
     import httpx
 
-    from vendorgate.cache import TokenCache
     from vendorgate.dialects import get_dialect
     from vendorgate.secrets import VaultSession, VaultSettings
     from vendorgate.tokens import TokenConfig, TokenProvider
 
     settings = VaultSettings.from_env()
     session = VaultSession.shared(settings)
-    cache = TokenCache(_build_backend(spec, session), **KNOBS[spec["knobs"]])
+    cache = _build_cache(spec, session)
     config = TokenConfig(
         dialect=get_dialect(PRESET),
         client_id=sandbox["client_id"],
@@ -187,7 +224,7 @@ def run_scenario(
         "refused": sum(s["refused"] for s in stats),
         "errors": sum(s["errors"] for s in stats),
         "logins": bao.count_logins() - logins_before,
-        "shared": spec["kind"] in ("file", "redis", "vault"),
+        "shared": spec["kind"] not in ("memory", "none"),
         "limit": physical_limit(KNOBS[spec["knobs"]], args.lifetime, args.duration),
         "knobs": spec["knobs"],
     }
@@ -258,7 +295,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=None, help="seconds per scenario")
     parser.add_argument("--lifetime", type=int, default=10, help="token lifetime (s)")
     parser.add_argument(
-        "--only", default="", help="comma-separated scenarios: file,redis,vault,memory,none"
+        "--only",
+        default="",
+        help="comma-separated scenarios: file,redis,vault,vault+redis,nocas+redis,memory,none",
     )
     args = parser.parse_args()
     args.processes = args.processes or (4 if args.quick else 8)
@@ -292,6 +331,19 @@ def main() -> int:
             "kind": "vault",
             "label": "shared: Vault KV",
             "prefix": f"vendorgate/token-cache/{run_id}",
+            "knobs": "tuned",
+        },
+        {
+            "kind": "vault+redis",
+            "label": "Vault store + Redis lock",
+            "prefix": f"vendorgate/token-cache/{run_id}-pair",
+            "lock_prefix": f"vgbench:{run_id}:pair:",
+            "knobs": "tuned",
+        },
+        {
+            "kind": "nocas+redis",
+            "label": "no-CAS store + Redis lock",
+            "prefix": f"vgbench:{run_id}:nocas:",
             "knobs": "tuned",
         },
         {"kind": "memory", "label": "per-process memory", "knobs": "tuned"},
@@ -339,7 +391,7 @@ def main() -> int:
             row = run_scenario(spec, env, sandbox_info, args, sb, bao)
             rows.append(row)
             print(
-                f"  {row['scenario']:<24} tokens={row['tokens']:<6} logins={row['logins']:<3} "
+                f"  {row['scenario']:<26} tokens={row['tokens']:<6} logins={row['logins']:<3} "
                 f"api_calls={row['api_calls']}",
                 flush=True,
             )
@@ -355,7 +407,7 @@ def main() -> int:
         f"row's knobs, target <= limit + 1 for shared backends, logins <= {args.processes})"
     )
     header = (
-        f"| {'scenario':<24} | {'knobs':<8} | {'token requests':>14} | {'limit':>5} "
+        f"| {'scenario':<26} | {'knobs':<8} | {'token requests':>14} | {'limit':>5} "
         f"| {'vs limit':>8} | {'Vault logins':>12} | {'API calls':>9} | {'refused':>7} "
         f"| {'errors':>6} |"
     )
@@ -364,7 +416,7 @@ def main() -> int:
     ok = True
     for row in rows:
         print(
-            f"| {row['scenario']:<24} | {row['knobs']:<8} | {row['tokens']:>14} "
+            f"| {row['scenario']:<26} | {row['knobs']:<8} | {row['tokens']:>14} "
             f"| {row['limit']:>5} | {row['tokens'] / row['limit']:>7.1f}x "
             f"| {row['logins']:>12} | {row['api_calls']:>9} | {row['refused']:>7} "
             f"| {row['errors']:>6} |"

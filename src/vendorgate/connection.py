@@ -27,10 +27,7 @@ Example:
 from __future__ import annotations
 
 import json
-import threading
 import types
-import weakref
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
@@ -57,10 +54,6 @@ _CONNECT_TIMEOUT_S: Final = 10.0
 # Canonical JSON of the options -> the cache. Live caches are found through the weak
 # map as long as anything (a provider, a client) holds them; the last few used stay
 # alive in the bounded LRU even when nothing does, so short-lived providers share too.
-_RECENT_CACHES: Final = 16
-_live: weakref.WeakValueDictionary[str, TokenCache] = weakref.WeakValueDictionary()
-_recent: OrderedDict[str, TokenCache] = OrderedDict()
-_caches_lock = threading.Lock()
 
 
 def _canonical(options: Mapping[str, Any]) -> str:
@@ -82,28 +75,19 @@ def shared_cache(options: Mapping[str, Any] | None) -> TokenCache:
     """The process's token cache for these cache options, built on first use.
 
     ``None``, ``{}`` and ``{"backend": "memory"}`` give the process-wide memory cache
-    (:func:`vendorgate.cache.default_cache`); other options are keyed by their canonical
-    JSON, so equal options give the same cache object.
+    (:func:`vendorgate.cache.default_cache`); equal options give the same cache object
+    (:func:`vendorgate.cache.shared_cache`).
 
     Raises:
         ConfigurationError: the options are not plain JSON or name an unknown backend or
             option (the error names the field, e.g. ``cache.backend``).
     """
-    from vendorgate.cache import cache_from_mapping, default_cache
+    from vendorgate.cache import default_cache
+    from vendorgate.cache import shared_cache as _shared
 
     if options is None or _is_memory_only(options):
         return default_cache()
-    key = _canonical(options)
-    with _caches_lock:
-        cache = _live.get(key)
-        if cache is None:
-            cache = cache_from_mapping(json.loads(key), field="cache")
-            _live[key] = cache
-        _recent[key] = cache
-        _recent.move_to_end(key)
-        while len(_recent) > _RECENT_CACHES:
-            _recent.popitem(last=False)
-        return cache
+    return _shared(json.loads(_canonical(options)), field="cache")
 
 
 # -- the spec ---------------------------------------------------------------------------

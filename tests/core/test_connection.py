@@ -109,7 +109,11 @@ LW = {"preset": "lonewolf", "client_id": "c", "client_secret": "env:LW_SECRET"}
         ({"token": {**LW, "client_id": 5}}, "token.client_id", "must be a string"),
         ({"token": {**LW, "colour": "red"}}, "token.colour", "valid settings"),
         ({"token": LW, "base_url": "api.example.com"}, "base_url", "http(s) URL"),
-        ({"token": LW, "cache": {"backend": "memcached"}}, "cache.backend", "memory, file"),
+        (
+            {"token": LW, "cache": {"backend": "memcached"}},
+            "cache.backend",
+            "accepted: file, memory, redis, vault",
+        ),
         ({"token": LW, "cache": {"backend": "redis", "host": "x"}}, "cache.host", "url"),
         ({"token": LW, "cache": {"backend": "redis", "url": "http://x"}}, "cache.url", "redis:"),
         ({"token": LW, "cache": "redis"}, "cache", "must be a table"),

@@ -1,21 +1,29 @@
-"""The token cache: a memory level in front of an optional shared backend, single flight.
+"""The token cache: a memory level in front of an optional shared store and lock, single flight.
 
 Reading path of :meth:`TokenCache.get_or_fetch` (the async twin is the same)::
 
     memory hit, not due for refresh ─────────────────────────────► token   (hot path)
     per-key thread lock (asyncio: per-loop per-key lock, then the thread lock)
       memory again (another thread may have refreshed)  ─────────► token
-      shared backend get  (fresh for this process)      ─────────► token
-      backend.lock(key)   (file lock / Redis SET NX PX / Vault CAS lease)
-        shared backend get again (double-checked)       ─────────► token
-        fetch(previous) ; backend.set ; memory set      ─────────► token
+      store get  (fresh for this process)               ─────────► token
+      lock.lock(key)   (file lock / Redis SET NX PX / Vault CAS lease / ...)
+        store get again (double-checked)                ─────────► token
+        fetch(previous) ; store set ; memory set        ─────────► token
 
-A shared backend that raises :class:`~vendorgate.CacheError` is skipped for
-``backend_retry_s`` seconds with one WARNING; the memory level keeps working. A refresh
-that fails while the current token is still usable serves that token with one WARNING
-and tries again after ``refresh_retry_s`` (jittered), not on every call. While the
-fetcher holds a backend lock with a TTL, a heartbeat thread renews it every
-``lock_ttl_s / 3``. After ``fork()`` the child gets fresh in-process locks.
+A store or lock that raises :class:`~vendorgate.CacheError` makes the cache skip the
+shared level for ``timing.backend_retry_s`` seconds with one WARNING; the memory level
+keeps working. A refresh that fails while the current token is still usable serves that
+token with one WARNING and tries again after ``timing.refresh_retry_s`` (jittered), not
+on every call. While the fetcher holds a lock that ``renews``, a heartbeat thread renews
+it every ``timing.lock_ttl_s / 3``. After ``fork()`` the child gets fresh in-process locks.
+
+Invalidation and stores without atomic delete: a store whose ``atomic_delete`` is
+``False`` could delete a token that another worker stored between its compare and its
+delete. The cache therefore calls such a store's ``delete_if`` only while it holds the
+key's refresh lock (the lock every fetcher holds while it stores); without a lock, or
+when the lock is not obtained in time, it deletes nothing and instead remembers the
+refused token's fingerprint, so this process treats that stored token as a miss and the
+next fetch overwrites it.
 """
 
 from __future__ import annotations
@@ -33,8 +41,9 @@ from typing import TYPE_CHECKING
 
 from vendorgate._errors import CacheError, ConfigurationError
 from vendorgate._secret import redact_text
-from vendorgate.cache._base import CacheBackend
+from vendorgate.cache._base import RefreshLock, TokenStore
 from vendorgate.cache._policy import RefreshPolicy
+from vendorgate.cache._timing import CacheTiming
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -45,6 +54,24 @@ if TYPE_CHECKING:
 __all__ = ["TokenCache", "default_cache"]
 
 log = logging.getLogger("vendorgate.cache")
+
+#: Keyword arguments of TokenCache before the store/lock split -> where they went.
+_MOVED = {
+    **{
+        name: "policy"
+        for name in (
+            "refresh_ratio",
+            "min_margin_s",
+            "jitter_ratio",
+            "max_jitter_s",
+            "clock_skew_s",
+        )
+    },
+    **{
+        name: "timing"
+        for name in ("lock_ttl_s", "lock_wait_s", "backend_retry_s", "refresh_retry_s")
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -57,44 +84,36 @@ class _Entry:
 class TokenCache:
     """A token cache with proactive refresh and single-flight fetching.
 
-    An in-process memory level always sits in front; ``backend`` (file, Redis, Vault KV,
-    an orchestrator's store) shares tokens and the refresh lock across processes and hosts.
+    An in-process memory level always sits in front. ``store`` shares tokens across
+    processes and hosts (a directory, Redis, Vault KV, an orchestrator's key-value
+    store); ``lock`` makes one worker the fetcher (``flock``, Redis, a Vault lease, an
+    orchestrator's concurrency limit). Any store pairs with any lock; an object that is
+    both (:class:`~vendorgate.cache.FileBackend`, ``RedisBackend``, ``VaultKVBackend``)
+    given as ``store`` alone serves as the lock too.
 
     Args:
-        backend: Shared level, or ``None`` for a per-process cache.
-        refresh_ratio: Share of a token's lifetime after which it is replaced.
-        min_margin_s: Seconds of validity a served token keeps at least (at most half
-            its lifetime).
-        jitter_ratio: The refresh moment moves earlier by a random share of the
-            lifetime in ``[0, jitter_ratio]`` (at most ``max_jitter_s``).
-        max_jitter_s: Absolute bound of that jitter.
-        clock_skew_s: Tolerated clock difference between workers and vendor; added to
-            the minimum margin.
-        lock_ttl_s: A cross-process lock expires this long after its holder died. A
-            live holder renews it every ``lock_ttl_s / 3`` while it fetches, so a slow
-            token endpoint does not let the lock lapse.
-        lock_wait_s: How long a waiter waits for a lock before it re-reads the cache
-            and fetches anyway. The default is above the longest a token request of
-            :class:`~vendorgate.tokens.TokenFetcher` takes with its retries (about
-            90 s), so a slow endpoint still sees one request.
-        backend_retry_s: After a backend failure, how long the cache uses memory only
-            before it tries the backend again.
-        refresh_retry_s: When a refresh fails while the current token is still usable,
-            the current token is served and the next attempt waits a random
-            ``[0.5, 1] * refresh_retry_s`` seconds (never past the token's usable time).
-        store_refresh_tokens: Whether refresh and id tokens go to the shared backend.
-            With ``False`` they stay in this process's memory level only (the shared
-            level then holds access tokens alone).
+        store: Shared token store, or ``None`` for a per-process cache.
+        lock: Cross-process refresh lock. Defaults to ``store`` when the store is also a
+            :class:`RefreshLock`; otherwise ``None``: then only the threads and tasks of
+            one process share a fetch (each process fetches its own token once and the
+            store shares it).
+        policy: When a token is replaced (:class:`RefreshPolicy`; default: its defaults).
+        timing: Lock TTL, lock wait and back-off times (:class:`CacheTiming`).
+        store_refresh_tokens: Whether refresh and id tokens go to the shared store.
+            With ``False`` they stay in this process's memory level only (the store then
+            holds access tokens alone).
         clock: Returns the current epoch time (tests inject a fake one).
         rng: Random source of the jitter (tests inject a seeded one).
 
     Raises:
-        ConfigurationError: a knob is out of range (the error names it).
+        ConfigurationError: a lock without a store, or a knob given the way it was
+            before the split (``refresh_ratio=`` belongs in ``policy=``, ``lock_ttl_s=``
+            in ``timing=``; the error names the field).
 
     Example:
-        >>> from vendorgate.cache import TokenCache
+        >>> from vendorgate.cache import CacheTiming, RefreshPolicy, TokenCache
         >>> from vendorgate.tokens import Token
-        >>> cache = TokenCache()
+        >>> cache = TokenCache(policy=RefreshPolicy(min_margin_s=0.5), timing=CacheTiming())
         >>> def fetch(previous):
         ...     return Token("abc", expires_at=time.time() + 3600, issued_at=time.time())
         >>> cache.get_or_fetch("demo", fetch).token_type
@@ -103,41 +122,49 @@ class TokenCache:
 
     def __init__(
         self,
-        backend: CacheBackend | None = None,
+        store: TokenStore | None = None,
+        lock: RefreshLock | None = None,
         *,
-        refresh_ratio: float = 0.9,
-        min_margin_s: float = 30.0,
-        jitter_ratio: float = 0.02,
-        max_jitter_s: float = 60.0,
-        clock_skew_s: float = 5.0,
-        lock_ttl_s: float = 30.0,
-        lock_wait_s: float = 100.0,
-        backend_retry_s: float = 30.0,
-        refresh_retry_s: float = 5.0,
+        policy: RefreshPolicy | None = None,
+        timing: CacheTiming | None = None,
         store_refresh_tokens: bool = True,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        **moved: object,
     ) -> None:
-        self.policy = RefreshPolicy(
-            refresh_ratio=refresh_ratio,
-            min_margin_s=min_margin_s,
-            jitter_ratio=jitter_ratio,
-            max_jitter_s=max_jitter_s,
-            clock_skew_s=clock_skew_s,
-        )
-        for name, value in (
-            ("lock_ttl_s", lock_ttl_s),
-            ("lock_wait_s", lock_wait_s),
-            ("backend_retry_s", backend_retry_s),
-            ("refresh_retry_s", refresh_retry_s),
-        ):
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigurationError(f"must be a number > 0, got {value!r}", field=name)
-        self.backend = backend
-        self.lock_ttl_s = float(lock_ttl_s)
-        self.lock_wait_s = float(lock_wait_s)
-        self.backend_retry_s = float(backend_retry_s)
-        self.refresh_retry_s = float(refresh_retry_s)
+        for name in moved:
+            where = _MOVED.get(name)
+            if where is None:
+                raise TypeError(f"TokenCache() got an unexpected keyword argument {name!r}")
+            cls = "RefreshPolicy" if where == "policy" else "CacheTiming"
+            raise ConfigurationError(
+                f"is no longer an argument of TokenCache; pass {where}={cls}({name}=...)",
+                field=name,
+            )
+        if store is not None and not isinstance(store, TokenStore):
+            raise ConfigurationError(
+                f"must be a TokenStore (or None), got {type(store).__name__}", field="store"
+            )
+        both: object = store
+        if lock is None and isinstance(both, RefreshLock):
+            lock = both
+        if lock is not None and not isinstance(lock, RefreshLock):
+            raise ConfigurationError(
+                f"must be a RefreshLock (or None), got {type(lock).__name__}", field="lock"
+            )
+        if lock is not None and store is None:
+            raise ConfigurationError(
+                "a refresh lock without a shared store shares no token; give store= too",
+                field="lock",
+            )
+        if policy is not None and not isinstance(policy, RefreshPolicy):
+            raise ConfigurationError("must be a RefreshPolicy", field="policy")
+        if timing is not None and not isinstance(timing, CacheTiming):
+            raise ConfigurationError("must be a CacheTiming", field="timing")
+        self.store = store
+        self.lock = lock
+        self.policy = policy or RefreshPolicy()
+        self.timing = timing or CacheTiming()
         self.store_refresh_tokens = bool(store_refresh_tokens)
         self._clock = clock
         self._rng = rng or random.Random()
@@ -145,6 +172,9 @@ class TokenCache:
         # Last token seen per key, kept after invalidation/expiry so that a refresh
         # grant can use its refresh token.
         self._previous: dict[str, Token] = {}
+        # Fingerprint of the last token refused per key that may still sit in a store
+        # (it could not be deleted safely): read from the store, it counts as a miss.
+        self._refused: dict[str, str] = {}
         self._thread_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._async_locks: weakref.WeakKeyDictionary[
@@ -156,6 +186,11 @@ class TokenCache:
         self._state_guard = threading.Lock()
         _LIVE.add(self)
 
+    @property
+    def backend(self) -> TokenStore | None:
+        """The shared store (the name before the store/lock split)."""
+        return self.store
+
     def _reset_after_fork(self) -> None:
         """In a forked child: locks held by the parent's other threads would never be freed."""
         self._thread_locks = {}
@@ -164,8 +199,10 @@ class TokenCache:
         self._state_guard = threading.Lock()
 
     def __repr__(self) -> str:
-        backend = self.backend.name if self.backend is not None else "memory only"
-        return f"TokenCache(backend={backend!r}, keys={len(self._memory)})"
+        if self.store is None:
+            return f"TokenCache(memory only, keys={len(self._memory)})"
+        lock = self.lock.name if self.lock is not None else None
+        return f"TokenCache(store={self.store.name!r}, lock={lock!r}, keys={len(self._memory)})"
 
     # ------------------------------------------------------------------ public API
 
@@ -192,11 +229,11 @@ class TokenCache:
             if not lock.acquire(blocking=False):
                 # Another thread is refreshing and this token is still good: do not wait.
                 return entry.token
-        elif not lock.acquire(timeout=self.lock_wait_s):
+        elif not lock.acquire(timeout=self.timing.lock_wait_s):
             log.warning(
                 "token cache: waited %.0f s for the in-process lock of a key; re-reading "
                 "the cache before fetching",
-                self.lock_wait_s,
+                self.timing.lock_wait_s,
             )
             # Not holding the thread lock: the shared level and its lock still single-flight.
             return self._locked_get_or_fetch(key, fetch)
@@ -230,7 +267,7 @@ class TokenCache:
             if entry is not None and self._clock() < entry.refresh_at:
                 return entry.token
             lock = self._thread_lock(key)
-            acquired = await _acquire_thread_lock(lock, self.lock_wait_s)
+            acquired = await _acquire_thread_lock(lock, self.timing.lock_wait_s)
             try:
                 return await self._alocked_get_or_fetch(key, afetch)
             finally:
@@ -242,6 +279,9 @@ class TokenCache:
 
         Call it when the API answered the dialect's "token no longer good" status. A newer
         token stored meanwhile by another worker is left alone (compare-before-delete).
+        With a store whose delete is not atomic, the store's entry is deleted only while
+        this cache holds the key's refresh lock (waiting up to ``timing.lock_wait_s``
+        for a fetcher to finish); without the lock it stays and is treated as a miss.
 
         Args:
             key: Cache key.
@@ -251,21 +291,57 @@ class TokenCache:
             Whether the token was removed from at least one level.
         """
         removed = self._invalidate_memory(key, token)
-        backend = self._usable_backend()
-        if backend is not None:
+        store = self._usable_store()
+        if store is not None:
             try:
-                removed = backend.delete_if(key, token.fingerprint) or removed
+                deleted = self._delete_shared(store, key, token)
             except CacheError as exc:
                 self._mark_down(exc)
             else:
-                self._mark_up()  # a write succeeded
+                if deleted is not None:
+                    removed = deleted or removed
+                    self._mark_up()  # a write succeeded
         if removed:
             log.info("token cache: invalidated token %s", token.fingerprint)
         return removed
 
+    def _delete_shared(self, store: TokenStore, key: str, token: Token) -> bool | None:
+        """Compare-and-delete in the store without ever deleting a token stored meanwhile.
+
+        Returns whether the store deleted the token, or ``None`` when it was not asked
+        (a store without atomic delete, and no lock to serialise the delete with).
+        """
+        if store.atomic_delete:
+            return store.delete_if(key, token.fingerprint)
+        with self._state_guard:
+            self._refused[key] = token.fingerprint
+        lock = self.lock
+        if lock is None:
+            # No lock serialises our delete with other workers' writes: delete nothing;
+            # the refused entry is a miss here and the next fetch overwrites it.
+            return None
+        timing = self.timing
+        cm = lock.lock(key, ttl_s=timing.lock_ttl_s, wait_s=timing.lock_wait_s)
+        acquired = cm.__enter__()
+        try:
+            if not acquired:
+                log.warning(
+                    "token cache: %s lock not obtained within %.0f s to invalidate token %s; "
+                    "leaving the %s entry to be overwritten by the next fetch",
+                    lock.name,
+                    timing.lock_wait_s,
+                    token.fingerprint,
+                    store.name,
+                )
+                return None
+            # Every fetcher stores while holding this lock: no write interleaves here.
+            return store.delete_if(key, token.fingerprint)
+        finally:
+            cm.__exit__(None, None, None)
+
     async def ainvalidate(self, key: str, token: Token) -> bool:
-        """Async :meth:`invalidate` (backend I/O runs in a worker thread)."""
-        if self.backend is None:
+        """Async :meth:`invalidate` (store and lock I/O run in a worker thread)."""
+        if self.store is None:
             return self._invalidate_memory(key, token)
         return await asyncio.to_thread(self.invalidate, key, token)
 
@@ -275,19 +351,22 @@ class TokenCache:
         return entry.token if entry is not None else None
 
     def clear(self) -> None:
-        """Drop the memory level (shared backends are untouched)."""
+        """Drop the memory level (the shared store is untouched)."""
         with self._state_guard:
             self._memory.clear()
             self._previous.clear()
+            self._refused.clear()
 
     def close(self) -> None:
-        """Close the shared backend's connections."""
-        if self.backend is not None:
-            self.backend.close()
+        """Close the store's and the lock's connections (once when they are one object)."""
+        if self.store is not None:
+            self.store.close()
+        if self.lock is not None and self.lock is not self.store:  # type: ignore[comparison-overlap]
+            self.lock.close()
 
     @property
     def degraded(self) -> bool:
-        """Whether the shared backend failed and has not accepted a write since."""
+        """Whether the store or lock failed and the store has not accepted a write since."""
         return self._degraded
 
     # ------------------------------------------------------------------ sync internals
@@ -299,22 +378,22 @@ class TokenCache:
         shared = self._backend_get(key)
         if shared is not None:
             return shared.token
-        backend = self._usable_backend()
-        if backend is None:
+        lock = self._usable_lock()
+        if lock is None:
             return self._fetch_and_store(key, fetch, self._previous.get(key))
         try:
-            cm = backend.lock(key, ttl_s=self.lock_ttl_s, wait_s=self.lock_wait_s)
+            cm = lock.lock(key, ttl_s=self.timing.lock_ttl_s, wait_s=self.timing.lock_wait_s)
             acquired = cm.__enter__()
         except CacheError as exc:
-            self._mark_down(exc)
+            self._mark_down(exc, lock.name)
             return self._fetch_and_store(key, fetch, self._previous.get(key))
-        heartbeat = _Heartbeat(backend, key, self.lock_ttl_s) if acquired else None
+        heartbeat = _Heartbeat(lock, key, self.timing.lock_ttl_s) if acquired else None
         try:
             if not acquired:
                 log.warning(
                     "token cache: %s lock not obtained within %.0f s; fetching anyway",
-                    backend.name,
-                    self.lock_wait_s,
+                    lock.name,
+                    self.timing.lock_wait_s,
                 )
             shared = self._backend_get(key)
             if shared is not None:
@@ -323,7 +402,7 @@ class TokenCache:
                 heartbeat.start()
             return self._fetch_and_store(key, fetch, self._previous.get(key))
         finally:
-            self._exit_lock(cm, heartbeat)
+            self._exit_lock(cm, heartbeat, lock.name)
 
     def _fetch_and_store(
         self, key: str, fetch: Callable[[Token | None], Token], previous: Token | None
@@ -350,7 +429,7 @@ class TokenCache:
             entry = self._memory.get(key)
             if entry is None or now >= entry.usable_until:
                 return None
-            delay = self.refresh_retry_s * self._rng.uniform(0.5, 1.0)
+            delay = self.timing.refresh_retry_s * self._rng.uniform(0.5, 1.0)
             retry_at = min(now + delay, entry.usable_until)
             self._memory[key] = _Entry(entry.token, retry_at, entry.usable_until)
         log.warning(
@@ -366,14 +445,14 @@ class TokenCache:
 
     def _store(self, key: str, token: Token) -> None:
         self._remember(key, token)
-        backend = self._usable_backend()
-        if backend is None:
+        store = self._usable_store()
+        if store is None:
             return
         shared = token
         if not self.store_refresh_tokens and (token.refresh_token or token.id_token):
             shared = dataclasses.replace(token, refresh_token=None, id_token=None)
         try:
-            backend.set(key, shared)
+            store.set(key, shared)
         except CacheError as exc:
             self._mark_down(exc)
         else:
@@ -392,18 +471,18 @@ class TokenCache:
         )
 
     def _backend_get(self, key: str) -> _Entry | None:
-        """Read the shared level; return an entry only when fresh for this process."""
-        backend = self._usable_backend()
-        if backend is None:
+        """Read the shared store; return an entry only when fresh for this process."""
+        store = self._usable_store()
+        if store is None:
             return None
         try:
-            token = backend.get(key)
+            token = store.get(key)
         except CacheError as exc:
             self._mark_down(exc)
             return None
-        # A read alone does not end the degradation: a backend that reads but cannot
+        # A read alone does not end the degradation: a store that reads but cannot
         # lock or write would otherwise log "unavailable" and "back" alternately.
-        if token is None:
+        if token is None or token.fingerprint == self._refused.get(key):
             return None
         entry = self._entry(token)
         with self._state_guard:
@@ -432,14 +511,17 @@ class TokenCache:
             return True
 
     def _exit_lock(
-        self, cm: AbstractContextManager[bool], heartbeat: _Heartbeat | None = None
+        self,
+        cm: AbstractContextManager[bool],
+        heartbeat: _Heartbeat | None = None,
+        name: str | None = None,
     ) -> None:
         if heartbeat is not None:
             heartbeat.stop()  # before the release: a late renewal must not outlive it
         try:
             cm.__exit__(None, None, None)
         except CacheError as exc:
-            self._mark_down(exc)
+            self._mark_down(exc, name)
 
     # ------------------------------------------------------------------ async internals
 
@@ -449,32 +531,32 @@ class TokenCache:
         entry = self._memory.get(key)
         if entry is not None and self._clock() < entry.refresh_at:
             return entry.token
-        if self._usable_backend() is None:
+        if self._usable_store() is None:
             return await self._afetch_and_store(key, afetch)
         shared = await asyncio.to_thread(self._backend_get, key)
         if shared is not None:
             return shared.token
-        backend = self._usable_backend()
-        if backend is None:
+        lock = self._usable_lock()
+        if lock is None:
             return await self._afetch_and_store(key, afetch)
-        cm = backend.lock(key, ttl_s=self.lock_ttl_s, wait_s=self.lock_wait_s)
+        cm = lock.lock(key, ttl_s=self.timing.lock_ttl_s, wait_s=self.timing.lock_wait_s)
         enter = asyncio.ensure_future(asyncio.to_thread(cm.__enter__))
         try:
             acquired = await asyncio.shield(enter)
         except CacheError as exc:
-            self._mark_down(exc)
+            self._mark_down(exc, lock.name)
             return await self._afetch_and_store(key, afetch)
         except asyncio.CancelledError:
             # The thread may still obtain the lock: release it when it does.
             enter.add_done_callback(lambda f: self._release_late(f, cm))
             raise
-        heartbeat = _Heartbeat(backend, key, self.lock_ttl_s) if acquired else None
+        heartbeat = _Heartbeat(lock, key, self.timing.lock_ttl_s) if acquired else None
         try:
             if not acquired:
                 log.warning(
                     "token cache: %s lock not obtained within %.0f s; fetching anyway",
-                    backend.name,
-                    self.lock_wait_s,
+                    lock.name,
+                    self.timing.lock_wait_s,
                 )
             shared = await asyncio.to_thread(self._backend_get, key)
             if shared is not None:
@@ -483,7 +565,7 @@ class TokenCache:
                 heartbeat.start()
             return await self._afetch_and_store(key, afetch)
         finally:
-            await asyncio.shield(asyncio.to_thread(self._exit_lock, cm, heartbeat))
+            await asyncio.shield(asyncio.to_thread(self._exit_lock, cm, heartbeat, lock.name))
 
     def _release_late(self, fut: asyncio.Future[bool], cm: AbstractContextManager[bool]) -> None:
         if not fut.cancelled() and fut.exception() is None:
@@ -499,7 +581,7 @@ class TokenCache:
             if current is None:
                 raise
             return current
-        if self._usable_backend() is None:
+        if self._usable_store() is None:
             self._remember(key, token)
         else:
             await asyncio.to_thread(self._store, key, token)
@@ -525,54 +607,60 @@ class TokenCache:
                 lock = self._thread_locks.setdefault(key, threading.Lock())
         return lock
 
-    def _usable_backend(self) -> CacheBackend | None:
-        if self.backend is None:
+    def _usable_store(self) -> TokenStore | None:
+        if self.store is None:
             return None
         if self._degraded and self._clock() < self._backend_down_until:
             return None
-        return self.backend
+        return self.store
 
-    def _mark_down(self, exc: CacheError) -> None:
-        assert self.backend is not None
+    def _usable_lock(self) -> RefreshLock | None:
+        if self.lock is None or self._usable_store() is None:
+            return None
+        return self.lock
+
+    def _mark_down(self, exc: CacheError, name: str | None = None) -> None:
+        """The store or the lock failed: use the memory level only for a while."""
+        assert self.store is not None
         with self._state_guard:
-            self._backend_down_until = self._clock() + self.backend_retry_s
+            self._backend_down_until = self._clock() + self.timing.backend_retry_s
             first = not self._degraded
             self._degraded = True
         if first:
             log.warning(
                 "token cache: %s backend unavailable (%s); using the in-process memory "
                 "level only and retrying the backend every %.0f s",
-                self.backend.name,
+                name or self.store.name,
                 exc,
-                self.backend_retry_s,
+                self.timing.backend_retry_s,
             )
 
     def _mark_up(self) -> None:
-        """The backend accepted a write: it works again (reads alone do not prove it)."""
+        """The store accepted a write: it works again (reads alone do not prove it)."""
         if self._degraded:
             with self._state_guard:
                 was = self._degraded
                 self._degraded = False
-            if was and self.backend is not None:
-                log.info("token cache: %s backend is back; sharing tokens again", self.backend.name)
+            if was and self.store is not None:
+                log.info("token cache: %s backend is back; sharing tokens again", self.store.name)
 
 
 class _Heartbeat:
-    """Renews a held backend lock every ``ttl_s / 3`` while the holder fetches.
+    """Renews a held refresh lock every ``ttl_s / 3`` while the holder fetches.
 
-    Starts no thread for backends whose locks need no renewal (those that keep
-    :meth:`CacheBackend.renew_lock` as inherited, like the file and memory backends).
+    Starts no thread for locks that do not declare ``renews`` (those freed by their
+    holder's death, like ``flock`` and in-process locks).
     """
 
-    def __init__(self, backend: CacheBackend, key: str, ttl_s: float) -> None:
-        self.backend = backend
+    def __init__(self, lock: RefreshLock, key: str, ttl_s: float) -> None:
+        self.lock = lock
         self.key = key
         self.ttl_s = ttl_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if type(self.backend).renew_lock is CacheBackend.renew_lock:
+        if not self.lock.renews:
             return
         self._thread = threading.Thread(
             target=self._run, name="vendorgate-lock-heartbeat", daemon=True
@@ -587,15 +675,15 @@ class _Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self.ttl_s / 3):
             try:
-                still_ours = self.backend.renew_lock(self.key, ttl_s=self.ttl_s)
+                still_ours = self.lock.renew(self.key, ttl_s=self.ttl_s)
             except CacheError as exc:
-                log.debug("token cache: renewing the %s lock failed (%s)", self.backend.name, exc)
+                log.debug("token cache: renewing the %s lock failed (%s)", self.lock.name, exc)
                 continue
             if not still_ours:
                 log.warning(
                     "token cache: the %s lock of a key lapsed while its token was being "
-                    "fetched; another worker may fetch too (raise lock_ttl_s?)",
-                    self.backend.name,
+                    "fetched; another worker may fetch too (raise timing.lock_ttl_s?)",
+                    self.lock.name,
                 )
                 return
 

@@ -1,4 +1,4 @@
-"""A shared level in a directory: safe across processes of one host (fcntl locks)."""
+"""A store and a lock in a directory: safe across processes of one host (fcntl locks)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vendorgate._errors import CacheError, ConfigurationError
-from vendorgate.cache._base import CacheBackend
+from vendorgate.cache._base import CacheBackend, RefreshLock, TokenStore
 from vendorgate.cache._codec import decode_entry, encode_entry, log, storage_name
 
 if TYPE_CHECKING:
@@ -22,15 +22,15 @@ if TYPE_CHECKING:
 
     from vendorgate.tokens import Token
 
-__all__ = ["FileBackend"]
+__all__ = ["FileBackend", "FileLock", "FileStore"]
 
 # Directories whose permissions were already warned about (one warning per process).
 _WARNED: set[Path] = set()
 _WARNED_GUARD = threading.Lock()
 
 
-class FileBackend(CacheBackend):
-    """Tokens in files of one directory, shared by every process of a host.
+class _FileDirectory:
+    """Tokens and locks in files of one directory, shared by every process of a host.
 
     Each key has ``<hash>.json`` (the entry, written atomically through a temporary file
     and ``os.replace``, mode 0600 because it holds tokens), ``<hash>.lock`` (the refresh
@@ -55,6 +55,10 @@ class FileBackend(CacheBackend):
     def __init__(
         self, directory: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
     ):
+        if not isinstance(directory, (str, os.PathLike)) or not str(directory):
+            raise ConfigurationError(
+                "must be a directory path, e.g. '~/.cache/vendorgate'", field="directory"
+            )
         self.directory = Path(directory).expanduser()
         if self.directory.exists() and not self.directory.is_dir():
             raise ConfigurationError(
@@ -65,7 +69,7 @@ class FileBackend(CacheBackend):
         self._checked = False
 
     def __repr__(self) -> str:
-        return f"FileBackend({str(self.directory)!r})"
+        return f"{type(self).__name__}({str(self.directory)!r})"
 
     def _path(self, key: str, suffix: str) -> Path:
         return self.directory / f"{storage_name(key)}.{suffix}"
@@ -102,6 +106,50 @@ class FileBackend(CacheBackend):
             self.directory,
             "is owned by another user" if foreign else "is writable by group or others",
         )
+
+    @contextmanager
+    def _flock(self, path: Path, *, wait_s: float) -> Iterator[bool]:
+        import fcntl
+
+        self._ensure_dir()
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise CacheError(f"cannot open the lock file {path} ({exc.strerror})") from exc
+        try:
+            deadline = time.monotonic() + wait_s
+            delay = 0.002
+            held = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held = True
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise CacheError(f"cannot lock {path} ({exc.strerror})") from exc
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            try:
+                yield held
+            finally:
+                if held:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+class FileStore(_FileDirectory, TokenStore):
+    """The token store of :class:`FileBackend` alone (``<hash>.json`` files, mode 0600).
+
+    Its compare-before-delete is atomic (a per-key ``<hash>.mutex`` lock around the
+    compare and around the ``os.replace`` of a write). Arguments as :class:`FileBackend`.
+    """
+
+    name = "file"
+    atomic_delete = True
 
     def get(self, key: str) -> Token | None:
         """Return the stored token, or ``None`` when absent, expired or corrupt."""
@@ -173,6 +221,16 @@ class FileBackend(CacheBackend):
                 path.unlink()
             return token is not None
 
+
+class FileLock(_FileDirectory, RefreshLock):
+    """The refresh lock of :class:`FileBackend` alone: ``flock`` on ``<hash>.lock``.
+
+    The kernel frees it the moment its holder dies, so it needs no TTL and no renewal.
+    Pair it with any store whose workers run on this host. Arguments as :class:`FileBackend`.
+    """
+
+    name = "file"
+
     @contextmanager
     def lock(self, key: str, *, ttl_s: float, wait_s: float) -> Iterator[bool]:
         """Hold ``flock`` on the key's lock file; released by the kernel if the holder dies.
@@ -182,35 +240,23 @@ class FileBackend(CacheBackend):
         with self._flock(self._path(key, "lock"), wait_s=wait_s) as held:
             yield held
 
-    @contextmanager
-    def _flock(self, path: Path, *, wait_s: float) -> Iterator[bool]:
-        import fcntl
 
-        self._ensure_dir()
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise CacheError(f"cannot open the lock file {path} ({exc.strerror})") from exc
-        try:
-            deadline = time.monotonic() + wait_s
-            delay = 0.002
-            held = False
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    held = True
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise CacheError(f"cannot lock {path} ({exc.strerror})") from exc
-                if time.monotonic() >= deadline:
-                    break
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-            try:
-                yield held
-            finally:
-                if held:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+class FileBackend(FileStore, FileLock, CacheBackend):
+    """:class:`FileStore` and :class:`FileLock` on one directory (``TokenCache(backend)``).
+
+    Each key has ``<hash>.json`` (the entry, written atomically through a temporary file
+    and ``os.replace``, mode 0600 because it holds tokens), ``<hash>.lock`` (the refresh
+    lock, an ``fcntl.flock`` the kernel releases the moment its holder dies) and
+    ``<hash>.mutex`` (held briefly around compare-before-delete and around the
+    ``os.replace`` of a write). POSIX only.
+
+    Args:
+        directory: Where the entries live, e.g. ``~/.cache/vendorgate``. Use a local
+            file system: ``flock`` over NFS is not reliable.
+        clock: Returns the current epoch time (tests inject a fake one).
+
+    Raises:
+        ConfigurationError: ``directory`` exists and is not a directory.
+    """
+
+    name = "file"

@@ -1,4 +1,4 @@
-"""A shared level in Redis: SET NX PX lock with an owner token, Lua compare-and-delete."""
+"""A store and a lock in Redis: Lua compare-and-delete, SET NX PX lock with an owner token."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import CacheError, ConfigurationError
-from vendorgate.cache._base import CacheBackend
+from vendorgate.cache._base import CacheBackend, RefreshLock, TokenStore
 from vendorgate.cache._codec import decode_entry, encode_entry, storage_name
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from vendorgate.tokens import Token
 
-__all__ = ["RedisBackend"]
+__all__ = ["RedisBackend", "RedisLock", "RedisStore", "mask_url"]
 
 # Delete KEYS[1] only if its JSON entry carries fingerprint ARGV[1].
 _DELETE_IF_FP = """
@@ -43,12 +43,12 @@ return 0
 """
 
 
-class RedisBackend(CacheBackend):
-    """Tokens in Redis, shared by every process and host that reaches the server.
+class _RedisConnection:
+    """Tokens and locks in Redis, shared by every process and host that reaches the server.
 
     Entries expire with their token (``PX``). The refresh lock is ``SET lock <owner> NX
     PX ttl``: it expires on its own if the holder dies, is renewed while the holder
-    fetches (:meth:`renew_lock`, a Lua compare-and-``PEXPIRE``) and is released (like
+    fetches (``renew``, a Lua compare-and-``PEXPIRE``) and is released (like
     invalidation) by a Lua script that compares before it deletes. Needs the ``redis``
     extra (``pip install vendorgate[redis]``).
 
@@ -78,6 +78,16 @@ class RedisBackend(CacheBackend):
         client: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigurationError(
+                "must be a non-empty key prefix, e.g. 'vendorgate:token-cache:'", field="prefix"
+            )
+        if (
+            isinstance(socket_timeout_s, bool)
+            or not isinstance(socket_timeout_s, (int, float))
+            or socket_timeout_s <= 0
+        ):
+            raise ConfigurationError("must be a number of seconds > 0", field="socket_timeout_s")
         if client is None:
             if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ConfigurationError(
@@ -90,12 +100,20 @@ class RedisBackend(CacheBackend):
                     "the Redis backend needs the redis extra: pip install 'vendorgate[redis]'",
                     field="url",
                 ) from exc
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=socket_timeout_s,
-                socket_connect_timeout=socket_timeout_s,
-            )
+            try:
+                client = redis.Redis.from_url(
+                    url,
+                    socket_timeout=socket_timeout_s,
+                    socket_connect_timeout=socket_timeout_s,
+                )
+            except ValueError:
+                # The parser's message may quote parts of the URL: never show them.
+                raise ConfigurationError(
+                    f"{mask_url(url)} is not a valid Redis URL; use redis://[:password@]host:port/db",
+                    field="url",
+                ) from None
         self._client = client
+        self._shown_url = mask_url(url) if isinstance(url, str) else "client"
         self.prefix = prefix
         self._clock = clock
         self._delete_if = client.register_script(_DELETE_IF_FP)
@@ -105,7 +123,7 @@ class RedisBackend(CacheBackend):
         self._owners: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"RedisBackend(prefix={self.prefix!r})"
+        return f"{type(self).__name__}(url={self._shown_url!r}, prefix={self.prefix!r})"
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import redis
@@ -117,6 +135,21 @@ class RedisBackend(CacheBackend):
                 f"Redis {what} failed ({type(exc).__name__}); check that the server is up "
                 "and the URL is right"
             ) from exc
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+
+class RedisStore(_RedisConnection, TokenStore):
+    """The token store of :class:`RedisBackend` alone: entries with ``PX`` expiry.
+
+    Its compare-before-delete is one Lua script, atomic in Redis. Arguments as
+    :class:`RedisBackend`.
+    """
+
+    name = "redis"
+    atomic_delete = True
 
     def get(self, key: str) -> Token | None:
         """Return the stored token, or ``None`` when absent, expired or corrupt."""
@@ -145,6 +178,17 @@ class RedisBackend(CacheBackend):
             "EVALSHA", self._delete_if, keys=[self.prefix + storage_name(key)], args=[fingerprint]
         )
         return bool(done)
+
+
+class RedisLock(_RedisConnection, RefreshLock):
+    """The refresh lock of :class:`RedisBackend` alone: ``SET NX PX`` with an owner token.
+
+    It lapses ``ttl_s`` after its holder died and is renewed while the holder fetches.
+    Arguments as :class:`RedisBackend`.
+    """
+
+    name = "redis"
+    renews = True
 
     def _lock_name(self, key: str) -> str:
         return self.prefix + storage_name(key) + ":lock"
@@ -176,7 +220,7 @@ class RedisBackend(CacheBackend):
                     del self._owners[name]
                 self._call("EVALSHA", self._release, keys=[name], args=[owner])
 
-    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
+    def renew(self, key: str, *, ttl_s: float) -> bool:
         """Extend the held lock to ``ttl_s`` from now, only if it is still ours (Lua)."""
         name = self._lock_name(key)
         owner = self._owners.get(name)
@@ -185,6 +229,52 @@ class RedisBackend(CacheBackend):
         ttl_ms = max(int(ttl_s * 1000), 1)
         return bool(self._call("EVALSHA", self._renew, keys=[name], args=[owner, ttl_ms]))
 
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
+
+class RedisBackend(RedisStore, RedisLock, CacheBackend):
+    """:class:`RedisStore` and :class:`RedisLock` on one connection pool (``TokenCache(backend)``).
+
+    Entries expire with their token (``PX``). The refresh lock is ``SET lock <owner> NX
+    PX ttl``: it expires on its own if the holder dies, is renewed while the holder
+    fetches (a Lua compare-and-``PEXPIRE``) and is released (like invalidation) by a Lua
+    script that compares before it deletes. Needs the ``redis`` extra
+    (``pip install vendorgate[redis]``).
+
+    Args:
+        url: A ``redis://`` or ``rediss://`` URL, e.g. ``redis://127.0.0.1:6379/0``.
+        prefix: Prefix of every key.
+        socket_timeout_s: Connect and read timeout; a down server fails fast and the
+            cache degrades to memory.
+        client: An existing ``redis.Redis`` client to use instead of ``url``.
+        clock: Returns the current epoch time (tests inject a fake one).
+
+    Raises:
+        ConfigurationError: ``url`` is not a Redis URL, or the extra is not installed.
+    """
+
+    name = "redis"
+    renews = True
+
+    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
+        """Former name of :meth:`renew`."""
+        return RedisLock.renew(self, key, ttl_s=ttl_s)
+
+    def renew(self, key: str, *, ttl_s: float) -> bool:
+        """Extend the held lock to ``ttl_s`` from now, only if it is still ours (Lua)."""
+        return RedisLock.renew(self, key, ttl_s=ttl_s)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (and a user name alone) replaced by ``***``, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+    except ValueError:
+        return "<unparsable URL>"
+    if "@" not in netloc:
+        return url
+    userinfo, _, hostport = netloc.rpartition("@")
+    user, sep, _ = userinfo.partition(":")
+    shown = f"{user}:***" if sep else "***"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))

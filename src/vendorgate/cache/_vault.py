@@ -1,4 +1,4 @@
-"""A shared level in Vault KV v2: check-and-set writes and a CAS lease as the lock."""
+"""A store and a lock in Vault KV v2: check-and-set writes and a CAS lease as the lock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vendorgate._errors import CacheError, ConfigurationError
-from vendorgate.cache._base import CacheBackend
+from vendorgate.cache._base import CacheBackend, RefreshLock, TokenStore
 from vendorgate.cache._codec import decode_entry, entry_dict, storage_name
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from vendorgate.tokens import Token
 
-__all__ = ["VaultKVBackend"]
+__all__ = ["VaultKVBackend", "VaultKVStore", "VaultLeaseLock"]
 
 _T = TypeVar("_T")
 
@@ -29,8 +29,8 @@ class _CasConflict(Exception):
     """Someone else wrote the path between our read and our write."""
 
 
-class VaultKVBackend(CacheBackend):
-    """Tokens in Vault KV v2, shared by every worker that already talks to Vault.
+class _VaultKV:
+    """Tokens and leases in Vault KV v2, shared by every worker that already talks to Vault.
 
     Every write is a check-and-set on the version just read, so two workers never
     overwrite each other blindly; invalidation writes a tombstone with check-and-set
@@ -38,21 +38,23 @@ class VaultKVBackend(CacheBackend):
     taken with check-and-set at ``<prefix>/<hash>-lock`` and free again once ``until``
     has passed, so a dead holder's lease expires after ``ttl_s`` (mind clock skew
     between hosts: keep ``lock_ttl_s`` well above it). A live holder extends its lease
-    with :meth:`renew_lock` (check-and-set again) while it fetches. A lease that cannot
+    with ``renew`` (check-and-set again) while it fetches. A lease that cannot
     be read as one (corrupt ``until``) counts as free.
 
     The identity needs ``create``, ``read`` and ``update`` on
     ``<mount>/data/<prefix>/*``.
 
     Args:
-        session: A :class:`vendorgate.secrets.VaultSession` (preferred: one login per
-            process) or a logged-in ``hvac.Client``.
+        session: A :class:`vendorgate.secrets.VaultSession` (one login per process for
+            secrets and cache; errors are mapped through it). A logged-in ``hvac.Client``
+            is still accepted and wrapped (no re-login).
         mount: KV v2 mount point.
         prefix: Path under the mount where entries and leases live.
         clock: Returns the current epoch time (tests inject a fake one).
 
     Raises:
-        ConfigurationError: ``mount`` or ``prefix`` is empty.
+        ConfigurationError: ``mount`` or ``prefix`` is empty, or ``session`` is neither a
+            ``VaultSession`` nor an ``hvac.Client``.
     """
 
     name = "vault"
@@ -65,54 +67,44 @@ class VaultKVBackend(CacheBackend):
         prefix: str = "vendorgate/token-cache",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not mount or not mount.strip("/"):
+        if not isinstance(mount, str) or not mount.strip("/"):
             raise ConfigurationError("must name a KV v2 mount, e.g. 'secret'", field="mount")
-        if not prefix or not prefix.strip("/"):
+        if not isinstance(prefix, str) or not prefix.strip("/"):
             raise ConfigurationError(
                 "must be a path under the mount, e.g. 'vendorgate/token-cache'", field="prefix"
             )
-        self._session = session
+        self._session = _as_session(session)
         self.mount = mount.strip("/")
         self.prefix = prefix.strip("/")
         self._clock = clock
-        # Owner of each lease this backend currently holds (lease path -> owner).
+        # Owner of each lease this object currently holds (lease path -> owner).
         self._owners: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"VaultKVBackend(mount={self.mount!r}, prefix={self.prefix!r})"
+        return f"{type(self).__name__}(mount={self.mount!r}, prefix={self.prefix!r})"
 
     # -- low level ----------------------------------------------------------------------
 
-    def _client(self) -> Any:
-        session = self._session
-        if callable(getattr(session, "client", None)):
-            try:
-                return session.client()
-            except Exception as exc:  # VaultError from the session: login failed
-                raise CacheError(
-                    f"Vault login for the token cache failed ({type(exc).__name__})"
-                ) from exc
-        return session
-
     def _run(self, what: str, fn: Callable[[Any], _T]) -> _T:
-        import hvac.exceptions as hv
+        """Run one request through the session; its Vault errors become :class:`CacheError`.
 
-        client = self._client()
+        The session maps hvac and requests errors (:func:`vendorgate.secrets.vault_error_from`)
+        and logs in again once after a revoked token, like every Vault call of vendorgate;
+        the original hvac error stays the ``__cause__`` of the session's error.
+        """
+        from vendorgate._errors import VaultError, VaultPermissionError
+
+        action = f"{what} of the token cache at {self.mount}/{self.prefix}"
         try:
-            return fn(client)
-        except hv.InvalidRequest as exc:
-            raise CacheError(f"Vault {what} was refused (400); check mount and prefix") from exc
-        except hv.Forbidden as exc:
+            result: _T = self._session.call(fn, action=action)
+            return result
+        except VaultPermissionError as exc:
             raise CacheError(
-                f"Vault {what} is not allowed by policy; grant create/read/update on "
+                f"{exc}; the token cache needs create, read and update on "
                 f"{self.mount}/data/{self.prefix}/*"
             ) from exc
-        except hv.VaultError as exc:
-            raise CacheError(f"Vault {what} failed ({type(exc).__name__})") from exc
-        except Exception as exc:  # requests' connection errors and timeouts
-            raise CacheError(
-                f"Vault {what} failed ({type(exc).__name__}); is Vault reachable and unsealed?"
-            ) from exc
+        except VaultError as exc:
+            raise CacheError(str(exc)) from exc
 
     def _read(self, path: str) -> tuple[int, dict[str, Any] | None]:
         """Return ``(version, data)`` of ``path``; ``(0, None)`` when it does not exist."""
@@ -143,7 +135,8 @@ class VaultKVBackend(CacheBackend):
         except CacheError as exc:
             import hvac.exceptions as hv
 
-            if not isinstance(exc.__cause__, hv.InvalidRequest):
+            vault_error = exc.__cause__  # the session's error; its cause is hvac's
+            if vault_error is None or not isinstance(vault_error.__cause__, hv.InvalidRequest):
                 raise
             # A 400 on a CAS write: if the version moved, someone else won the race
             # (decided from the version, not from the error text).
@@ -155,7 +148,17 @@ class VaultKVBackend(CacheBackend):
     def _entry_path(self, key: str) -> str:
         return f"{self.prefix}/{storage_name(key)}"
 
-    # -- CacheBackend -------------------------------------------------------------------
+
+class VaultKVStore(_VaultKV, TokenStore):
+    """The token store of :class:`VaultKVBackend` alone: entries written with check-and-set.
+
+    Its compare-before-delete writes a tombstone with check-and-set on the version it
+    compared, so it never deletes a token a concurrent write stored. Arguments as
+    :class:`VaultKVBackend`.
+    """
+
+    name = "vault"
+    atomic_delete = True
 
     def get(self, key: str) -> Token | None:
         """Return the stored token, or ``None`` when absent, deleted, expired or corrupt."""
@@ -215,6 +218,18 @@ class VaultKVBackend(CacheBackend):
             return True
         return False
 
+
+class VaultLeaseLock(_VaultKV, RefreshLock):
+    """The refresh lock of :class:`VaultKVBackend` alone: a lease taken with check-and-set.
+
+    Free again once its ``until`` has passed (a dead holder's lease lapses after
+    ``ttl_s``); renewed with check-and-set while its holder fetches. Arguments as
+    :class:`VaultKVBackend`.
+    """
+
+    name = "vault"
+    renews = True
+
     @staticmethod
     def _lease_until(data: dict[str, Any] | None) -> float:
         """When the lease in ``data`` lapses; 0 (free) when absent or unreadable."""
@@ -260,7 +275,7 @@ class VaultKVBackend(CacheBackend):
                     with suppress(_CasConflict):
                         self._write(path, {"owner": "", "until": 0}, cas=version)
 
-    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
+    def renew(self, key: str, *, ttl_s: float) -> bool:
         """Extend the held lease to ``ttl_s`` from now with check-and-set, if still ours."""
         path = self._entry_path(key) + "-lock"
         owner = self._owners.get(path)
@@ -274,3 +289,64 @@ class VaultKVBackend(CacheBackend):
         except _CasConflict:
             return False
         return True
+
+
+class VaultKVBackend(VaultKVStore, VaultLeaseLock, CacheBackend):
+    """:class:`VaultKVStore` and :class:`VaultLeaseLock` on one session (``TokenCache(backend)``).
+
+    Every write is a check-and-set on the version just read; invalidation writes a
+    tombstone with check-and-set; the refresh lock is a lease at ``<prefix>/<hash>-lock``.
+    The identity needs ``create``, ``read`` and ``update`` on ``<mount>/data/<prefix>/*``.
+
+    Args:
+        session: A :class:`vendorgate.secrets.VaultSession` (one login per process for
+            secrets and cache). A logged-in ``hvac.Client`` is still accepted.
+        mount: KV v2 mount point.
+        prefix: Path under the mount where entries and leases live.
+        clock: Returns the current epoch time (tests inject a fake one).
+
+    Raises:
+        ConfigurationError: ``mount`` or ``prefix`` is empty.
+    """
+
+    name = "vault"
+    renews = True
+
+    def renew_lock(self, key: str, *, ttl_s: float) -> bool:
+        """Former name of :meth:`renew`."""
+        return VaultLeaseLock.renew(self, key, ttl_s=ttl_s)
+
+    def renew(self, key: str, *, ttl_s: float) -> bool:
+        """Extend the held lease to ``ttl_s`` from now with check-and-set, if still ours."""
+        return VaultLeaseLock.renew(self, key, ttl_s=ttl_s)
+
+
+class _ClientSession:
+    """A logged-in ``hvac.Client`` behind the ``VaultSession.call`` interface (no re-login)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def call(self, fn: Callable[[Any], _T], *, action: str) -> _T:
+        from vendorgate._errors import SecretError
+        from vendorgate.secrets._session import vault_error_from
+
+        try:
+            return fn(self._client)
+        except SecretError:
+            raise
+        except Exception as exc:
+            raise vault_error_from(exc, action=action) from exc
+
+
+def _as_session(session: Any) -> Any:
+    """The object whose ``call(fn, action=)`` runs requests: a session, or a wrapped client."""
+    if callable(getattr(session, "call", None)):
+        return session
+    if getattr(session, "secrets", None) is not None and hasattr(session, "adapter"):
+        return _ClientSession(session)
+    raise ConfigurationError(
+        f"must be a vendorgate.secrets.VaultSession, got {type(session).__name__}; "
+        "e.g. VaultSession.shared(VaultSettings.from_env())",
+        field="session",
+    )

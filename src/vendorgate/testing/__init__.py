@@ -1,4 +1,5 @@
-"""Test helpers shipped with vendorgate: a vendor sandbox and a real OpenBao server.
+"""Test helpers shipped with vendorgate: a vendor sandbox, a real OpenBao server and the
+contract suite of token stores and refresh locks (:mod:`vendorgate.testing.cache_contract`).
 
 Names are imported lazily, so ``import vendorgate.testing`` stays cheap (Airflow parses
 DAG files often).
@@ -11,15 +12,27 @@ from typing import TYPE_CHECKING
 from vendorgate._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from vendorgate.testing.cache_contract import LockContract, PairContract, StoreContract
     from vendorgate.testing.openbao import OpenBaoServer
     from vendorgate.testing.sandbox import Counters, Faults, VendorSandbox
 
-__all__ = ["Counters", "Faults", "OpenBaoServer", "VendorSandbox"]
+__all__ = [
+    "Counters",
+    "Faults",
+    "LockContract",
+    "OpenBaoServer",
+    "PairContract",
+    "StoreContract",
+    "VendorSandbox",
+]
 
 # Public name -> module that defines it. Extend this map to export more helpers.
 _LAZY: dict[str, str] = {
     "Counters": "vendorgate.testing.sandbox",
     "Faults": "vendorgate.testing.sandbox",
+    "LockContract": "vendorgate.testing.cache_contract",
+    "PairContract": "vendorgate.testing.cache_contract",
+    "StoreContract": "vendorgate.testing.cache_contract",
     "OpenBaoServer": "vendorgate.testing.openbao",
     "VendorSandbox": "vendorgate.testing.sandbox",
 }

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vendorgate.cache import TokenStore
 from vendorgate.tokens import Token
 
 if TYPE_CHECKING:
     from vendorgate.cache import CacheBackend
+    from vendorgate.secrets import VaultSession
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -77,11 +79,51 @@ def backend_from_spec(spec: dict[str, str], **kwargs: object) -> CacheBackend:
     if kind == "redis":
         return RedisBackend(spec["url"], prefix=spec["prefix"], **kwargs)  # type: ignore[arg-type]
     if kind == "vault":
-        import hvac
-
-        client = hvac.Client(url=spec["url"], token=spec["token"])
-        return VaultKVBackend(client, prefix=spec["prefix"], **kwargs)  # type: ignore[arg-type]
+        return VaultKVBackend(vault_session(spec), prefix=spec["prefix"], **kwargs)  # type: ignore[arg-type]
     raise ValueError(kind)
+
+
+def vault_session(spec: dict[str, str]) -> VaultSession:
+    """A VaultSession logged in with the spec's (root) token."""
+    from vendorgate import Secret
+    from vendorgate.secrets import VaultSession, VaultSettings
+
+    return VaultSession(VaultSettings(url=spec["url"], token=Secret(spec["token"])))
+
+
+class NonAtomicStore(TokenStore):
+    """A store without compare-and-delete: ``delete_if`` reads, waits, then deletes.
+
+    Stands for an orchestrator's key-value store (Airflow Variables, Prefect blocks).
+    ``window`` is called between the compare and the delete; by default it sleeps a
+    little, which widens the race a store like this has in real life.
+    """
+
+    name = "non-atomic"
+    atomic_delete = False
+
+    def __init__(self, window: Callable[[], None] | None = None) -> None:
+        self.entries: dict[str, Token] = {}
+        self.window = window or (lambda: time.sleep(0.05))
+        self.deletes = 0
+
+    def get(self, key: str) -> Token | None:
+        token = self.entries.get(key)
+        if token is None or token.expires_at <= time.time():
+            return None
+        return token
+
+    def set(self, key: str, token: Token) -> None:
+        self.entries[key] = token
+
+    def delete_if(self, key: str, fingerprint: str) -> bool:
+        token = self.entries.get(key)
+        if token is None or token.fingerprint != fingerprint:
+            return False
+        self.window()  # another worker's set may land here
+        self.entries.pop(key, None)
+        self.deletes += 1
+        return True
 
 
 def write_raw(spec: dict[str, str], key: str, raw: str) -> None:
@@ -109,6 +151,20 @@ def write_raw(spec: dict[str, str], key: str, raw: str) -> None:
         raise ValueError(kind)
 
 
+def redis_prefix_cleanup(url: str, prefix: str) -> None:
+    """Delete every Redis key under ``prefix``."""
+    import contextlib
+
+    import redis
+
+    client = redis.Redis.from_url(url)
+    with contextlib.suppress(redis.RedisError):
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    client.close()
+
+
 def append_line(path: str, line: str) -> None:
     """Append one line atomically (O_APPEND): the cross-process fetch counter."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -130,9 +186,9 @@ def invalidate_worker(
     spec: dict[str, str], key: str, counter: str, barrier: Any, results: Any
 ) -> None:
     """A worker process: get a token, wait for all, invalidate it, get the new one."""
-    from vendorgate.cache import TokenCache
+    from vendorgate.cache import CacheTiming, TokenCache
 
-    cache = TokenCache(backend_from_spec(spec), lock_wait_s=20)
+    cache = TokenCache(backend_from_spec(spec), timing=CacheTiming(lock_wait_s=20))
 
     def fetch(previous: Token | None) -> Token:
         append_line(counter, "fetch")
@@ -149,8 +205,8 @@ HOLDER = """
 import sys, time
 sys.path.insert(0, {helpers_dir!r})
 from cache_helpers import backend_from_spec, make_token
-from vendorgate.cache import TokenCache
-cache = TokenCache(backend_from_spec({spec!r}), lock_ttl_s={ttl!r})
+from vendorgate.cache import CacheTiming, TokenCache
+cache = TokenCache(backend_from_spec({spec!r}), timing=CacheTiming(lock_ttl_s={ttl!r}))
 def fetch(previous):
     print("fetching", flush=True)
     time.sleep(3600)

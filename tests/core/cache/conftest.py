@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cache_helpers import REDIS_URL, FakeClock
+from cache_helpers import REDIS_URL, FakeClock, redis_prefix_cleanup
 
 from vendorgate.testing.openbao import OpenBaoServer
 
@@ -34,18 +33,7 @@ def redis_prefix() -> Iterator[str]:
     """A fresh key prefix in the local Redis, deleted afterwards."""
     prefix = f"vgtest:{uuid.uuid4().hex[:12]}:"
     yield prefix
-    _redis_prefix_cleanup(REDIS_URL, prefix)
-
-
-def _redis_prefix_cleanup(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    with contextlib.suppress(redis.RedisError):
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    client.close()
+    redis_prefix_cleanup(REDIS_URL, prefix)
 
 
 @pytest.fixture(params=["memory", "file", "redis", "vault"])
@@ -60,7 +48,7 @@ def backend_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dic
     elif kind == "redis":
         spec = {"kind": "redis", "url": "redis://127.0.0.1:6379/0", "prefix": f"vgtest:{run}:"}
         yield spec
-        _redis_prefix_cleanup(spec["url"], spec["prefix"])
+        redis_prefix_cleanup(spec["url"], spec["prefix"])
     else:
         url, token = request.getfixturevalue("vault_for_cache")
         yield {"kind": "vault", "url": url, "token": token, "prefix": f"vgtest/{run}"}

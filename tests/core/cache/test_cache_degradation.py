@@ -14,7 +14,15 @@ import pytest
 from cache_helpers import REDIS_URL, CountingFetch, FakeClock, make_token
 
 from vendorgate import CacheError, ConfigurationError
-from vendorgate.cache import FileBackend, MemoryBackend, RedisBackend, TokenCache, VaultKVBackend
+from vendorgate.cache import (
+    CacheTiming,
+    FileBackend,
+    MemoryBackend,
+    RedisBackend,
+    RefreshPolicy,
+    TokenCache,
+    VaultKVBackend,
+)
 from vendorgate.tokens import Token
 
 
@@ -72,7 +80,9 @@ def test_redis_down_degrades_to_memory_with_one_warning(
 ) -> None:
     """Redis unreachable: tasks still get tokens, and the log has one warning, not one per call."""
     backend = RedisBackend(f"redis://127.0.0.1:{_closed_port()}/0", socket_timeout_s=0.5)
-    cache = TokenCache(backend, refresh_ratio=0.5, min_margin_s=0, jitter_ratio=0)
+    cache = TokenCache(
+        backend, policy=RefreshPolicy(refresh_ratio=0.5, min_margin_s=0, jitter_ratio=0)
+    )
     fetch = CountingFetch(time.time, 0.05)
     with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
         tokens = []
@@ -105,7 +115,12 @@ def test_backend_recovers_after_retry_interval(
 ) -> None:
     """Once the backend is back, tokens are shared again after backend_retry_s."""
     backend = FlakyBackend(clock)
-    cache = TokenCache(backend, backend_retry_s=10, clock=clock, jitter_ratio=0)
+    cache = TokenCache(
+        backend,
+        timing=CacheTiming(backend_retry_s=10),
+        clock=clock,
+        policy=RefreshPolicy(jitter_ratio=0),
+    )
     backend.down = True
     fetch = CountingFetch(clock, 600)
     with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
@@ -219,7 +234,12 @@ def test_half_working_backend_warns_once(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A backend that reads but cannot lock logs one WARNING, not one per retry period."""
-    cache = TokenCache(HalfBackend(clock), clock=clock, jitter_ratio=0, backend_retry_s=30)
+    cache = TokenCache(
+        HalfBackend(clock),
+        clock=clock,
+        policy=RefreshPolicy(jitter_ratio=0),
+        timing=CacheTiming(backend_retry_s=30),
+    )
     fetch = CountingFetch(clock, 100)
     with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
         for _ in range(8):
@@ -277,7 +297,7 @@ def test_refresh_token_kept_in_memory_when_not_shared(redis_prefix: str) -> None
         RedisBackend(REDIS_URL, prefix=redis_prefix),
         store_refresh_tokens=False,
         clock=clock,
-        jitter_ratio=0,
+        policy=RefreshPolicy(jitter_ratio=0),
     )
     first = cache.get_or_fetch("k", lambda previous: make_token(clock(), 600, refresh="rt-x2"))
     clock.advance(590)  # due; Redis still holds the access token

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cache_helpers import HOLDER, CountingFetch, backend_from_spec, count_lines, invalidate_worker
 
-from vendorgate.cache import TokenCache
+from vendorgate.cache import CacheTiming, TokenCache
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,9 @@ def test_killed_lock_holder_does_not_block_refresh(
         holder.wait(10)
         fetch = CountingFetch(time.time, 600)
         with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
-            token = TokenCache(backend, lock_ttl_s=30, lock_wait_s=20).get_or_fetch("k", fetch)
+            token = TokenCache(
+                backend, timing=CacheTiming(lock_ttl_s=30, lock_wait_s=20)
+            ).get_or_fetch("k", fetch)
         assert fetch.calls == 1
         assert backend.get("k") == token
         assert "not obtained" not in caplog.text  # it got the lock, it did not give up

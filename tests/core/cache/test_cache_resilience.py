@@ -11,12 +11,14 @@ import time
 import pytest
 from cache_helpers import REDIS_URL, CountingFetch, FakeClock, backend_from_spec, make_token
 
-from vendorgate.cache import RedisBackend, TokenCache
+from vendorgate.cache import CacheTiming, RedisBackend, RefreshPolicy, TokenCache
 from vendorgate.tokens import Token
 
+_EXACT = RefreshPolicy(min_margin_s=0.0, clock_skew_s=0.0, jitter_ratio=0.0)
 
-def _cache(clock: FakeClock, **kwargs: float) -> TokenCache:
-    return TokenCache(clock=clock, min_margin_s=0.0, clock_skew_s=0.0, jitter_ratio=0.0, **kwargs)
+
+def _cache(clock: FakeClock, **timing: float) -> TokenCache:
+    return TokenCache(clock=clock, policy=_EXACT, timing=CacheTiming(**timing))
 
 
 class FailingFetch:
@@ -51,9 +53,7 @@ def test_failed_refresh_serves_the_still_valid_token(clock: FakeClock) -> None:
 
 def test_failed_refresh_is_retried_once_per_backoff_not_per_call(clock: FakeClock) -> None:
     """During an outage the token endpoint sees one attempt per retry period, not one per call."""
-    cache = TokenCache(
-        clock=clock, refresh_retry_s=2.0, min_margin_s=0.0, clock_skew_s=0.0, jitter_ratio=0.0
-    )
+    cache = _cache(clock, refresh_retry_s=2.0)
     cache.get_or_fetch("k", CountingFetch(clock, 1000))
     clock.advance(901)  # due, usable until 950
     failing = FailingFetch()
@@ -134,8 +134,9 @@ def test_fetch_slower_than_lock_ttl_is_still_one_request(
         prefix = f"vgtest/{redis_prefix.split(':')[1]}"
         spec = {"kind": "vault", "url": url, "token": root, "prefix": prefix}
     ttl = 0.6
-    a = TokenCache(backend_from_spec(spec), lock_ttl_s=ttl, lock_wait_s=20)
-    b = TokenCache(backend_from_spec(spec), lock_ttl_s=ttl, lock_wait_s=20)
+    timing = CacheTiming(lock_ttl_s=ttl, lock_wait_s=20)
+    a = TokenCache(backend_from_spec(spec), timing=timing)
+    b = TokenCache(backend_from_spec(spec), timing=timing)
     a_in_fetch, b_fetched = threading.Event(), threading.Event()
     calls: list[str] = []
 
@@ -182,7 +183,9 @@ def test_threads_waiting_longer_than_lock_wait_s_reread_instead_of_fetching(
     redis_prefix: str,
 ) -> None:
     """10 threads and a fetch slower than lock_wait_s: the waiters re-read, one token request."""
-    cache = TokenCache(RedisBackend(REDIS_URL, prefix=redis_prefix), lock_wait_s=2.0)
+    cache = TokenCache(
+        RedisBackend(REDIS_URL, prefix=redis_prefix), timing=CacheTiming(lock_wait_s=2.0)
+    )
     timed_out = _CountWarnings("in-process lock", 9)
     logger = logging.getLogger("vendorgate.cache")
     logger.addHandler(timed_out)
@@ -218,7 +221,7 @@ def test_threads_waiting_longer_than_lock_wait_s_reread_instead_of_fetching(
 @pytest.mark.slow
 def test_forked_child_does_not_inherit_a_held_key_lock() -> None:
     """A process forked while a thread refreshes a key gets its token without waiting."""
-    cache = TokenCache(lock_wait_s=120)
+    cache = TokenCache(timing=CacheTiming(lock_wait_s=120))
     in_fetch, release = threading.Event(), threading.Event()
 
     def held(previous: Token | None) -> Token:

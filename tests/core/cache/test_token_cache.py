@@ -10,13 +10,15 @@ import pytest
 from cache_helpers import CountingFetch, FakeClock, make_token
 
 from vendorgate import ConfigurationError
-from vendorgate.cache import TokenCache, default_cache
+from vendorgate.cache import CacheTiming, RefreshPolicy, TokenCache, default_cache
 from vendorgate.tokens import Token
 
 
-def _cache(clock: FakeClock, **kwargs: float) -> TokenCache:
-    kwargs.setdefault("jitter_ratio", 0.0)
-    return TokenCache(clock=clock, min_margin_s=0.0, clock_skew_s=0.0, **kwargs)
+def _cache(clock: FakeClock, **policy: float) -> TokenCache:
+    policy.setdefault("jitter_ratio", 0.0)
+    return TokenCache(
+        clock=clock, policy=RefreshPolicy(min_margin_s=0.0, clock_skew_s=0.0, **policy)
+    )
 
 
 def test_second_call_is_served_from_memory(clock: FakeClock) -> None:
@@ -248,11 +250,13 @@ def test_invalidation_log_shows_only_the_fingerprint(
     assert token.access_token not in caplog.text
 
 
-@pytest.mark.parametrize("field", ["lock_ttl_s", "lock_wait_s", "backend_retry_s"])
-def test_bad_lock_knob_names_the_field(field: str) -> None:
-    """A non-positive lock setting raises ConfigurationError naming it."""
+@pytest.mark.parametrize(
+    "field", ["lock_ttl_s", "lock_wait_s", "backend_retry_s", "refresh_retry_s"]
+)
+def test_bad_timing_knob_names_the_field(field: str) -> None:
+    """A non-positive timing setting raises ConfigurationError naming it."""
     with pytest.raises(ConfigurationError) as info:
-        TokenCache(**{field: 0})  # type: ignore[arg-type]
+        CacheTiming(**{field: 0})  # type: ignore[arg-type]
     assert info.value.field == field
 
 
