@@ -32,7 +32,7 @@ from vendorgate.airflow._fields import CACHE_LOCKS, CACHE_STORES, EXTRA_FIELDS
 if TYPE_CHECKING:
     from vendorgate.airflow._spec import ConnectionSpec
 
-__all__ = ["connection_mapping", "read_extra", "register_secret_scheme", "vendor_connection"]
+__all__ = ["connection_mapping", "read_extra", "register_adapters", "vendor_connection"]
 
 _PREFIX = "extra__vendorgate__"
 _KNOWN = {f.name for f in EXTRA_FIELDS}
@@ -254,17 +254,23 @@ def connection_mapping(
     return mapping, secrets
 
 
-def register_secret_scheme() -> None:
-    """Make ``airflow-conn:ID#field`` a secret reference (idempotent, imports nothing)."""
+def register_adapters() -> None:
+    """Register the ``airflow-conn`` secret scheme and the ``airflow-variable`` token store.
+
+    Both are registered as ``"module:attr"`` strings (nothing is imported until used);
+    calling this again does nothing.
+    """
     global _registered
     if not _registered:
-        from vendorgate.secrets import register_secret_scheme as register
+        from vendorgate.cache import register_store
+        from vendorgate.secrets import register_secret_scheme
 
-        register(
+        register_secret_scheme(
             "airflow-conn",
             "vendorgate.airflow._secret_scheme:resolve_airflow_conn",
             form="airflow-conn:<conn id>#<field>",
         )
+        register_store("airflow-variable", "vendorgate.airflow.cache:AirflowVariableStore")
         _registered = True
 
 
@@ -281,7 +287,7 @@ def vendor_connection(conn: Any, *, conn_id: str | None = None) -> ConnectionSpe
     from vendorgate.airflow._masking import mask
     from vendorgate.airflow._spec import ConnectionSpec
 
-    register_secret_scheme()
+    register_adapters()
     conn_id = conn_id or getattr(conn, "conn_id", None)
     mapping, secrets = connection_mapping(conn, conn_id=conn_id)
     for name, value in secrets.items():

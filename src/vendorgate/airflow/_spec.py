@@ -1,5 +1,5 @@
-"""The connection spec the Airflow adapter builds: a core ``VendorConnection`` plus the
-token cache options (store and lock) and the Airflow connection id.
+"""The connection spec the Airflow adapter builds: a core ``VendorConnection`` (token,
+base URL, token cache store and lock, timeout) and the Airflow connection id.
 
 Secret values a connection holds enter as :class:`~vendorgate.Secret` values; resolved
 references are registered with Airflow's masker the moment they are read
@@ -9,35 +9,17 @@ client is masked first (:class:`~vendorgate.airflow._tokens.MaskingSource`).
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from vendorgate.cache import TokenCache
     from vendorgate.connection import VendorConnection
     from vendorgate.http import AsyncVendorClient, VendorClient
     from vendorgate.tokens import TokenConfig, TokenProvider
 
-__all__ = ["ConnectionSpec", "cache_for"]
-
-_caches: dict[str, TokenCache] = {}
-_caches_guard = threading.Lock()
-
-
-def cache_for(options: Mapping[str, Any] | None) -> TokenCache:
-    """One :class:`TokenCache` per process for equal cache options."""
-    key = json.dumps(options or {}, sort_keys=True, default=str)
-    with _caches_guard:
-        cache = _caches.get(key)
-        if cache is None:
-            from vendorgate.airflow._cache_options import cache_from_options
-
-            cache = _caches[key] = cache_from_options(options)
-        return cache
+__all__ = ["ConnectionSpec"]
 
 
 @dataclass(frozen=True)
@@ -45,13 +27,11 @@ class ConnectionSpec:
     """What one ``vendorgate`` Airflow connection describes.
 
     Attributes:
-        connection: The core connection spec (token, base URL, timeout).
-        cache: Token cache options: ``{"store": {...}, "lock": {...}}``.
+        connection: The core connection spec (token, base URL, token cache, timeout).
         conn_id: The Airflow connection id, if known.
     """
 
     connection: VendorConnection
-    cache: Mapping[str, Any] | None = None
     conn_id: str | None = None
     _provider: list[TokenProvider] = field(default_factory=list, repr=False, compare=False)
 
@@ -89,10 +69,9 @@ class ConnectionSpec:
                     field="vault.url",
                 )
             token["vault"] = VaultSettings(**vault)
-        core = {k: v for k, v in mapping.items() if k in ("base_url", "timeout_s")}
+        core = {k: v for k, v in mapping.items() if k in ("base_url", "cache", "timeout_s")}
         return cls(
             connection=VendorConnection.from_mapping({"token": token, **core}),
-            cache=mapping.get("cache"),
             conn_id=mapping.get("conn_id"),
         )
 
@@ -102,9 +81,7 @@ class ConnectionSpec:
             from vendorgate.airflow._tokens import MaskingResolver
 
             self._provider.append(
-                self.connection.provider(
-                    cache=cache_for(self.cache), resolver=MaskingResolver(self.token.vault)
-                )
+                self.connection.provider(resolver=MaskingResolver(self.token.vault))
             )
         return self._provider[0]
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from vendorgate._errors import CacheError
 from vendorgate.airflow._masking import mask_token
+from vendorgate.cache._base import TokenStore
 from vendorgate.cache._codec import decode_entry, encode_entry, storage_name
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ _DESCRIPTION = (
 )
 
 
-class AirflowVariableStore:
-    """Tokens in Airflow Variables, one per cache key.
+class AirflowVariableStore(TokenStore):
+    """Tokens in Airflow Variables, one per cache key (registered as ``"airflow-variable"``).
 
     :param prefix: Prefix of the Variable keys; it must contain a word Airflow masks
         (``token``, ``secret``, ...), which the default does.
@@ -68,7 +69,7 @@ class AirflowVariableStore:
         return f"{self.prefix}{storage_name(key)}"
 
     def get(self, key: str) -> Token | None:
-        """Return the stored token, or ``None`` (absent or unreadable)."""
+        """Return the stored token, or ``None`` (absent, expired or unreadable)."""
         from airflow.sdk import Variable
 
         try:
@@ -78,7 +79,10 @@ class AirflowVariableStore:
                 f"cannot read the Airflow Variable token cache ({type(exc).__name__})"
             ) from None
         token = decode_entry(raw, backend=self.name)
-        return mask_token(token) if token is not None else None
+        if token is None:
+            return None
+        mask_token(token)
+        return token if token.remaining_s() > 0 else None
 
     def set(self, key: str, token: Token) -> None:
         """Store ``token`` (masked first, so no log line can show it)."""
