@@ -1,4 +1,4 @@
-"""Order a vendor report, wait for it in the triggerer, then download it.
+"""Order vendor reports, wait for them in the triggerer, then download them.
 
 The vendor builds reports asynchronously: ``POST /reports`` answers at once with a job id,
 ``GET /reports/{id}`` says ``running`` until the job is ``ready`` (or ``failed``), and
@@ -16,8 +16,11 @@ How to run it:
    ``python dags_examples/vendorgate_report_deferrable.py`` (``dag.test()`` runs the
    trigger in-process; give the connection as ``AIRFLOW_CONN_VENDORGATE_EXAMPLE`` there).
 
-The report lands in ``$VENDORGATE_OUTPUT_DIR/report-<run id>.jsonl`` (default
-``/tmp/vendorgate-output``); XCom holds the job id, the download link and counts only.
+Two ways to wait: a deferrable ``VendorSensor`` between ordering and downloading (the
+daily report), or a ``VendorExtractOperator`` with ``wait_for`` that defers itself until
+the report is ready and then pulls it (the weekly report). The reports land in
+``$VENDORGATE_OUTPUT_DIR/report-<run id>.jsonl`` and ``weekly-<run id>.jsonl`` (default
+``/tmp/vendorgate-output``); XCom holds job ids, the download link and counts only.
 """
 
 from __future__ import annotations
@@ -70,6 +73,32 @@ def vendorgate_report_deferrable() -> None:
         output_path=OUTPUT_DIR + "/report-{{ run_id | replace(':', '_') }}.jsonl",
     )
     order >> wait >> download
+
+    # The same in one task: the extract defers until its report is ready, then pulls.
+    order_weekly = VendorApiOperator(
+        task_id="order_weekly_report",
+        vendorgate_conn_id=CONN_ID,
+        endpoint="/reports",
+        method="POST",
+        body={"name": "weekly", "records": 60},
+    )
+    weekly = "{{ ti.xcom_pull(task_ids='order_weekly_report')['id'] }}"
+    download_weekly = VendorExtractOperator(
+        task_id="download_weekly_when_ready",
+        vendorgate_conn_id=CONN_ID,
+        wait_for={
+            "endpoint": f"/reports/{weekly}",
+            "response_check": {"path": "status", "equals": "ready", "fail_on": ["failed"]},
+        },
+        deferrable=True,
+        poll_interval_s=2,
+        retries=2,
+        retry_delay=pendulum.duration(seconds=5),
+        endpoint=f"/reports/{weekly}/download",
+        paginator={"type": "page_number", "page_size": 50, "records_path": "items"},
+        output_path=OUTPUT_DIR + "/weekly-{{ run_id | replace(':', '_') }}.jsonl",
+    )
+    order_weekly >> download_weekly
 
 
 vendorgate_report_deferrable()

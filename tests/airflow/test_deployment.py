@@ -106,6 +106,7 @@ def test_deferrable_report_dag_completes_through_the_triggerer(
         if p.is_file() and "task_id=wait_until_ready" in str(p)
     )
     assert "ready after" in sensor_logs
+    assert tasks["download_weekly_when_ready"]["state"] == "success"
     counters = vendor_sandbox.counters()
     assert counters.report_polls >= 2
     assert counters.report_downloads >= 1

@@ -132,6 +132,9 @@ def test_deferrable_report_dag_waits_in_the_trigger_and_downloads(
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     (report,) = Path(env["VENDORGATE_OUTPUT_DIR"]).glob("report-*.jsonl")
     assert len(report.read_text().splitlines()) == 120
+    (weekly,) = Path(env["VENDORGATE_OUTPUT_DIR"]).glob("weekly-*.jsonl")
+    assert len(weekly.read_text().splitlines()) == 60
     counters = sandbox.counters()
-    assert counters.report_polls >= 3
+    assert counters.reports_created == 2
+    assert counters.report_polls >= 6
     assert counters.tokens(vendor="lonewolf") == 1

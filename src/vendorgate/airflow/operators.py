@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, conf
 
 from vendorgate._errors import VendorgateError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from airflow.sdk import Context, ObjectStoragePath
 
@@ -140,9 +141,18 @@ class VendorExtractOperator(BaseOperator):
         DAG parameters for templates) of the first page.
     :param vendorgate_conn_id: The ``vendorgate`` connection.
     :param staging_dir: Local directory for the partial file of a remote output.
+    :param wait_for: Wait until the vendor says the data is ready before pulling:
+        ``{"endpoint": "/reports/42", "response_check": {"path": "status", "equals":
+        "ready", "fail_on": ["failed"]}}`` (optional ``query_params``).
+    :param deferrable: Wait in the triggerer (a :class:`VendorPollTrigger`), freeing the
+        worker slot (default: ``[operators] default_deferrable``); otherwise the task
+        polls itself.
+    :param poll_interval_s: Seconds between polls of ``wait_for``.
+    :param wait_timeout_s: Give up waiting after this many seconds (``None``: no limit
+        beyond the task's own ``execution_timeout``).
     """
 
-    template_fields: Sequence[str] = ("endpoint", "query_params", "output_path")
+    template_fields: Sequence[str] = ("endpoint", "query_params", "output_path", "wait_for")
     template_fields_renderers = {"query_params": "json"}
     ui_color = "#e8f1fb"
 
@@ -155,8 +165,20 @@ class VendorExtractOperator(BaseOperator):
         query_params: Mapping[str, Any] | None = None,
         vendorgate_conn_id: str = _CONN,
         staging_dir: str | None = None,
+        wait_for: Mapping[str, Any] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval_s: float = 30.0,
+        wait_timeout_s: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if wait_for is not None and (
+            not isinstance(wait_for, Mapping)
+            or "endpoint" not in wait_for
+            or "response_check" not in wait_for
+        ):
+            raise TypeError(
+                'wait_for must be {"endpoint": ..., "response_check": {"path": ..., "equals": ...}}'
+            )
         uri = _output_uri(output_path)
         if uri is not None and "outlets" not in kwargs:
             from airflow.sdk import Asset
@@ -169,8 +191,74 @@ class VendorExtractOperator(BaseOperator):
         self.query_params = query_params
         self.vendorgate_conn_id = vendorgate_conn_id
         self.staging_dir = staging_dir
+        self.wait_for = wait_for
+        self.deferrable = deferrable
+        self.poll_interval_s = poll_interval_s
+        self.wait_timeout_s = wait_timeout_s
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Wait for ``wait_for`` (deferred or polling), then run or resume the pull."""
+        if self.wait_for is not None:
+            if self.deferrable:
+                from vendorgate.airflow.triggers import VendorPollTrigger
+
+                self.defer(
+                    trigger=VendorPollTrigger(
+                        vendorgate_conn_id=self.vendorgate_conn_id,
+                        endpoint=self.wait_for["endpoint"],
+                        response_check=self.wait_for["response_check"],
+                        params=self.wait_for.get("query_params"),
+                        poll_interval_s=self.poll_interval_s,
+                        timeout_s=self.wait_timeout_s,
+                    ),
+                    method_name="execute_complete",
+                )
+            self._wait_here()
+        return self._pull()
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: pull when ready, fail with the trigger's reason otherwise."""
+        if event.get("status") != "success":
+            from vendorgate.airflow.sensors import VendorWaitError
+
+            raise VendorWaitError(
+                f"waiting for {self.wait_for and self.wait_for['endpoint']} ended with "
+                f"{event.get('status')}: {event.get('message')}"
+            )
+        self.log.info("ready after %s polls; pulling", event.get("polls"))
+        return self._pull()
+
+    def _wait_here(self) -> None:
+        """Poll ``wait_for`` in this worker until ready (non-deferrable mode)."""
+        import time
+
+        from vendorgate.airflow._check import ResponseCheck, dig
+        from vendorgate.airflow.hooks import VendorGateHook
+        from vendorgate.airflow.sensors import VendorWaitError
+
+        assert self.wait_for is not None
+        check = ResponseCheck.from_mapping(self.wait_for["response_check"])
+        started = time.monotonic()
+        hook = VendorGateHook(vendorgate_conn_id=self.vendorgate_conn_id)
+        with hook.get_conn() as client:
+            while True:
+                body = client.get_json(
+                    self.wait_for["endpoint"], params=self.wait_for.get("query_params")
+                )
+                if check.failed(body):
+                    raise VendorWaitError(
+                        f"{self.wait_for['endpoint']}: {check.path} is {dig(body, check.path)!r}"
+                    )
+                if check.ready(body):
+                    return
+                waited = time.monotonic() - started
+                if self.wait_timeout_s is not None and waited >= self.wait_timeout_s:
+                    raise VendorWaitError(
+                        f"{self.wait_for['endpoint']} not ready after {waited:.0f} s"
+                    )
+                time.sleep(self.poll_interval_s)
+
+    def _pull(self) -> dict[str, Any]:
         """Run (or resume) the pull; return ``{"output", "records", "pages", "resumed"}``."""
         from vendorgate.airflow.hooks import VendorGateHook
         from vendorgate.http import Paginator, paginator_from_mapping
