@@ -130,3 +130,23 @@ def test_airflow_conn_reference_reads_another_connections_password(
     _set(monkeypatch, "vg_ref", conn)
     ok, message = VendorGateHook(vendorgate_conn_id="vg_ref").test_connection()
     assert ok, message
+
+
+def test_requests_auth_type_sends_the_shared_token(
+    with_vault: VendorSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HttpHook-style code (requests) gets the same cached token as the vendorgate client."""
+    import requests
+
+    from vendorgate.airflow.hooks import VendorGateHook
+
+    conn = sandbox_connection(with_vault, "techwolf-eu")
+    _set(monkeypatch, "vg_req", conn)
+    auth_type = VendorGateHook.requests_auth_type("vg_req")  # no connection read yet
+    with VendorGateHook(vendorgate_conn_id="vg_req").get_conn() as client:
+        client.get_json("/items", params={"per_page": 1})
+    with requests.Session() as session:
+        session.auth = auth_type()
+        reply = session.get(conn["host"] + "/items", params={"per_page": 1}, timeout=30)
+    assert reply.status_code == 200
+    assert with_vault.counters().tokens(vendor="techwolf-eu") == 1

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vendorgate.airflow._spec import ConnectionSpec
     from vendorgate.http import AsyncVendorClient, VendorClient
     from vendorgate.tokens import Token
@@ -96,6 +98,31 @@ class VendorGateHook(BaseHook):
 
         spec = await self.aget_spec()
         return await amask_token(await spec.provider().aget_token())
+
+    def get_requests_auth(self) -> Any:
+        """A ``requests`` auth sending this connection's token from the shared cache.
+
+        For code built on requests (Airflow's ``HttpHook``, a plain ``requests.Session``):
+        a 401 (or the vendor's stale-token status) invalidates the token and retries once.
+        """
+        from vendorgate.airflow._tokens import MaskingSource
+        from vendorgate.http import VendorRequestsAuth
+
+        return VendorRequestsAuth(MaskingSource(self.get_spec().provider()))
+
+    @classmethod
+    def requests_auth_type(cls, vendorgate_conn_id: str = default_conn_name) -> Callable[..., Any]:
+        """An ``auth_type`` for ``HttpOperator``/``HttpHook`` that reads the connection lazily.
+
+        Safe at DAG-parse time: the connection is read when the task builds its session.
+
+        :param vendorgate_conn_id: The ``vendorgate`` connection whose token is sent.
+        """
+
+        def auth_type(*_args: Any, **_kwargs: Any) -> Any:
+            return cls(vendorgate_conn_id=vendorgate_conn_id).get_requests_auth()
+
+        return auth_type
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask the vendor for a token (no data call, no cache); return ``(ok, message)``.
