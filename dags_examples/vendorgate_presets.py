@@ -61,10 +61,10 @@ def preset_dag(preset: str) -> DAG:
     ) as dag:
 
         @task
-        def check_token(conn: str) -> dict[str, Any]:
+        def check_token(vendorgate_conn_id: str) -> dict[str, Any]:
             from vendorgate.airflow.hooks import VendorGateHook
 
-            token = VendorGateHook(vendorgate_conn_id=conn).get_token()
+            token = VendorGateHook(vendorgate_conn_id=vendorgate_conn_id).get_token()
             return {"expires_in_s": round(token.remaining_s()), "scope": token.scope}
 
         first = VendorApiOperator(
