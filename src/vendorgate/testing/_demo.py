@@ -181,9 +181,12 @@ def run_demo(
                     DemoRow(preset, auth, token.lifetime_s, result.pages, result.records, used)
                 )
             logins = session.login_count
-            if airflow:
-                _airflow_step(sandbox, bao, role_id, secret_id, work, out)
+            airflow_line = (
+                _airflow_step(sandbox, bao, role_id, secret_id, work, out) if airflow else None
+            )
         _print_table(rows, out)
+        if airflow_line:
+            print(airflow_line, file=out)
         print(
             f"Vault logins: {logins} (one AppRole login for the whole run); "
             f"finished in {time.monotonic() - started:.1f} s; everything started was stopped.",
@@ -199,8 +202,8 @@ def _airflow_step(
     secret_id: str,
     work: Path,
     out: TextIO,
-) -> None:
-    """Run the mapped example DAG (24 mapped tasks + an extract) and report it."""
+) -> str:
+    """Run the mapped example DAG (24 mapped tasks + an extract); return the summary line."""
     import shutil
 
     from vendorgate.airflow._demo import run_airflow_step
@@ -215,15 +218,13 @@ def _airflow_step(
         workdir=work,
     )
     if not result.ok:
-        print(f"Airflow: the mapped DAG failed: {result.detail}", file=out)
-        return
+        return f"Airflow: the mapped DAG failed: {result.detail}"
     kept = Path(tempfile.mkdtemp(prefix="vendorgate-demo-airflow-")) / result.output.name
     shutil.copyfile(result.output, kept)
-    print(
+    return (
         f"Airflow: mapped DAG ok in {result.seconds:.0f} s: 24 mapped tasks and an extract, "
         f"{result.records} records written to {kept}; the sandbox saw "
-        f"{result.token_requests} token request(s) for the whole DAG run.",
-        file=out,
+        f"{result.token_requests} token request(s) for the whole DAG run."
     )
 
 
