@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from vendorgate._errors import (
     APIError,
+    APITransportError,
     AuthenticationError,
     BadResponseError,
     CacheError,
@@ -20,6 +21,7 @@ from vendorgate._errors import (
     OutputBusyError,
     PermissionDeniedError,
     RateLimitError,
+    ReplyDetails,
     SecretError,
     SecretNotFoundError,
     SecretReferenceError,
@@ -27,12 +29,14 @@ from vendorgate._errors import (
     TokenError,
     TokenRequestError,
     TokenResponseError,
+    TokenTransportError,
     TokenValidationError,
     TransportError,
     UnknownPresetError,
     VaultAuthError,
     VaultError,
     VaultPermissionError,
+    VaultTransportError,
     VaultUnavailableError,
     VendorgateError,
 )
@@ -60,7 +64,7 @@ _LAZY: dict[str, str] = {
     "TransitSigner": "vendorgate.signing",
     "build_client_assertion": "vendorgate.signing",
     # tokens
-    "Token": "vendorgate.tokens",
+    "Token": "vendorgate._token",
     "TokenConfig": "vendorgate.tokens",
     "TokenProvider": "vendorgate.tokens",
     "TokenSource": "vendorgate.tokens",
@@ -86,6 +90,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "APIError",
+    "APITransportError",
     "AsyncVendorClient",
     "AuthenticationError",
     "BadResponseError",
@@ -106,6 +111,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RedisBackend",
+    "ReplyDetails",
     "RetryPolicy",
     "Secret",
     "SecretError",
@@ -121,6 +127,7 @@ __all__ = [
     "TokenRequestError",
     "TokenResponseError",
     "TokenSource",
+    "TokenTransportError",
     "TokenValidationError",
     "TransitSigner",
     "TransportError",
@@ -131,6 +138,7 @@ __all__ = [
     "VaultPermissionError",
     "VaultSession",
     "VaultSettings",
+    "VaultTransportError",
     "VaultUnavailableError",
     "VendorClient",
     "VendorConnection",

@@ -15,28 +15,45 @@ the cause and the field involved and say what to do; they never contain a secret
     │       ├── VaultAuthError        login failed (bad token, role, JWT)
     │       ├── VaultPermissionError  policy does not allow the path
     │       └── VaultUnavailableError sealed, unreachable, or answering garbage
+    │           └── VaultTransportError ·········· Vault could not be reached   (*)
     ├── TokenError                    getting or checking an access token failed
-    │   ├── TokenRequestError         the token endpoint refused (status, vendor)
+    │   ├── TokenRequestError         the token endpoint refused (+ reply details)
+    │   │   └── TokenTransportError ·············· token endpoint not reached   (*)
     │   ├── TokenResponseError        the token endpoint answered something unusable
     │   └── TokenValidationError      signature, kid, audience or expiry check failed
     ├── CacheError                    a shared cache backend failed (callers degrade)
     ├── OutputBusyError               another pull holds the output (path, lock_path)
-    └── APIError                      a vendor API call failed (status, vendor, request id)
-        ├── AuthenticationError       401 after one fresh token: credentials are wrong
-        ├── PermissionDeniedError     403 after one fresh token: permissions are missing
-        ├── RateLimitError            429 and retries exhausted
-        ├── ServerError               5xx and retries exhausted
-        ├── BadResponseError          unparseable / truncated body
-        └── TransportError            connection errors and timeouts, retries exhausted
+    ├── APIError                      a vendor API call failed (+ reply details)
+    │   ├── AuthenticationError       401 after one fresh token: credentials are wrong
+    │   ├── PermissionDeniedError     403 after one fresh token: permissions are missing
+    │   ├── RateLimitError            429 and retries exhausted
+    │   ├── ServerError               5xx and retries exhausted
+    │   ├── BadResponseError          unparseable / truncated body
+    │   └── APITransportError ···················· vendor API not reached       (*)
+    └── TransportError                a server could not be reached (connection refused,
+                                      DNS, reset, timeout), retries exhausted; the (*)
+                                      classes derive from it as well
+
+``except TransportError`` catches "could not reach" wherever it happened (token endpoint,
+vendor API, Vault), while the narrower clauses (``except TokenRequestError``, ``except
+APIError``, ``except VaultUnavailableError``) keep catching what they always did.
+
+*Reply details*: :class:`TokenRequestError`, :class:`TokenResponseError`,
+:class:`APIError` and :class:`TransportError` share one set of attributes (see
+:class:`ReplyDetails`): ``status``, ``vendor``, ``url`` (without query string or user
+info), ``request_id`` and ``body_excerpt`` (short, secrets redacted); what is unknown is
+``None``.
 
 Third-party errors are wrapped at the boundary (``raise X(...) from exc``); statuses
-are mapped to classes in one place (:func:`api_error_for_status`).
+are mapped to classes in one place (:func:`api_error_for_status`). No public class is
+used as an internal retry signal: the retry engine (``vendorgate._retry``) has its own.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "APIError",
+    "APITransportError",
     "AuthenticationError",
     "BadResponseError",
     "CacheError",
@@ -45,6 +62,7 @@ __all__ = [
     "OutputBusyError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReplyDetails",
     "SecretError",
     "SecretNotFoundError",
     "SecretReferenceError",
@@ -52,12 +70,14 @@ __all__ = [
     "TokenError",
     "TokenRequestError",
     "TokenResponseError",
+    "TokenTransportError",
     "TokenValidationError",
     "TransportError",
     "UnknownPresetError",
     "VaultAuthError",
     "VaultError",
     "VaultPermissionError",
+    "VaultTransportError",
     "VaultUnavailableError",
     "VendorgateError",
     "api_error_for_status",
@@ -116,17 +136,19 @@ class VaultUnavailableError(VaultError):
     """Vault is sealed, unreachable, or answered something that is not Vault."""
 
 
-class TokenError(VendorgateError):
-    """Getting or checking an access token failed."""
+class ReplyDetails(VendorgateError):
+    """What is known about a failed exchange with a server (shared attributes).
 
-
-class TokenRequestError(TokenError):
-    """The token endpoint refused the request.
+    The base of :class:`TokenRequestError`, :class:`TokenResponseError`,
+    :class:`APIError` and :class:`TransportError`, so a handler reads the same
+    attributes whichever of them it caught.
 
     Attributes:
-        status: HTTP status of the reply (``None`` for transport failures).
-        vendor: Preset or dialect name.
-        body_excerpt: A short, redacted excerpt of the reply body.
+        status: HTTP status of the reply (``None`` when no reply came).
+        vendor: Preset or dialect name (``"vault"`` for Vault).
+        url: The request URL without query string, fragment or user info.
+        request_id: The server's request id header, when it sent one.
+        body_excerpt: A short excerpt of the reply body with secrets redacted.
     """
 
     def __init__(
@@ -135,15 +157,57 @@ class TokenRequestError(TokenError):
         *,
         status: int | None = None,
         vendor: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
         body_excerpt: str | None = None,
     ) -> None:
         self.status = status
         self.vendor = vendor
+        self.url = url
+        self.request_id = request_id
         self.body_excerpt = body_excerpt
         super().__init__(message)
 
+    def details(self) -> dict[str, object]:
+        """The shared attributes as keyword arguments (to build a related error)."""
+        return {
+            "status": self.status,
+            "vendor": self.vendor,
+            "url": self.url,
+            "request_id": self.request_id,
+            "body_excerpt": self.body_excerpt,
+        }
 
-class TokenResponseError(TokenError):
+
+class TransportError(ReplyDetails):
+    """A server could not be reached (connection refused or reset, DNS, TLS, timeout).
+
+    Raised once retries have run out, as one of :class:`TokenTransportError`,
+    :class:`APITransportError` or :class:`VaultTransportError`; ``status`` is ``None``.
+    """
+
+
+class VaultTransportError(TransportError, VaultUnavailableError):
+    """Vault could not be reached (connection, TLS handshake, timeout)."""
+
+
+class TokenError(VendorgateError):
+    """Getting or checking an access token failed."""
+
+
+class TokenRequestError(TokenError, ReplyDetails):
+    """The token endpoint refused the request, or could not be reached.
+
+    Attributes: see :class:`ReplyDetails` (``status`` is ``None`` when the endpoint could
+    not be reached: then the error is a :class:`TokenTransportError`).
+    """
+
+
+class TokenTransportError(TransportError, TokenRequestError):
+    """The token endpoint could not be reached, retries exhausted."""
+
+
+class TokenResponseError(TokenError, ReplyDetails):
     """The token endpoint answered with something that is not a usable token reply."""
 
 
@@ -169,33 +233,11 @@ class OutputBusyError(VendorgateError):
         super().__init__(message)
 
 
-class APIError(VendorgateError):
+class APIError(ReplyDetails):
     """A vendor API call failed.
 
-    Attributes:
-        status: HTTP status, or ``None`` for transport failures.
-        vendor: Preset or dialect name.
-        request_id: The vendor's request id header, when it sent one.
-        body_excerpt: A short excerpt of the body with secrets redacted.
-        url: The request URL without its query string.
+    Attributes: see :class:`ReplyDetails`.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        vendor: str | None = None,
-        request_id: str | None = None,
-        body_excerpt: str | None = None,
-        url: str | None = None,
-    ) -> None:
-        self.status = status
-        self.vendor = vendor
-        self.request_id = request_id
-        self.body_excerpt = body_excerpt
-        self.url = url
-        super().__init__(message)
 
 
 class AuthenticationError(APIError):
@@ -218,14 +260,14 @@ class BadResponseError(APIError):
     """The API answered with a body that cannot be parsed (HTML, truncated JSON)."""
 
 
-class TransportError(APIError):
-    """Connection errors or timeouts persisted until the retry budget ran out."""
+class APITransportError(TransportError, APIError):
+    """The vendor API could not be reached (connection errors, timeouts), retries exhausted."""
 
 
 def api_error_for_status(status: int | None) -> type[APIError]:
     """Map an HTTP status to the :class:`APIError` subclass that describes it."""
     if status is None:
-        return TransportError
+        return APITransportError
     if status == 401:
         return AuthenticationError
     if status == 403:

@@ -1,4 +1,5 @@
-"""URL helpers shared by every layer: a loggable form of a URL, and the plain-HTTP guard.
+"""URL helpers shared by every layer (a leaf module): a loggable form of a URL, the
+server's request id, and the plain-HTTP guard.
 
 ``safe_url`` is the one way a URL enters a message or a log line: scheme, host, port
 and path only (no user info, query string or fragment, where credentials hide).
@@ -22,16 +23,20 @@ from vendorgate._errors import ConfigurationError
 
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Mapping
 
 __all__ = [
     "CA_BUNDLE_ENV",
     "INSECURE_HTTP_ENV",
+    "REQUEST_ID_HEADERS",
     "check_transport",
     "check_verify",
     "insecure_http_allowed_by_env",
     "is_http_url",
     "is_loopback_host",
+    "request_id",
     "safe_url",
+    "safe_url_or",
     "tls_verify",
 ]
 
@@ -63,6 +68,35 @@ def safe_url(url: object) -> str:
     if not scheme and not netloc:
         return parts.path.split("?", 1)[0] or "(empty URL)"
     return f"{scheme}://{netloc}{parts.path}"
+
+
+def safe_url_or(url: object, fallback: str) -> str:
+    """:func:`safe_url`, or ``fallback`` when ``url`` cannot be parsed."""
+    text = safe_url(url)
+    return fallback if text.startswith("(") else text
+
+
+#: Headers vendors use for the id of a request, in the order they are looked up.
+REQUEST_ID_HEADERS: tuple[str, ...] = (
+    "x-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-correlation-id",
+    "x-trace-id",
+    "cf-ray",
+)
+
+
+def request_id(headers: Mapping[str, str] | None) -> str | None:
+    """Return the server's request id from reply ``headers``, if it sent one."""
+    if headers is None:
+        return None
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)[:128]
+    return None
 
 
 def is_http_url(url: object) -> bool:

@@ -131,7 +131,7 @@ def test_malformed_reference_exits_2(run_cli) -> None:
         "token", "--preset", "lonewolf", "--client-id", "x", "--client-secret", "hunter2hunter2"
     )
     assert out.returncode == 2
-    assert "client_secret" in out.stderr
+    assert "--client-secret" in out.stderr
     assert "hunter2hunter2" not in out.stderr
 
 
@@ -274,11 +274,12 @@ def test_unusable_token_url_is_one_line_exit_2(run_cli) -> None:
     )
     assert out.returncode == 2
     assert len(out.stderr.splitlines()) == 1, out.stderr
-    assert "token_url" in out.stderr
+    assert "--token-url" in out.stderr
 
 
 def test_unreachable_token_endpoint_is_one_line_with_a_public_class(run_cli) -> None:
-    """When retries run out stderr is one line naming TokenRequestError (no retry logs)."""
+    """When retries run out stderr is one line naming TokenTransportError, the public
+    "could not reach the token endpoint" class (no retry logs)."""
     import socket
 
     with socket.socket() as sock:
@@ -297,5 +298,5 @@ def test_unreachable_token_endpoint_is_one_line_with_a_public_class(run_cli) -> 
     )
     assert out.returncode == 1
     assert out.stderr.splitlines() == [out.stderr.strip()], out.stderr
-    assert out.stderr.startswith("vendorgate: TokenRequestError: ")
+    assert out.stderr.startswith("vendorgate: TokenTransportError: ")
     assert out.stdout == ""

@@ -31,7 +31,7 @@ def test_configuration_error_names_the_field() -> None:
         (500, e.ServerError),
         (503, e.ServerError),
         (404, e.APIError),
-        (None, e.TransportError),
+        (None, e.APITransportError),
     ],
 )
 def test_status_maps_to_one_class(status: int | None, cls: type[e.APIError]) -> None:
@@ -48,3 +48,53 @@ def test_api_error_carries_context() -> None:
         "r-1",
         "x",
     )
+
+
+def test_one_transport_error_for_every_unreachable_server() -> None:
+    """`except TransportError` catches an unreachable token endpoint, API or Vault, and
+    the narrower clauses users already have keep catching them."""
+    assert issubclass(e.TokenTransportError, e.TransportError)
+    assert issubclass(e.TokenTransportError, e.TokenRequestError)
+    assert issubclass(e.APITransportError, e.TransportError)
+    assert issubclass(e.APITransportError, e.APIError)
+    assert issubclass(e.VaultTransportError, e.TransportError)
+    assert issubclass(e.VaultUnavailableError, e.VaultError)
+    assert issubclass(e.VaultTransportError, e.VaultUnavailableError)
+
+
+@pytest.mark.parametrize("cls", [e.TokenRequestError, e.TokenResponseError, e.APIError])
+def test_token_and_api_errors_share_their_attributes(cls: type[e.ReplyDetails]) -> None:
+    """Token and API errors carry one set of attributes: status, vendor, URL, request id,
+    body excerpt."""
+    err = cls("boom", status=503, vendor="v", url="https://x/t", request_id="r", body_excerpt="b")
+    assert err.details() == {
+        "status": 503,
+        "vendor": "v",
+        "url": "https://x/t",
+        "request_id": "r",
+        "body_excerpt": "b",
+    }
+
+
+def test_hierarchy_is_drawn_in_the_module_docstring() -> None:
+    """Every public error class appears in the drawing of the hierarchy."""
+    for name in e.__all__:
+        if isinstance(getattr(e, name), type) and name != "ReplyDetails":
+            assert name in (e.__doc__ or ""), name
+
+
+def test_unreachable_vault_is_a_transport_error() -> None:
+    """A Vault that cannot be reached raises VaultTransportError (a TransportError and,
+    as before, a VaultUnavailableError)."""
+    import socket
+
+    from vendorgate._secret import Secret
+    from vendorgate.secrets import SecretResolver, VaultSettings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = VaultSettings(url=f"http://127.0.0.1:{port}", token=Secret("t"), timeout_s=2)
+    with pytest.raises(e.TransportError) as info:
+        SecretResolver(settings).resolve("vault:secret/a#b", field="client_secret")
+    assert isinstance(info.value, e.VaultUnavailableError)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["CacheBackend", "RefreshLock", "TokenStore"]
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from contextlib import AbstractContextManager
 
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["TokenCache", "default_cache"]
 

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from vendorgate.tokens._token import Token
+from vendorgate._token import Token
 
 __all__ = ["decode_entry", "encode_entry", "entry_dict", "storage_name"]
 

@@ -20,7 +20,7 @@ from vendorgate.cache._codec import decode_entry, encode_entry, log, storage_nam
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["FileBackend", "FileLock", "FileStore"]
 

@@ -14,7 +14,7 @@ from vendorgate.cache._base import CacheBackend, RefreshLock, TokenStore
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["MemoryBackend", "MemoryLock", "MemoryStore"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from vendorgate._errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["RefreshPolicy"]
 

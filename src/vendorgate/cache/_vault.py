@@ -14,7 +14,7 @@ from vendorgate.cache._codec import decode_entry, entry_dict, storage_name
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from vendorgate.tokens import Token
+    from vendorgate._token import Token
 
 __all__ = ["VaultKVBackend", "VaultKVStore", "VaultLeaseLock"]
 

@@ -31,10 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _run(args: argparse.Namespace) -> int:
     from vendorgate._errors import ConfigurationError
-    from vendorgate.testing._demo import run_demo
+    from vendorgate.cli._extras import missing_extra
 
     if args.pages < 1 or args.page_size < 1:
         raise ConfigurationError("must be >= 1", field="--pages/--page-size")
+    if missing_extra("demo", "testing"):
+        return 1
+    from vendorgate.testing._demo import run_demo
+
     airflow = args.airflow
     if airflow is None:
         import importlib.util

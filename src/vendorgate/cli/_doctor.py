@@ -1,10 +1,13 @@
 """``vendorgate doctor``: check Vault, each secret reference, the token fetch and a test call.
 
-One line per step, ``ok`` or ``FAIL`` with what to fix; exit 0 only if every step passed.
+One line per step, ``ok`` or ``FAIL`` with what to fix (or, with ``--json``, one JSON
+object listing the steps); exit 0 only if every step passed. A fault is reported once:
+the steps that depend on a failed one are skipped, naming it.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +24,19 @@ __all__ = ["add_parser"]
 
 
 class _Report:
-    def __init__(self) -> None:
+    """Runs the steps and prints them: one line each, or one JSON object at the end."""
+
+    def __init__(self, *, as_json: bool) -> None:
         self.failed = 0
+        self.as_json = as_json
+        self.steps: list[dict[str, Any]] = []
+
+    def _add(self, name: str, status: str, detail: str, error: str | None = None) -> None:
+        self.steps.append({"step": name, "status": status, "detail": detail, "error": error})
+        if not self.as_json:
+            label = {"ok": "ok", "fail": "FAIL", "skip": "skip"}[status]
+            prefix = f"{error}: " if error else ""
+            sys.stdout.write(f"{label:<5} {name}: {prefix}{detail}\n")
 
     def step(self, name: str, fn: Callable[[], str]) -> bool:
         from vendorgate._errors import VendorgateError
@@ -31,13 +45,24 @@ class _Report:
             detail = fn()
         except VendorgateError as exc:
             self.failed += 1
-            sys.stdout.write(f"FAIL  {name}: {type(exc).__name__}: {exc}\n")
+            self._add(name, "fail", str(exc), type(exc).__name__)
             return False
-        sys.stdout.write(f"ok    {name}: {detail}\n")
+        self._add(name, "ok", detail)
         return True
 
     def skip(self, name: str, why: str) -> None:
-        sys.stdout.write(f"skip  {name}: {why}\n")
+        self._add(name, "skip", why)
+
+    def finish(self) -> int:
+        ok = not self.failed
+        if self.as_json:
+            report = {"ok": ok, "failed": self.failed, "steps": self.steps}
+            sys.stdout.write(json.dumps(report) + "\n")
+        elif ok:
+            sys.stdout.write("all checks passed\n")
+        else:
+            sys.stdout.write(f"{self.failed} check(s) failed\n")
+        return 0 if ok else 1
 
 
 def _vault_health(session: VaultSession) -> str:
@@ -55,10 +80,12 @@ def _vault_health(session: VaultSession) -> str:
 
 
 def _fetch(fetcher: TokenFetcher, out: list[Token]) -> str:
+    from vendorgate._units import format_duration
+
     token = fetcher.fetch()
     out.append(token)
     scope = f", scope {token.scope!r}" if token.scope else ""
-    return f"{token.token_type} token, expires in {round(token.remaining_s())} s{scope}"
+    return f"{token.token_type} token, expires in {format_duration(token.remaining_s())}{scope}"
 
 
 def _ping(api_url: str, path: str, token: Token, invalid: frozenset[int], timeout_s: float) -> str:
@@ -100,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
             "--ping needs --api-url (the API base URL), or base_url in the profile",
             field="--api-url",
         )
-    report = _Report()
+    report = _Report(as_json=args.json)
     config = spec.token
     fetcher = spec.provider().fetcher
     refs = config.secret_references()
@@ -118,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
             vault_down = "Vault login failed"
     else:
         report.skip("vault", "no vault: reference or transit key configured")
+    failed_before_fetch: str | None = None  # the first failed step the token fetch needs
     for name, ref in refs.items():
         if vault_down is not None and name in in_vault:
             report.skip(f"secret {name}", f"skipped: {vault_down}")
@@ -127,7 +155,8 @@ def _run(args: argparse.Namespace) -> int:
             fetcher.resolver.resolve(ref, field=name)
             return f"{parse_secret_ref(ref, field=name)} resolves"
 
-        report.step(f"secret {name}", resolve)
+        if not report.step(f"secret {name}", resolve) and failed_before_fetch is None:
+            failed_before_fetch = f"secret {name}"
     if config.transit_key is not None:
         mount, _, key = config.transit_key.rpartition("/")
 
@@ -137,11 +166,13 @@ def _run(args: argparse.Namespace) -> int:
 
         if vault_down is not None:
             report.skip("transit key", f"skipped: {vault_down}")
-        else:
-            report.step("transit key", transit)
+        elif not report.step("transit key", transit) and failed_before_fetch is None:
+            failed_before_fetch = "transit key"
     tokens: list[Token] = []
     if vault_down is not None and (in_vault or config.transit_key is not None):
         report.skip("token fetch", f"skipped: {vault_down}")
+    elif failed_before_fetch is not None:
+        report.skip("token fetch", f"skipped: {failed_before_fetch} failed")
     else:
         report.step("token fetch", lambda: _fetch(fetcher, tokens))
     if args.ping:
@@ -159,11 +190,7 @@ def _run(args: argparse.Namespace) -> int:
                     spec.timeout_s,
                 ),
             )
-    if report.failed:
-        sys.stdout.write(f"{report.failed} check(s) failed\n")
-        return 1
-    sys.stdout.write("all checks passed\n")
-    return 0
+    return report.finish()
 
 
 def add_parser(subparsers: Any) -> None:
@@ -177,5 +204,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--api-url", help="API base URL for --ping (overrides the profile's)")
     parser.add_argument(
         "--ping", metavar="PATH", help="GET this path with the token, e.g. /version"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (ok, failed, steps: step, status, detail, error)",
     )
     parser.set_defaults(func=_run)

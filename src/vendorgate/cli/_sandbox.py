@@ -55,6 +55,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vendorgate.cli._extras import missing_extra
+
+    if missing_extra("sandbox", "testing"):
+        return 1
     from vendorgate._errors import ConfigurationError
     from vendorgate.testing.sandbox._app import SandboxApp, sandbox_config
     from vendorgate.testing.sandbox._server import build_server

@@ -13,6 +13,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from vendorgate.cli._flags import FLAGS, set_by_flag
+
 if TYPE_CHECKING:
     import argparse
 
@@ -23,11 +25,26 @@ if TYPE_CHECKING:
 __all__ = [
     "add_parser",
     "add_token_arguments",
+    "check_required_fields",
     "config_from_args",
     "load_profile",
     "spec_from_args",
     "vault_from_args",
 ]
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
+    return value
 
 
 def add_token_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +80,12 @@ def add_token_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="extra request field, e.g. lwt_client_id=42 (repeatable)",
     )
-    g.add_argument("--timeout", type=float, help="token request timeout in seconds (default 30)")
+    g.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="token request timeout in seconds (default 30)",
+    )
     v = parser.add_argument_group("Vault (default: the VAULT_* environment variables)")
     v.add_argument("--vault-addr", help="Vault address (VAULT_ADDR)")
     v.add_argument("--vault-token", metavar="REF", help="reference to a Vault token (token auth)")
@@ -117,14 +139,11 @@ def load_profile(path: str, profile: str | None) -> tuple[str | None, dict[str, 
         ConfigurationError: the file is missing or not TOML, or the profile is unknown
             (lists the profiles).
     """
+    import tomllib
     from pathlib import Path
 
     from vendorgate._errors import ConfigurationError
 
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     file = Path(path).expanduser()
     try:
         data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -155,21 +174,13 @@ def load_profile(path: str, profile: str | None) -> tuple[str | None, dict[str, 
     return profile, dict(data[profile])
 
 
-# flag (argparse dest) -> TokenConfig field it overrides
+# argparse dest -> TokenConfig field it overrides (from the one table in _flags.py)
 _TOKEN_FLAGS: dict[str, str] = {
-    "preset": "preset",
-    "token_url": "token_url",
-    "client_id": "client_id",
-    "client_secret": "client_secret",
-    "private_key": "private_key",
-    "transit_key": "transit_key",
-    "username": "username",
-    "password": "password",
-    "signing_alg": "signing_alg",
-    "signing_kid": "signing_kid",
-    "audience": "audience",
-    "tenant": "tenant",
-    "timeout": "timeout_s",
+    dest: field.split(".", 1)[1]
+    for field, _, dest in FLAGS
+    if field.count(".") == 1
+    and field.startswith("token.")
+    and field not in ("token.dialect", "token.scopes", "token.extra_params")
 }
 
 
@@ -207,12 +218,12 @@ def spec_mapping_from_args(args: argparse.Namespace) -> tuple[str | None, dict[s
         token["extra_params"] = extra
     if "preset" not in token and "dialect" not in token:
         raise ConfigurationError(
-            "give --preset and --client-id, or --config FILE.toml [--profile NAME]",
+            "is required (with --client-id), or give --config FILE.toml [--profile NAME]",
             field="--preset",
         )
     if "client_id" not in token:
         raise ConfigurationError(
-            "give --client-id, or a client_id in the profile's token table", field="--client-id"
+            "is required (or client_id in the profile's token table)", field="--client-id"
         )
     refs = [token.get(n) for n in ("client_secret", "private_key", "username", "password")]
     needs_vault = token.get("transit_key") is not None or any(
@@ -245,11 +256,31 @@ def spec_from_args(args: argparse.Namespace) -> VendorConnection:
 
     profile, data = spec_mapping_from_args(args)
     try:
-        return VendorConnection.from_mapping(data)
+        spec = VendorConnection.from_mapping(data)
+        check_required_fields(spec.token)
     except ConfigurationError as exc:
-        if profile is None or (exc.field or "").startswith("--"):
+        field = exc.field or ""
+        if profile is None or field.startswith("--") or set_by_flag(args, field):
             raise
         raise prefixed(exc, profile) from None
+    return spec
+
+
+def check_required_fields(config: TokenConfig) -> None:
+    """Refuse, before any request, a config missing a field its preset requires.
+
+    Raises:
+        ConfigurationError: names the first missing field (TechWolf: ``token.tenant``).
+    """
+    from vendorgate._errors import ConfigurationError
+
+    dialect = config.dialect
+    for name in dialect.required_fields:
+        if getattr(config, name, None) in (None, "", ()):
+            raise ConfigurationError(
+                f"is required by preset {dialect.name!r} (the vendor refuses requests without it)",
+                field=f"token.{name}",
+            )
 
 
 def config_from_args(args: argparse.Namespace) -> TokenConfig:
@@ -273,6 +304,8 @@ def describe(token: Token, *, vendor: str, show_token: bool) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vendorgate._units import format_duration
+
     spec = spec_from_args(args)
     config = spec.token
     # A fresh token, not one from the shared cache: this command checks the credentials.
@@ -285,7 +318,7 @@ def _run(args: argparse.Namespace) -> int:
         f"vendor:       {info['vendor']}",
         f"token_type:   {info['token_type']}",
         f"scope:        {info['scope'] or '(not stated)'}",
-        f"expires_in:   {info['expires_in']} s (at {info['expires_at']})",
+        f"expires_in:   {format_duration(info['expires_in'])}, at {info['expires_at']}",
         f"fingerprint:  {info['fingerprint']}",
     ]
     if args.show_token:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal, cast
 
+from vendorgate import _validate as check
 from vendorgate._errors import ConfigurationError
 from vendorgate._url import is_http_url, safe_url
 
@@ -177,6 +178,9 @@ class Dialect:
             plain ``id:secret``, for a vendor whose document says exactly that and that
             does not decode). The two differ only when the id or secret holds
             characters other than letters, digits and ``-._~``.
+        required_fields: Token settings every request to this vendor needs, as
+            :class:`~vendorgate.tokens.TokenConfig` field names (TechWolf:
+            ``("tenant",)``); the CLI refuses a config without them before any request.
     """
 
     name: str
@@ -208,6 +212,7 @@ class Dialect:
     jwks_audience: str | None = None
     jwks_algorithms: tuple[str, ...] = ("RS256",)
     basic_auth_encoding: BasicAuthEncoding = "form"
+    required_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_str(self.name, "name")
@@ -261,15 +266,8 @@ class Dialect:
                 "must be a table of name = value", field="extra_params"
             ) from exc
         object.__setattr__(self, "extra_params", tuple(sorted(extra)))
-        if (
-            isinstance(self.default_lifetime_s, bool)
-            or not isinstance(self.default_lifetime_s, (int, float))
-            or self.default_lifetime_s <= 0
-        ):
-            raise ConfigurationError(
-                "must be a positive number of seconds", field="default_lifetime_s"
-            )
-        object.__setattr__(self, "default_lifetime_s", float(self.default_lifetime_s))
+        lifetime = check.seconds(self.default_lifetime_s, "default_lifetime_s")
+        object.__setattr__(self, "default_lifetime_s", lifetime)
         refresh: Any = self.refresh
         if refresh is not None and not isinstance(refresh, RefreshGrant):
             if isinstance(refresh, Mapping):
@@ -297,6 +295,13 @@ class Dialect:
                 "must be a non-empty list such as ['RS256']", field="jwks_algorithms"
             )
         object.__setattr__(self, "jwks_algorithms", tuple(str(a) for a in algs))
+        required: Any = self.required_fields
+        if isinstance(required, str) or not all(isinstance(r, str) and r for r in required):
+            raise ConfigurationError(
+                "must be a list of token setting names such as ['tenant']",
+                field="required_fields",
+            )
+        object.__setattr__(self, "required_fields", tuple(required))
 
     # -- mapping form -------------------------------------------------------------------
 
@@ -366,7 +371,7 @@ class Dialect:
                 value = sorted(value)
             elif f.name == "extra_params":
                 value = dict(value)
-            elif f.name == "jwks_algorithms":
+            elif f.name in ("jwks_algorithms", "required_fields"):
                 value = list(value)
             elif isinstance(value, RefreshGrant):
                 value = value.to_mapping()

@@ -77,9 +77,12 @@ def get_dialect(name: str) -> Dialect:
     try:
         return _registry[name]
     except (KeyError, TypeError):
+        from vendorgate._suggest import did_you_mean
+
         valid = ", ".join(sorted(_registry))
+        hint = did_you_mean(name, _registry)
         raise UnknownPresetError(
-            f"unknown preset {name!r}; valid presets: {valid}", field="preset"
+            f"unknown preset {name!r}{hint}; valid presets: {valid}", field="preset"
         ) from None
 
 

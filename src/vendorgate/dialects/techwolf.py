@@ -1,7 +1,7 @@
 """TechWolf Skill Engine (Auth0): JSON body, region-specific URL and audience.
 
 Client secret in the body or private_key_jwt (RS256 assertion, aud = token URL);
-``tenant`` and optional ``scopes`` as a JSON array; ``expires_in`` 10800 s.
+``tenant`` (required) and optional ``scopes`` as a JSON array; ``expires_in`` 10800 s.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ TECHWOLF_EU = register(
         scope_field="scopes",
         scope_format="array",
         default_lifetime_s=10800,
+        required_fields=("tenant",),
     )
 )
 

@@ -14,8 +14,8 @@ _LAZY: dict[str, str] = {
     "VendorAuth": "vendorgate.http._auth",
     "VendorRequestsAuth": "vendorgate.http._requests_auth",
     "AsyncVendorClient": "vendorgate.http._client",
-    "DEFAULT_TIMEOUT": "vendorgate.http._client",
-    "PullResult": "vendorgate.http._client",
+    "DEFAULT_TIMEOUT": "vendorgate.http._send",
+    "PullResult": "vendorgate.http._pull",
     "VendorClient": "vendorgate.http._client",
     "Checkpoint": "vendorgate.http._output",
     "Output": "vendorgate.http._output",
@@ -33,9 +33,9 @@ _LAZY: dict[str, str] = {
     "AsyncRateLimiter": "vendorgate.http._ratelimit",
     "RateLimit": "vendorgate.http._ratelimit",
     "RateLimiter": "vendorgate.http._ratelimit",
-    "RetryPolicy": "vendorgate.http._retry",
-    "parse_retry_after": "vendorgate.http._retry",
-    "retry_testing": "vendorgate.http._retry",
+    "RetryPolicy": "vendorgate._retry",
+    "parse_retry_after": "vendorgate._retry",
+    "retry_testing": "vendorgate._retry",
 }
 
 __all__ = [
@@ -67,8 +67,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from vendorgate._retry import RetryPolicy, parse_retry_after, retry_testing
     from vendorgate.http._auth import VendorAuth
-    from vendorgate.http._client import DEFAULT_TIMEOUT, AsyncVendorClient, PullResult, VendorClient
+    from vendorgate.http._client import AsyncVendorClient, VendorClient
     from vendorgate.http._output import Checkpoint, Output, OutputWriter
     from vendorgate.http._pagination import (
         CursorInBody,
@@ -82,8 +83,9 @@ if TYPE_CHECKING:
         Paginator,
         paginator_from_mapping,
     )
+    from vendorgate.http._pull import PullResult
     from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
     from vendorgate.http._requests_auth import VendorRequestsAuth
-    from vendorgate.http._retry import RetryPolicy, parse_retry_after, retry_testing
+    from vendorgate.http._send import DEFAULT_TIMEOUT
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vendorgate._errors import ConfigurationError
+from vendorgate import _validate as check
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -58,20 +58,31 @@ class RateLimit:
     headroom: float = 0.05
 
     def __post_init__(self) -> None:
-        if self.requests_per_s is not None and not self.requests_per_s > 0:
-            raise ConfigurationError("must be > 0 or None", field="requests_per_s")
-        if self.max_concurrency is not None and (
-            not isinstance(self.max_concurrency, int) or self.max_concurrency < 1
-        ):
-            raise ConfigurationError("must be an integer >= 1 or None", field="max_concurrency")
-        if not 0 < self.decrease_factor < 1:
-            raise ConfigurationError("must be between 0 and 1", field="decrease_factor")
-        if self.increase_per_s is not None and not self.increase_per_s > 0:
-            raise ConfigurationError("must be > 0 or None", field="increase_per_s")
-        if not self.min_requests_per_s > 0:
-            raise ConfigurationError("must be > 0", field="min_requests_per_s")
-        if not 0 <= self.headroom < 1:
-            raise ConfigurationError("must be a fraction in [0, 1)", field="headroom")
+        for name in ("requests_per_s", "increase_per_s"):
+            if getattr(self, name) is not None:
+                check.number(
+                    getattr(self, name), name, minimum=0, min_inclusive=False, or_none=True
+                )
+        if self.max_concurrency is not None:
+            check.integer(self.max_concurrency, "max_concurrency", or_none=True)
+        check.number(
+            self.decrease_factor,
+            "decrease_factor",
+            minimum=0,
+            maximum=1,
+            min_inclusive=False,
+            max_inclusive=False,
+            message="must be between 0 and 1",
+        )
+        check.number(self.min_requests_per_s, "min_requests_per_s", minimum=0, min_inclusive=False)
+        check.number(
+            self.headroom,
+            "headroom",
+            minimum=0,
+            maximum=1,
+            max_inclusive=False,
+            message="must be a fraction in [0, 1)",
+        )
 
     def to_mapping(self) -> dict[str, Any]:
         """The settings that differ from the defaults, as plain JSON."""

@@ -6,45 +6,20 @@ from typing import TYPE_CHECKING
 
 from vendorgate._errors import APIError, api_error_for_status
 from vendorgate._secret import redact_text
+from vendorgate._url import REQUEST_ID_HEADERS, safe_url
+from vendorgate._url import request_id as request_id_of
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["REQUEST_ID_HEADERS", "api_error", "request_id", "safe_url"]
 
-#: Headers vendors use for the id of a request, in the order they are looked up.
-REQUEST_ID_HEADERS: tuple[str, ...] = (
-    "x-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "x-correlation-id",
-    "x-trace-id",
-    "cf-ray",
-)
-
 _EXCERPT_CHARS = 200
 
 
 def request_id(response: httpx.Response | None) -> str | None:
     """Return the vendor's request id header of ``response``, if it sent one."""
-    if response is None:
-        return None
-    for name in REQUEST_ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return str(value)[:128]
-    return None
-
-
-def safe_url(url: httpx.URL | str) -> str:
-    """Return ``url`` without its query string, fragment or user info (safe to log).
-
-    The one helper is :func:`vendorgate._url.safe_url`; this name stays for callers.
-    """
-    from vendorgate._url import safe_url as _safe
-
-    return _safe(url)
+    return None if response is None else request_id_of(response.headers)
 
 
 def _excerpt(response: httpx.Response, known: tuple[str, ...]) -> str | None:

@@ -16,6 +16,7 @@ from vendorgate._errors import (
     VaultAuthError,
     VaultError,
     VaultPermissionError,
+    VaultTransportError,
     VaultUnavailableError,
 )
 from vendorgate._secret import Secret, redact_text
@@ -91,13 +92,15 @@ def vault_error_from(
     if isinstance(exc, hv.VaultError):
         return VaultError(f"Vault rejected {action}{suffix}")
     if isinstance(exc, requests.exceptions.SSLError):
-        return VaultUnavailableError(
-            f"TLS handshake with Vault failed during {action}; check VAULT_CACERT / verify"
+        return VaultTransportError(
+            f"TLS handshake with Vault failed during {action}; check VAULT_CACERT / verify",
+            vendor="vault",
         )
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-        return VaultUnavailableError(
+        return VaultTransportError(
             f"cannot reach Vault during {action} ({type(exc).__name__}); check VAULT_ADDR "
-            "and that Vault is running"
+            "and that Vault is running",
+            vendor="vault",
         )
     if isinstance(exc, requests.exceptions.RequestException):
         return VaultUnavailableError(f"HTTP error talking to Vault during {action}")

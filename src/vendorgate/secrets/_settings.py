@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from vendorgate import _validate as check
 from vendorgate._errors import ConfigurationError
 from vendorgate._secret import Secret
 
@@ -137,12 +138,7 @@ class VaultSettings:
             self._missing("jwt", "set VAULT_JWT / VAULT_JWT_FILE or give jwt / jwt_ref")
         if method == "kubernetes" and self.jwt is None and self.jwt_ref is None:
             object.__setattr__(self, "jwt_ref", f"file:{KUBERNETES_JWT_PATH}")
-        if isinstance(self.timeout_s, bool) or not (
-            isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0
-        ):
-            raise ConfigurationError(
-                "must be a positive number of seconds", field="vault.timeout_s"
-            )
+        check.seconds(self.timeout_s, "vault.timeout_s")
         if (self.client_cert is None) != (self.client_key is None):
             raise ConfigurationError(
                 "client_cert and client_key go together; give both or neither",

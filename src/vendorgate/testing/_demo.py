@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from vendorgate._units import format_duration, format_size
+
 if TYPE_CHECKING:
     from vendorgate.testing.openbao import OpenBaoServer
     from vendorgate.testing.sandbox import VendorSandbox
@@ -51,16 +53,18 @@ class DemoRow:
     pages: int
     records: int
     token_requests: int
+    output_bytes: int = 0
 
 
 def _store_demo_secrets(bao: OpenBaoServer, sandbox: VendorSandbox) -> None:
     client = bao.client()
     cfg = sandbox.config()
-    for vendor, entry in cfg["vendors"].items():
+    for preset, entry in cfg["presets"].items():
         data = {k: entry[k] for k in ("client_secret", "username", "password") if entry.get(k)}
-        client.secrets.kv.v2.create_or_update_secret(
-            path=f"{_KV_PREFIX}/{vendor}", secret=data, mount_point="secret"
-        )
+        if data:
+            client.secrets.kv.v2.create_or_update_secret(
+                path=f"{_KV_PREFIX}/{preset}", secret=data, mount_point="secret"
+            )
     client.secrets.kv.v2.create_or_update_secret(
         path=f"{_KV_PREFIX}/private-keys",
         secret={"demo_jwt_client": cfg["demo_private_key_pem"]},
@@ -76,9 +80,8 @@ def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenCo
     rows: list[tuple[str, str, TokenConfig]] = []
     for dialect in list_dialects(include_custom=False):
         preset = dialect.name
-        creds = sandbox.demo_credentials(preset)
-        vendor = creds["token_url"].rstrip("/").split("/")[3]
-        ref = f"vault:secret/{_KV_PREFIX}/{vendor}"
+        creds = sandbox.config()["presets"][preset]  # keyed by preset name
+        ref = f"vault:secret/{_KV_PREFIX}/{preset}"
         common: dict[str, Any] = {
             "dialect": get_dialect(preset),
             "token_url": creds["token_url"],
@@ -87,7 +90,7 @@ def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenCo
         }
         if preset == "oauth2-private-key-jwt":
             config = TokenConfig(
-                client_id=creds["jwt_client_id"],
+                client_id=creds["client_id"],
                 private_key=f"vault:secret/{_KV_PREFIX}/private-keys#demo_jwt_client",
                 **common,
             )
@@ -178,7 +181,15 @@ def run_demo(
                 assert second.get_token().fingerprint == token.fingerprint
                 used = sandbox.counters().tokens() - before
                 rows.append(
-                    DemoRow(preset, auth, token.lifetime_s, result.pages, result.records, used)
+                    DemoRow(
+                        preset,
+                        auth,
+                        token.lifetime_s,
+                        result.pages,
+                        result.records,
+                        used,
+                        target.stat().st_size,
+                    )
                 )
             logins = session.login_count
             airflow_line = (
@@ -189,7 +200,8 @@ def run_demo(
             print(airflow_line, file=out)
         print(
             f"Vault logins: {logins} (one AppRole login for the whole run); "
-            f"finished in {time.monotonic() - started:.1f} s; everything started was stopped.",
+            f"finished in {format_duration(time.monotonic() - started)}; "
+            "everything started was stopped.",
             file=out,
         )
     return rows
@@ -235,15 +247,17 @@ def _print_table(rows: list[DemoRow], out: TextIO) -> None:
         "token lifetime",
         "pages",
         "records",
+        "output",
         "token requests (2 tasks)",
     )
     lines = [
         (
             r.preset,
             r.auth,
-            _duration(r.lifetime_s),
+            format_duration(r.lifetime_s),
             str(r.pages),
             str(r.records),
+            format_size(r.output_bytes),
             str(r.token_requests),
         )
         for r in rows
@@ -254,15 +268,6 @@ def _print_table(rows: list[DemoRow], out: TextIO) -> None:
     print("  ".join("-" * w for w in widths), file=out)
     for line in lines:
         print(fmt.format(*line).rstrip(), file=out)
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds >= 86400:
-        return f"{seconds / 86400:.3g} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.3g} h"
-    return f"{seconds} s"
 
 
 if __name__ == "__main__":  # pragma: no cover

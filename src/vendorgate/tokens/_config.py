@@ -18,11 +18,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Final
 
+from vendorgate import _validate as check
 from vendorgate._errors import ConfigurationError
 from vendorgate._secret import Secret
 from vendorgate.dialects._model import CLIENT_AUTH_METHODS, Dialect
 from vendorgate.dialects._registry import list_dialects
 from vendorgate.signing._protocol import SUPPORTED_ALGORITHMS
+from vendorgate.signing._transit import parse_transit_key
 
 if TYPE_CHECKING:
     from vendorgate.secrets import VaultSettings
@@ -129,10 +131,9 @@ class TokenConfig:
                 "must be a Dialect; use get_dialect('NAME') or Dialect.from_mapping(...)",
                 field="dialect",
             )
-        if not isinstance(self.client_id, str) or not self.client_id.strip():
-            raise ConfigurationError(
-                "is required: the client id the vendor gave you", field="client_id"
-            )
+        check.text(
+            self.client_id, "client_id", message="is required: the client id the vendor gave you"
+        )
         url = self.token_url or self.dialect.token_url
         if url is None:
             raise ConfigurationError(
@@ -143,33 +144,21 @@ class TokenConfig:
         self._check_transport(url)
         for name in _SECRET_REF_FIELDS:
             object.__setattr__(self, name, _check_secret(getattr(self, name), name))
-        if self.transit_key is not None and (
-            not isinstance(self.transit_key, str)
-            or self.transit_key.count("/") < 1
-            or not all(self.transit_key.split("/"))
-        ):
-            raise ConfigurationError(
-                "must be <mount>/<key name>, e.g. transit/techwolf", field="transit_key"
-            )
+        if self.transit_key is not None:
+            parse_transit_key(self.transit_key)  # the signer's own parser: one rule
         if self.private_key is not None and self.transit_key is not None:
             raise ConfigurationError(
                 "give either private_key (a PEM reference) or transit_key, not both",
                 field="private_key",
             )
-        if self.signing_alg not in SIGNING_ALGORITHMS:
-            raise ConfigurationError(
-                f"must be one of {', '.join(SIGNING_ALGORITHMS)}", field="signing_alg"
-            )
-        lifetime = self.assertion_lifetime_s
-        if (
-            isinstance(lifetime, bool)
-            or not isinstance(lifetime, (int, float))
-            or not 60 <= lifetime <= 600
-        ):
-            raise ConfigurationError(
-                "must be between 60 and 600 seconds (vendors accept 1 to 10 minutes)",
-                field="assertion_lifetime_s",
-            )
+        check.one_of(self.signing_alg, SIGNING_ALGORITHMS, "signing_alg")
+        check.number(
+            self.assertion_lifetime_s,
+            "assertion_lifetime_s",
+            minimum=60,
+            maximum=600,
+            message="must be between 60 and 600 seconds (vendors accept 1 to 10 minutes)",
+        )
         # Normalise collections so that equal configs compare (and hash) equal.
         scopes: Any = self.scopes
         if isinstance(scopes, str):
@@ -193,18 +182,9 @@ class TokenConfig:
                 "must be a table of name = value", field="extra_params"
             ) from None
         object.__setattr__(self, "extra_params", extra)
-        for name in ("default_lifetime_s",):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
-            ):
-                raise ConfigurationError("must be a positive number of seconds", field=name)
-        if (
-            isinstance(self.timeout_s, bool)
-            or not isinstance(self.timeout_s, (int, float))
-            or self.timeout_s <= 0
-        ):
-            raise ConfigurationError("must be a positive number of seconds", field="timeout_s")
+        if self.default_lifetime_s is not None:
+            check.seconds(self.default_lifetime_s, "default_lifetime_s", or_none=True)
+        check.seconds(self.timeout_s, "timeout_s")
         if self.vault is not None:
             from vendorgate.secrets import VaultSettings
 
@@ -233,10 +213,7 @@ class TokenConfig:
         d = self.dialect
         auth = self.client_auth
         if auth is not None:
-            if auth not in CLIENT_AUTH_METHODS:
-                raise ConfigurationError(
-                    f"must be one of {', '.join(CLIENT_AUTH_METHODS)}", field="client_auth"
-                )
+            check.one_of(auth, CLIENT_AUTH_METHODS, "client_auth")
             if auth not in d.supported_client_auth:
                 raise ConfigurationError(
                     f"preset {d.name!r} supports {', '.join(sorted(d.supported_client_auth))}, "

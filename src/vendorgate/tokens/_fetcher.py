@@ -4,28 +4,34 @@ Secrets are resolved lazily, once per fetch, through a
 :class:`~vendorgate.secrets.SecretResolver`; client assertions are signed per attempt
 (a PEM key in memory, or Vault Transit), so a retry never resends a used ``jti``. The
 async path runs secret resolution and signing in a worker thread (hvac is synchronous).
-Connection errors, 429 and 5xx are retried a few times with backoff (honouring
-``Retry-After``); when they run out, a plain :class:`~vendorgate.TokenRequestError` is
-raised. The loop is tenacity's, configured per call: one WARNING per retry on the
+Connection errors, 429 and 5xx are retried by vendorgate's one retry engine
+(``vendorgate._retry``) under :data:`TOKEN_RETRY_POLICY`: 3 attempts, full-jitter
+backoff, ``Retry-After`` honoured up to 30 s, one WARNING per retry on the
 ``vendorgate.tokens`` logger (vendor, token URL without query, status or error class,
-attempt, wait) and nothing else; :func:`vendorgate.http.retry_testing` skips the waits.
-Other 4xx, and a token URL httpx cannot use (a
-:class:`~vendorgate.ConfigurationError` on ``token_url``), are not retried. With a
-previous token carrying a refresh token, the dialect's refresh grant is tried first,
-and the primary grant when the refresh is refused.
+attempt, wait); :func:`vendorgate.http.retry_testing` skips the waits. A fetch made during
+an API call (the client's token refresh) stays within that call's time budget. When the
+retries run out, a :class:`~vendorgate.TokenRequestError` is raised (a
+:class:`~vendorgate.TokenTransportError` when the endpoint could not be reached). Other
+4xx, and a token URL httpx cannot use (a :class:`~vendorgate.ConfigurationError` on
+``token_url``), are not retried. With a previous token carrying a refresh token, the
+dialect's refresh grant is tried first, and the primary grant when the refresh is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
-from vendorgate._errors import ConfigurationError, TokenRequestError, TokenResponseError
-from vendorgate.http._retry import retry_testing_active, testing_attempts
+from vendorgate._errors import (
+    ConfigurationError,
+    TokenRequestError,
+    TokenResponseError,
+    TokenTransportError,
+)
+from vendorgate._retry import Retrier, Retry, RetryPolicy, attempt_timeout, parse_retry_after
+from vendorgate._url import request_id, safe_url_or
 from vendorgate.tokens._request import (
     Credentials,
     TokenRequest,
@@ -38,104 +44,28 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import httpx
-    from tenacity import RetryCallState
 
     from vendorgate._secret import Secret
+    from vendorgate._token import Token
     from vendorgate.secrets import SecretResolver
     from vendorgate.signing import AssertionSigner
     from vendorgate.tokens._config import TokenConfig
     from vendorgate.tokens._jwks import JwksValidator
-    from vendorgate.tokens._token import Token
 
-__all__ = ["TokenFetcher"]
+__all__ = ["TOKEN_RETRY_POLICY", "TokenFetcher"]
 
 logger = logging.getLogger("vendorgate.tokens")
 
-_MAX_RETRY_AFTER_S: Final = 30.0
-_TOTAL_S: Final = 60.0
-_WAIT_INITIAL_S: Final = 0.2
-_WAIT_MAX_S: Final = 5.0
-_WAIT_JITTER_S: Final = 1.0
-
-
-class _TransientTokenError(TokenRequestError):
-    """A token request failure worth retrying (connection error, 429, 5xx)."""
-
-    retry_after_s: float | None = None
-    #: Safe words for the retry log line: ``"status 503"`` or the httpx error class.
-    cause: str = ""
-    #: The token URL without query string or user info, for the retry log line.
-    where: str = ""
-
-    def final(self) -> TokenRequestError:
-        """The plain :class:`TokenRequestError` raised once retries have run out."""
-        return TokenRequestError(
-            str(self), status=self.status, vendor=self.vendor, body_excerpt=self.body_excerpt
-        )
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, min(seconds, _MAX_RETRY_AFTER_S))
-
-
-def _safe_url(url: str) -> str:
-    """``url`` without query, fragment or user info; never fails (it is only logged)."""
-    from vendorgate._url import safe_url
-
-    return safe_url(url)
-
-
-def _wait_s(state: RetryCallState) -> float:
-    """tenacity ``wait=``: ``Retry-After`` (capped), else exponential backoff with jitter."""
-    if retry_testing_active():
-        return 0.0
-    exc = state.outcome.exception() if state.outcome is not None else None
-    if isinstance(exc, _TransientTokenError) and exc.retry_after_s is not None:
-        return exc.retry_after_s
-    import tenacity
-
-    backoff = tenacity.wait_exponential_jitter(
-        initial=_WAIT_INITIAL_S, max=_WAIT_MAX_S, jitter=_WAIT_JITTER_S
-    )
-    return float(backoff(state))
-
-
-def _retry_kwargs(attempts: int) -> dict[str, Any]:
-    """Per-call tenacity settings for one token request (no global hooks involved)."""
-    import tenacity
-
-    attempts = testing_attempts(attempts)
-
-    def log(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, _TransientTokenError):
-            logger.warning(
-                "%s: token request to %s: %s, retry %d of %d in %.2f s",
-                exc.vendor,
-                exc.where,
-                exc.cause,
-                state.attempt_number,
-                attempts - 1,
-                state.upcoming_sleep,
-            )
-
-    return {
-        "retry": tenacity.retry_if_exception_type(_TransientTokenError),
-        "stop": tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(_TOTAL_S),
-        "wait": _wait_s,
-        "before_sleep": log,
-        "reraise": True,
-    }
+#: How token requests are retried: 3 attempts within 60 s; 429 and every 5xx; a
+#: ``Retry-After`` is honoured up to ``wait_max_s`` (30 s, the API client's default cap).
+TOKEN_RETRY_POLICY: Final = RetryPolicy(
+    attempts=3,
+    timeout_s=60.0,
+    wait_initial_s=0.5,
+    wait_max_s=30.0,
+    retry_statuses=frozenset({429, *range(500, 600)}),
+    retry_methods=frozenset({"POST"}),
+)
 
 
 class TokenFetcher:
@@ -151,6 +81,8 @@ class TokenFetcher:
         validator: JWKS validator override (default: built from the config when the
             dialect publishes a JWKS).
         attempts: Attempts per token request on connection errors, 429 and 5xx.
+        retry: The whole retry policy of token requests (default
+            :data:`TOKEN_RETRY_POLICY` with ``attempts``).
 
     Example:
         >>> from vendorgate.dialects import get_dialect
@@ -171,12 +103,15 @@ class TokenFetcher:
         async_http_client: httpx.AsyncClient | None = None,
         validator: JwksValidator | None = None,
         attempts: int = 3,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.config = config
         self._resolver = resolver
         self._http = http_client
         self._ahttp = async_http_client
-        self._attempts = max(1, attempts)
+        policy = retry or replace(TOKEN_RETRY_POLICY, attempts=max(1, attempts))
+        self._retrier = Retrier(policy, vendor=config.vendor, logger=logger)
+        self._where = safe_url_or(config.effective_token_url, "the token URL")
         self._signer: AssertionSigner | None = None
         self._validator = validator
         jwks_url = config.effective_jwks_url
@@ -275,10 +210,13 @@ class TokenFetcher:
 
     # -- sending -----------------------------------------------------------------
 
-    def _timeout(self) -> Any:
+    def _timeout(self, deadline: float) -> Any:
+        """This attempt's httpx timeout: the config's, capped at the time left."""
         import httpx
 
-        return httpx.Timeout(self.config.timeout_s, connect=min(self.config.timeout_s, 10.0))
+        t = self.config.timeout_s
+        base = {"connect": min(t, 10.0), "read": t, "write": t, "pool": t}
+        return httpx.Timeout(**attempt_timeout(base, deadline))
 
     def _verify(self) -> Any:
         from vendorgate._url import tls_verify
@@ -290,20 +228,19 @@ class TokenFetcher:
 
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
             return ConfigurationError(
-                f"httpx cannot send to {_safe_url(request.url)!r} ({type(exc).__name__}); "
+                f"httpx cannot send to {self._where!r} ({type(exc).__name__}); "
                 "give a full http(s) URL "
                 "with a host, e.g. https://id.example.com/oauth/token",
                 field="token_url",
             )
-        transient = _TransientTokenError(
-            f"{self.config.vendor} token endpoint {_safe_url(request.url)} could not be reached "
-            f"({type(exc).__name__}); check token_url, DNS, proxy and network access",
-            status=None,
+        name = type(exc).__name__
+        err = TokenTransportError(
+            f"{self.config.vendor} token endpoint {self._where} could not be reached "
+            f"({name}); check token_url, DNS, proxy and network access",
             vendor=self.config.vendor,
+            url=self._where,
         )
-        transient.cause = type(exc).__name__
-        transient.where = _safe_url(request.url)
-        return transient
+        return Retry(err, cause=name, always=True)
 
     def _read(self, request: TokenRequest, resp: httpx.Response, creds: Credentials) -> Token:
         status = resp.status_code
@@ -317,71 +254,62 @@ class TokenFetcher:
                 grant=request.grant,
                 known_secrets=creds.known() + request.known(),
                 retry_after=retry_after,
+                url=self._where,
+                request_id=request_id(resp.headers),
             )
         except TokenRequestError as exc:
-            if status == 429 or status >= 500:
-                transient = _TransientTokenError(
-                    str(exc), status=exc.status, vendor=exc.vendor, body_excerpt=exc.body_excerpt
-                )
-                transient.retry_after_s = _retry_after_s(retry_after)
-                transient.cause = f"status {status}"
-                transient.where = _safe_url(request.url)
-                raise transient from None
+            if status in self._retrier.policy.retry_statuses:
+                wait = parse_retry_after(retry_after)
+                raise Retry(exc, retry_after_s=wait, cause=f"status {status}") from None
             raise
 
-    def _post(self, request: TokenRequest) -> httpx.Response:
+    def _post(self, request: TokenRequest, deadline: float) -> httpx.Response:
         import httpx
 
+        timeout = self._timeout(deadline)
         try:
             if self._http is not None:
-                return self._http.post(
-                    request.url, timeout=self._timeout(), **request.httpx_kwargs()
-                )
-            with httpx.Client(timeout=self._timeout(), verify=self._verify()) as client:
+                return self._http.post(request.url, timeout=timeout, **request.httpx_kwargs())
+            with httpx.Client(timeout=timeout, verify=self._verify()) as client:
                 return client.post(request.url, **request.httpx_kwargs())
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None
 
-    async def _apost(self, request: TokenRequest) -> httpx.Response:
+    async def _apost(self, request: TokenRequest, deadline: float) -> httpx.Response:
         import httpx
 
+        timeout = self._timeout(deadline)
         try:
             if self._ahttp is not None:
                 return await self._ahttp.post(
-                    request.url, timeout=self._timeout(), **request.httpx_kwargs()
+                    request.url, timeout=timeout, **request.httpx_kwargs()
                 )
-            async with httpx.AsyncClient(timeout=self._timeout(), verify=self._verify()) as client:
+            async with httpx.AsyncClient(timeout=timeout, verify=self._verify()) as client:
                 return await client.post(request.url, **request.httpx_kwargs())
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None
 
     def _send(self, build: Callable[[], tuple[TokenRequest, Credentials]]) -> Token:
         """Send the request ``build`` makes, rebuilt per attempt (fresh assertion)."""
-        import tenacity
 
-        try:
-            for attempt in tenacity.Retrying(**_retry_kwargs(self._attempts)):
-                with attempt:
-                    request, creds = build()
-                    return self._read(request, self._post(request), creds)
-        except _TransientTokenError as exc:
-            raise exc.final() from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        def once(deadline: float) -> Token:
+            request, creds = build()
+            return self._read(request, self._post(request, deadline), creds)
+
+        return self._retrier.run(once, method="POST", url=self._where, what="token request to")
 
     async def _asend(
         self, build: Callable[[], tuple[TokenRequest, Credentials]], *, in_thread: bool
     ) -> Token:
         """Async :meth:`_send`; ``in_thread`` runs ``build`` in a worker thread (signing)."""
-        import tenacity
 
-        try:
-            async for attempt in tenacity.AsyncRetrying(**_retry_kwargs(self._attempts)):
-                with attempt:
-                    request, creds = await asyncio.to_thread(build) if in_thread else build()
-                    return self._read(request, await self._apost(request), creds)
-        except _TransientTokenError as exc:
-            raise exc.final() from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        async def once(deadline: float) -> Token:
+            request, creds = await asyncio.to_thread(build) if in_thread else build()
+            return self._read(request, await self._apost(request, deadline), creds)
+
+        return await self._retrier.arun(
+            once, method="POST", url=self._where, what="token request to"
+        )
 
     @staticmethod
     def _carry_over(token: Token, previous: Token) -> Token:
@@ -398,11 +326,7 @@ class TokenFetcher:
     def _refresh_refused(exc: Exception) -> bool:
         if isinstance(exc, TokenResponseError):
             return True
-        return (
-            isinstance(exc, TokenRequestError)
-            and not isinstance(exc, _TransientTokenError)
-            and exc.status is not None
-        )
+        return isinstance(exc, TokenRequestError) and exc.status is not None
 
     # -- public --------------------------------------------------------------------
 
@@ -428,8 +352,10 @@ class TokenFetcher:
         """Request a new token (refresh grant first when ``previous`` allows it).
 
         Raises:
-            TokenRequestError: the endpoint refused (status, vendor, hint, redacted body)
-                or could not be reached (status ``None``), after retries.
+            TokenRequestError: the endpoint refused (status, vendor, safe URL, request id,
+                hint, redacted body) after retries.
+            TokenTransportError: the endpoint could not be reached (a
+                ``TokenRequestError`` and a ``TransportError``; status ``None``).
             TokenResponseError: the reply is not a usable token reply.
             TokenValidationError: the token failed JWKS validation (TCI).
             SecretError: a secret could not be resolved (Vault, env, file, PEM).

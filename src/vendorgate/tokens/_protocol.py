@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from vendorgate.tokens._token import Token
+    from vendorgate._token import Token
 
 __all__ = ["TokenSource"]
 

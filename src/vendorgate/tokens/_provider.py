@@ -16,11 +16,11 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from vendorgate._token import Token
     from vendorgate.cache import TokenCache
     from vendorgate.dialects import Dialect
     from vendorgate.secrets import SecretResolver
     from vendorgate.tokens._config import TokenConfig
-    from vendorgate.tokens._token import Token
 
 __all__ = ["TokenProvider"]
 

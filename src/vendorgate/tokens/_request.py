@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import TokenRequestError, TokenResponseError
 from vendorgate._secret import Secret, redact_text
+from vendorgate._token import Token
 from vendorgate.dialects._model import ASSERTION_TYPE_JWT_BEARER
-from vendorgate.tokens._token import Token
 
 if TYPE_CHECKING:
     from vendorgate.tokens._config import TokenConfig
@@ -250,8 +250,13 @@ def parse_token_reply(
     known_secrets: tuple[str, ...] = (),
     retry_after: str | None = None,
     now: float | None = None,
+    url: str | None = None,
+    request_id: str | None = None,
 ) -> Token:
     """Read a token endpoint's reply.
+
+    ``url`` (the safe token URL) and ``request_id`` (the reply's request id header) are
+    carried by the errors, with ``status``, ``vendor`` and the redacted body excerpt.
 
     Raises:
         TokenRequestError: an HTTP error status (with status, vendor, a hint and a
@@ -272,10 +277,18 @@ def parse_token_reply(
             status=status,
             vendor=vendor,
             body_excerpt=excerpt,
+            url=url,
+            request_id=request_id,
         )
+
+    def unusable(message: str) -> TokenResponseError:
+        return TokenResponseError(
+            message, status=status, vendor=vendor, url=url, request_id=request_id
+        )
+
     stripped = text.lstrip()
     if stripped[:1] == "<" or "html" in content_type.lower():
-        raise TokenResponseError(
+        raise unusable(
             f"{vendor} token endpoint answered HTML (HTTP {status}), not a JSON token reply; "
             "check token_url (a login page or proxy answered)"
         )
@@ -283,18 +296,18 @@ def parse_token_reply(
         data = json.loads(text)
     except ValueError:
         what = "truncated or invalid JSON" if stripped else "an empty body"
-        raise TokenResponseError(
+        raise unusable(
             f"{vendor} token endpoint answered {what} (HTTP {status}, {len(body)} bytes); "
             "retry, and check token_url if it persists"
         ) from None
     if not isinstance(data, Mapping):
-        raise TokenResponseError(
+        raise unusable(
             f"{vendor} token reply is a JSON {type(data).__name__}, not an object; check token_url"
         )
     access = data.get(d.access_token_field)
     if not isinstance(access, str) or not access:
         present = ", ".join(sorted(str(k) for k in data)) or "none"
-        raise TokenResponseError(
+        raise unusable(
             f"{vendor} token reply has no {d.access_token_field!r} field (fields present: "
             f"{present}); check the preset's access_token_field and the request"
         )

@@ -11,12 +11,12 @@ def _requirements() -> list[Requirement]:
     return [Requirement(text) for text in requires("vendorgate") or []]
 
 
-def test_tomli_is_required_where_tomllib_is_missing() -> None:
-    """TokenConfig.from_toml works on Python 3.10: tomli is a dependency there, only there."""
-    (tomli,) = [r for r in _requirements() if r.name == "tomli"]
-    assert tomli.marker is not None
-    assert tomli.marker.evaluate({"python_version": "3.10", "extra": ""})
-    assert not tomli.marker.evaluate({"python_version": "3.11", "extra": ""})
+def test_toml_needs_no_extra_dependency() -> None:
+    """TokenConfig.from_toml uses the standard tomllib: every supported Python (>= 3.11) has it."""
+    from importlib.metadata import metadata
+
+    assert metadata("vendorgate")["Requires-Python"] == ">=3.11"
+    assert "tomli" not in {r.name for r in _requirements()}
 
 
 def test_prefect_extra_publishes_no_fastapi_cap() -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from vendorgate import TokenRequestError, TokenResponseError
+from vendorgate import (
+    TokenRequestError,
+    TokenResponseError,
+    TokenTransportError,
+    TransportError,
+)
 from vendorgate.dialects import get_dialect
 from vendorgate.tokens import TokenConfig, TokenFetcher
 
@@ -103,9 +108,11 @@ def test_exhausted_retries_raise_the_public_class(sandbox) -> None:
 
 @pytest.mark.anyio
 async def test_async_exhausted_retries_raise_the_public_class(sandbox) -> None:
-    """Async: when retries run out the error is exactly TokenRequestError."""
+    """Async: an endpoint that cannot be reached ends in the public TokenTransportError,
+    which `except TokenRequestError` and `except TransportError` both catch."""
     sandbox.set_faults(path="/lonewolf/oauth/token", reset_burst=10)
     with pytest.raises(TokenRequestError) as info:
         await _lonewolf(sandbox).afetch()
-    assert type(info.value) is TokenRequestError
+    assert type(info.value) is TokenTransportError
+    assert isinstance(info.value, TransportError)
     assert info.value.status is None

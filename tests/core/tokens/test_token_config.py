@@ -238,3 +238,35 @@ def test_importing_the_token_engine_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bare_transit_key_name_is_accepted() -> None:
+    """transit_key="mykey" is accepted, as the Transit signer reads it (mount "transit")."""
+    cfg = TokenConfig(dialect=get_dialect("techwolf-eu"), client_id="me", transit_key="mykey")
+    assert cfg.transit_key == "mykey"
+
+
+@pytest.mark.parametrize("key", ["", "transit/", "/", 42])
+def test_transit_key_without_a_name_is_refused(key: object) -> None:
+    """A Transit key without a key name is refused, naming transit_key."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig(dialect=get_dialect("techwolf-eu"), client_id="me", transit_key=key)  # type: ignore[arg-type]
+    assert info.value.field == "transit_key"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timeout_s", float("nan")),
+        ("timeout_s", float("inf")),
+        ("timeout_s", True),
+        ("default_lifetime_s", float("nan")),
+        ("default_lifetime_s", float("inf")),
+        ("assertion_lifetime_s", float("nan")),
+    ],
+)
+def test_seconds_that_are_not_finite_are_refused(field: str, value: object) -> None:
+    """NaN, infinity and booleans are refused as seconds, naming the field."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping({**BASE, field: value})
+    assert info.value.field == field

@@ -15,6 +15,7 @@ from vendorgate.testing.sandbox._clients import (
     TOKEN_PATHS,
     VENDORS,
     tci_application_id,
+    vendor_for,
 )
 from vendorgate.testing.sandbox._data import handle_api
 from vendorgate.testing.sandbox._http import BadRequest, Reply, Request, json_reply
@@ -73,10 +74,43 @@ def sandbox_config(base_url: str, state: SandboxState) -> dict[str, Any]:
         "url": base_url,
         "ping_url": base_url + "/ping",
         "vendors": vendors,
+        "presets": _preset_entries(vendors),
         "demo_private_key_pem": state.demo_private_key_pem,
         "dataset_size": state.dataset_size,
         "record_bytes": state.record_bytes,
     }
+
+
+# vendorgate's built-in preset names, written out: the sandbox never imports the token
+# code it checks (tests/cli/test_cli_sandbox_presets.py keeps the list in step).
+BUILTIN_PRESETS: Final = (
+    "lonewolf",
+    "oauth2-basic",
+    "oauth2-post",
+    "oauth2-private-key-jwt",
+    "tci-atm",
+    "techwolf-eu",
+    "techwolf-us",
+    "wokelo",
+)
+
+
+def _preset_entries(vendors: dict[str, Any]) -> dict[str, Any]:
+    """The vendors' demo settings again, keyed by the built-in preset that speaks to them.
+
+    ``config["presets"]["tci-atm"]`` holds exactly what ``vendorgate token --preset
+    tci-atm`` needs; the private_key_jwt preset's entry names the key-pair client
+    (its private key is ``demo_private_key_pem``).
+    """
+    presets: dict[str, Any] = {}
+    for preset in BUILTIN_PRESETS:
+        entry = dict(vendors[vendor_for(preset)])
+        jwt_client = entry.pop("jwt_client_id", None)
+        if preset == "oauth2-private-key-jwt":
+            entry["client_id"] = jwt_client
+            entry["client_secret"] = None
+        presets[preset] = entry
+    return presets
 
 
 def _not_found(path: str) -> Reply:

@@ -1,0 +1,286 @@
+"""Sending one request: the attempt, its classification and the retries around it.
+
+The sync and async clients share :class:`Sender` (configuration and the classification
+of a reply: value, retryable failure or typed error); :class:`SyncSender` and
+:class:`AsyncSender` are the short I/O shells that run attempts under the retry engine
+(``vendorgate._retry``) inside a rate limiter slot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from vendorgate._errors import APIError, BadResponseError, ConfigurationError
+from vendorgate._retry import (
+    Retrier,
+    Retry,
+    RetryPolicy,
+    attempt_timeout,
+    parse_retry_after,
+    retry_testing_active,
+)
+from vendorgate.http._auth import VendorAuth
+from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
+from vendorgate.http._response import api_error, safe_url
+from vendorgate.http._retry import transport_failure
+
+if TYPE_CHECKING:
+    from vendorgate.tokens import TokenSource
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AsyncSender",
+    "Sender",
+    "SyncSender",
+    "decode_failure",
+    "httpx_options",
+    "no_parse",
+    "parse_json",
+]
+
+logger = logging.getLogger("vendorgate.http")
+
+T = TypeVar("T")
+
+#: Timeouts used unless the caller gives others: connect, read, write, pool (seconds).
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
+
+_Parse = Callable[[httpx.Response], T]
+
+
+def _h2_available() -> bool:
+    try:
+        import h2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def parse_json(response: httpx.Response) -> Any:
+    """Parse a reply's body as JSON."""
+    return response.json()
+
+
+def no_parse(response: httpx.Response) -> httpx.Response:
+    """Hand the reply back as it is."""
+    return response
+
+
+def decode_failure(response: httpx.Response, vendor: str, exc: Exception) -> Retry:
+    """A body httpx could not decode (Content-Encoding), as a retryable failure."""
+    err = api_error(
+        response,
+        vendor=vendor,
+        reason=f"body could not be decoded ({type(exc).__name__}): check its Content-Encoding",
+        cls=BadResponseError,
+    )
+    return Retry(err, cause="DecodingError")
+
+
+def httpx_options(
+    source: TokenSource | None,
+    base_url: str,
+    timeout: httpx.Timeout | float | None,
+    http2: bool | None,
+    headers: Mapping[str, str] | None,
+    limits: httpx.Limits | None,
+    verify: Any,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> dict[str, Any]:
+    """Keyword arguments shared by the sync and async httpx clients (one set of defaults)."""
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "auth": VendorAuth(source) if source is not None else None,
+        "timeout": timeout,
+        "http2": _h2_available() if http2 is None else http2,
+        "headers": dict(headers or {}),
+        "limits": limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        "verify": verify,
+    }
+    if transport is not None:
+        options["transport"] = transport
+    return options
+
+
+class Sender:
+    """What the sync and async clients share: configuration and reply checking."""
+
+    def __init__(
+        self,
+        source: TokenSource | None,
+        *,
+        base_url: str,
+        vendor: str | None,
+        retry: RetryPolicy | None,
+        rate_limit: RateLimit | None,
+    ) -> None:
+        if source is not None and not hasattr(source, "get_token"):
+            raise ConfigurationError("must be a TokenSource (e.g. a TokenProvider)", field="source")
+        self.source = source
+        self.vendor = vendor or (source.vendor if source is not None else "api")
+        self.base_url = base_url
+        self.retry_policy = retry or RetryPolicy()
+        self.rate_limit = rate_limit or RateLimit()
+        self._retrier = Retrier(self.retry_policy, vendor=self.vendor, logger=logger)
+
+    def _check(
+        self,
+        response: httpx.Response,
+        parse: _Parse[T],
+        throttled: Callable[[float | None], None],
+    ) -> T:
+        """Classify a fully read reply: value, retryable failure, or final typed error."""
+        status = response.status_code
+        policy = self.retry_policy
+        if status == 429 or status in policy.retry_statuses:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if status == 429:  # every request of this client pauses, within the wait cap
+                pause = None if retry_after is None else policy.wait_s(1, retry_after)
+                throttled(None if retry_testing_active() else pause)
+            err = api_error(
+                response,
+                vendor=self.vendor,
+                reason=(
+                    "rate limited: lower RateLimit.requests_per_s or raise the retry budget"
+                    if status == 429
+                    else "the vendor's server failed: retry later or ask the vendor"
+                ),
+            )
+            if status in policy.retry_statuses:
+                raise Retry(err, retry_after_s=retry_after, cause=f"status {status}")
+            raise err
+        if 300 <= status < 400:
+            location = response.headers.get("location")
+            where = safe_url(response.request.url.join(location)) if location else "nowhere"
+            raise api_error(
+                response,
+                vendor=self.vendor,
+                reason=(
+                    f"redirected to {where} (redirects are not followed: use that URL or "
+                    "fix base_url)"
+                ),
+                cls=APIError,
+            )
+        if status >= 400:
+            reason = {
+                401: "credentials refused (check client id, secret and audience)",
+                403: "permission denied (check the client's scopes or roles)",
+                404: "not found (check the path and the base URL)",
+            }.get(status, "request refused (check the path, parameters and body)")
+            raise api_error(response, vendor=self.vendor, reason=reason)
+        try:
+            return parse(response)
+        except (ValueError, UnicodeDecodeError) as exc:
+            err = api_error(
+                response,
+                vendor=self.vendor,
+                reason=f"unparseable body ({type(exc).__name__}): truncated or not JSON",
+                cls=BadResponseError,
+            )
+            if policy.retry_bad_body:
+                raise Retry(err, cause=f"bad body ({type(exc).__name__})") from exc
+            raise err from exc
+
+
+class SyncSender(Sender):
+    """Sends one request of the sync client: attempts, rate limit slot, retries."""
+
+    _http: httpx.Client
+    limiter: RateLimiter
+
+    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        # httpcore reports when the request headers hit the wire: pace on that moment
+        if event.endswith("send_request_headers.started"):
+            self.limiter.state.on_wire()
+
+    def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
+        url = safe_url(request.url)
+        state = self.limiter.state
+        base_timeout = dict(request.extensions.get("timeout") or {})
+        kw: dict[str, Any] = {"auth": None} if anonymous else {}
+
+        def once(deadline: float) -> T:
+            # per attempt: the attempt may not outlast the budget, and a rate learnt
+            # since the first attempt paces this one on its wire time too
+            request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
+            if state.rate is not None or state.configured is not None:
+                request.extensions["trace"] = self._trace
+            with self.limiter.slot() as slot:
+                try:
+                    response = self._http.send(request, stream=True, **kw)
+                except httpx.TransportError as exc:
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
+                    ) from exc
+                try:
+                    response.read()
+                except httpx.TransportError as exc:
+                    response.close()
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
+                    ) from exc
+                except httpx.DecodingError as exc:
+                    response.close()
+                    raise decode_failure(response, self.vendor, exc) from exc
+
+            def throttled(retry_after: float | None) -> None:
+                self.limiter.throttled(slot.ticket, retry_after)
+
+            return self._check(response, parse, throttled)
+
+        return self._retrier.run(once, method=request.method, url=url)
+
+
+class AsyncSender(Sender):
+    """Sends one request of the async client: attempts, rate limit slot, retries."""
+
+    _http: httpx.AsyncClient
+    limiter: AsyncRateLimiter
+
+    async def _atrace(self, event: str, info: Mapping[str, Any]) -> None:
+        # httpcore reports when the request headers hit the wire: pace on that moment
+        if event.endswith("send_request_headers.started"):
+            self.limiter.state.on_wire()
+
+    async def _send(
+        self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
+    ) -> T:
+        url = safe_url(request.url)
+        state = self.limiter.state
+        base_timeout = dict(request.extensions.get("timeout") or {})
+        kw: dict[str, Any] = {"auth": None} if anonymous else {}
+
+        async def once(deadline: float) -> T:
+            # per attempt: the attempt may not outlast the budget, and a rate learnt
+            # since the first attempt paces this one on its wire time too
+            request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
+            if state.rate is not None or state.configured is not None:
+                request.extensions["trace"] = self._atrace
+            async with self.limiter.slot() as slot:
+                try:
+                    response = await self._http.send(request, stream=True, **kw)
+                except httpx.TransportError as exc:
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
+                    ) from exc
+                try:
+                    await response.aread()
+                except httpx.TransportError as exc:
+                    await response.aclose()
+                    raise transport_failure(
+                        exc, vendor=self.vendor, method=request.method, url=url
+                    ) from exc
+                except httpx.DecodingError as exc:
+                    await response.aclose()
+                    raise decode_failure(response, self.vendor, exc) from exc
+
+            def throttled(retry_after: float | None) -> None:
+                self.limiter.throttled(slot.ticket, retry_after)
+
+            return self._check(response, parse, throttled)
+
+        return await self._retrier.arun(once, method=request.method, url=url)
