@@ -39,12 +39,19 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     from vendorgate.testing._demo import run_demo
 
+    steps = []
     airflow = args.airflow
-    if airflow is None:
+    if airflow is not False:
         import importlib.util
 
-        from vendorgate.airflow._demo import example_dags_folder
+        from vendorgate.airflow._demo import airflow_demo_step, example_dags_folder
 
-        airflow = importlib.util.find_spec("airflow") is not None and bool(example_dags_folder())
-    run_demo(pages=args.pages, page_size=args.page_size, airflow=airflow)
+        available = importlib.util.find_spec("airflow") is not None and bool(example_dags_folder())
+        if airflow and not available:
+            raise ConfigurationError(
+                "needs the 'airflow' extra and a clone's dags_examples/", field="--airflow"
+            )
+        if available:
+            steps.append(airflow_demo_step)
+    run_demo(pages=args.pages, page_size=args.page_size, steps=steps)
     return 0
