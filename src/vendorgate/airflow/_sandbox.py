@@ -23,14 +23,15 @@ KV_PREFIX = "vendorgate/airflow"
 def store_sandbox_secrets(
     bao: OpenBaoServer, sandbox: VendorSandbox, *, kv_prefix: str = KV_PREFIX
 ) -> None:
-    """Write every sandbox vendor's demo secrets (and the demo PEM key) to OpenBao."""
+    """Write every preset's demo secrets (and the demo PEM key) to OpenBao, by preset name."""
     client = bao.client()
     cfg = sandbox.config()
-    for vendor, entry in cfg["vendors"].items():
+    for preset, entry in cfg["presets"].items():
         data = {k: entry[k] for k in ("client_secret", "username", "password") if entry.get(k)}
-        client.secrets.kv.v2.create_or_update_secret(
-            path=f"{kv_prefix}/{vendor}", secret=data, mount_point="secret"
-        )
+        if data:
+            client.secrets.kv.v2.create_or_update_secret(
+                path=f"{kv_prefix}/{preset}", secret=data, mount_point="secret"
+            )
     client.secrets.kv.v2.create_or_update_secret(
         path=f"{kv_prefix}/private-keys",
         secret={"demo_jwt_client": cfg["demo_private_key_pem"]},
@@ -59,8 +60,7 @@ def sandbox_connection(
         kv_prefix: Where the secrets are in KV v2 (see :func:`store_sandbox_secrets`).
     """
     creds = sandbox.demo_credentials(preset)
-    vendor = creds["token_url"].rstrip("/").split("/")[3]
-    ref = f"vault:secret/{kv_prefix}/{vendor}"
+    ref = f"vault:secret/{kv_prefix}/{preset}"
     extra: dict[str, Any] = {"preset": preset, "auth_url": creds["token_url"]}
     login = creds["client_id"]
     if preset == "oauth2-private-key-jwt":
