@@ -17,7 +17,13 @@ and *how long*:
   ends sooner: a token fetched inside an API call counts against the call's budget);
 - **one log line per retry**, WARNING, on the caller's logger:
   ``"<vendor>: <what> <url>: <cause>, retry <n> of <N> in <wait> s"``;
-- **one testing switch**, :func:`retry_testing` (also ``vendorgate.http.retry_testing``).
+- **one testing switch**, :func:`retry_testing` (also ``vendorgate.http.retry_testing``);
+- **one reading of a reply body**, :func:`read_body` / :func:`aread_body`: streamed, with
+  a size cap and a total deadline per attempt (a reply that trickles in ends in a typed
+  error about the deadline after the attempt started, not after one read timeout per
+  byte);
+- **one classification of TLS failures**, :func:`tls_problem`: a certificate or hostname
+  that does not verify is named as such and never retried (token endpoint, API, Vault).
 
 The loop is a plain ``while`` with ``time.sleep`` / ``asyncio.sleep`` (injectable): no
 retry library, no process-wide hooks, nothing logged but the line above.
@@ -36,6 +42,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vendorgate import _validate as check
+from vendorgate import events
 from vendorgate._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -45,24 +52,36 @@ if TYPE_CHECKING:
     from vendorgate._errors import ReplyDetails
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_RETRY_METHODS",
     "DEFAULT_RETRY_STATUSES",
+    "BodyDeadline",
+    "BodyTooLarge",
     "Retrier",
     "Retry",
     "RetryPolicy",
+    "aread_body",
     "attempt_timeout",
     "current_deadline",
     "give_up",
     "parse_retry_after",
+    "read_body",
     "retry_testing",
     "retry_testing_active",
     "testing_attempts",
+    "tls_advice",
+    "tls_problem",
 ]
 
 T = TypeVar("T")
 
-#: Statuses retried by default: rate limited, bad gateway, unavailable, gateway timeout.
-DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
+#: Statuses retried by default: rate limited, internal server error, bad gateway,
+#: unavailable, gateway timeout. A 500 is as often a passing fault of the vendor's server
+#: as a 502-504; only idempotent methods are retried (:data:`DEFAULT_RETRY_METHODS`), so a
+#: retried 500 never repeats a side effect.
+DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+#: Default cap on an API reply body held in memory: 64 MiB (``RetryPolicy.max_body_bytes``).
+DEFAULT_MAX_BODY_BYTES: int = 64 * 1024 * 1024
 #: Methods retried by default: the idempotent ones (RFC 9110 section 9.2.2).
 DEFAULT_RETRY_METHODS: frozenset[str] = frozenset(
     {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
@@ -125,8 +144,9 @@ class RetryPolicy:
     whose wait would end past ``timeout_s`` (counted from the first attempt) is not
     made: the typed error is raised at once instead. The budget also covers the attempts
     themselves: each attempt's connect/read/write/pool timeouts are capped at the time
-    left, so the typed error arrives within about ``timeout_s``. A token fetched during
-    the call counts against the same budget.
+    left, and the body is read against the deadline (a reply that trickles in a byte at a
+    time is cut off), so the typed error arrives within about ``timeout_s`` (at most one
+    read gap later). A token fetched during the call counts against the same budget.
 
     Attributes:
         attempts: Total attempts including the first (``1`` disables retries).
@@ -139,6 +159,9 @@ class RetryPolicy:
             Connection failures that happen before the request is sent are retried for
             every method.
         retry_bad_body: Whether an unparseable body (truncated JSON) is retried.
+        max_body_bytes: The largest reply body read into memory (decoded), 64 MiB by
+            default; a larger one is a :class:`~vendorgate.BadResponseError` naming this
+            setting, raised as soon as the cap is passed (the rest is never read).
     """
 
     attempts: int = 5
@@ -149,9 +172,11 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
     retry_methods: frozenset[str] = field(default=DEFAULT_RETRY_METHODS)
     retry_bad_body: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def __post_init__(self) -> None:
         check.integer(self.attempts, "attempts")
+        check.integer(self.max_body_bytes, "max_body_bytes")
         for name in ("timeout_s", "wait_initial_s", "wait_max_s"):
             check.seconds(getattr(self, name), name)
         check.seconds(self.wait_jitter_s, "wait_jitter_s", allow_zero=True)
@@ -299,6 +324,18 @@ def current_deadline() -> float | None:
     return _deadline.get()
 
 
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
 class Retrier:
     """Runs one call's attempts under a :class:`RetryPolicy` (sync and async).
 
@@ -307,9 +344,11 @@ class Retrier:
         vendor: Preset or dialect name, for the log line.
         logger: Where the one WARNING per retry goes (``vendorgate.http`` for API calls,
             ``vendorgate.tokens`` for token requests).
-        clock: Monotonic clock (tests inject one).
-        sleep: Blocking sleep (tests inject one).
-        asleep: Async sleep (tests inject one).
+        clock: Monotonic clock (tests inject one; default: ``time.monotonic``, looked up
+            at each call so a patched ``time`` module is honoured).
+        sleep: Blocking sleep (tests inject one; default: ``time.sleep``, looked up
+            at each call).
+        asleep: Async sleep (tests inject one; default: ``asyncio.sleep``).
     """
 
     def __init__(
@@ -318,16 +357,16 @@ class Retrier:
         *,
         vendor: str,
         logger: logging.Logger,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        asleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.policy = policy
         self.vendor = vendor
         self.logger = logger
-        self._clock = clock
-        self._sleep = sleep
-        self._asleep = asleep
+        self._clock = clock or _monotonic
+        self._sleep = sleep or _sleep
+        self._asleep = asleep or _asleep
 
     def _deadline(self) -> tuple[float, float]:
         """``(started, deadline)``: the policy's budget, or the enclosing call's if sooner."""
@@ -350,6 +389,8 @@ class Retrier:
         """After failed attempt ``num``: the seconds to sleep, or the error to raise."""
         p = self.policy
         now = self._clock()
+        if events.listening() and failure.error.status == 429:
+            events.emit(events.RateLimited(self.vendor, url, failure.retry_after_s))
         allowed = failure.always or method.upper() in p.retry_methods
         if not allowed or num >= testing_attempts(p.attempts):
             return give_up(failure.error, num, now - started)
@@ -367,6 +408,8 @@ class Retrier:
             testing_attempts(p.attempts) - 1,
             wait,
         )
+        if events.listening():
+            events.emit(events.Retried(self.vendor, what, url, failure.cause, num, wait))
         return float(sleep)
 
     def run(
@@ -445,6 +488,153 @@ class Retrier:
                 num += 1
         finally:
             _deadline.reset(reset)
+
+
+# -- reading a reply ------------------------------------------------------------------------
+
+
+class BodyTooLarge(Exception):
+    """Internal signal: a reply body passed its size cap (each side raises its typed error).
+
+    Attributes:
+        limit: The cap, in bytes.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body larger than {limit} bytes")
+        self.limit = limit
+
+
+class BodyDeadline(Exception):
+    """Internal signal: a reply body did not arrive in full before the attempt's deadline."""
+
+
+def _body_check(size: int, limit: int | None, deadline: float | None, now: float) -> None:
+    if limit is not None and size > limit:
+        raise BodyTooLarge(limit)
+    if deadline is not None and now > deadline:
+        raise BodyDeadline("reply not complete by the deadline")
+
+
+def _declared_over(headers: Any, limit: int | None) -> bool:
+    """Whether an uncompressed reply's ``Content-Length`` already says it is over ``limit``."""
+    length = str(headers.get("content-length", ""))
+    return (
+        limit is not None
+        and length.isdigit()
+        and int(length) > limit
+        and not headers.get("content-encoding")
+    )
+
+
+def read_body(
+    response: Any,
+    *,
+    deadline: float | None,
+    limit: int | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> bytes:
+    """Read a streamed httpx reply's (decoded) body under a size cap and a deadline.
+
+    Each chunk's wait is bounded by the attempt's read timeout (capped at the time left
+    by :func:`attempt_timeout`); after each chunk the total size and the deadline are
+    checked, so a reply that trickles in ends at most one read gap past ``deadline`` and
+    no more than ``limit`` bytes are ever held. The body is then available as
+    ``response.content`` / ``.text`` / ``.json()`` as after ``response.read()``.
+
+    Raises:
+        BodyTooLarge: More than ``limit`` bytes.
+        BodyDeadline: The body did not arrive in full by ``deadline``.
+        httpx.TransportError / httpx.DecodingError: as ``response.read()``.
+    """
+    if _declared_over(response.headers, limit):
+        response.close()
+        raise BodyTooLarge(limit or 0)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            _body_check(size, limit, deadline, clock())
+            parts.append(chunk)
+    finally:
+        response.close()
+    response._content = b"".join(parts)  # what httpx's own read() sets
+    return response._content  # type: ignore[no-any-return]
+
+
+async def aread_body(
+    response: Any,
+    *,
+    deadline: float | None,
+    limit: int | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> bytes:
+    """Async :func:`read_body`."""
+    if _declared_over(response.headers, limit):
+        await response.aclose()
+        raise BodyTooLarge(limit or 0)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            _body_check(size, limit, deadline, clock())
+            parts.append(chunk)
+    finally:
+        await response.aclose()
+    response._content = b"".join(parts)
+    return response._content  # type: ignore[no-any-return]
+
+
+def tls_problem(exc: BaseException) -> str | None:
+    """What went wrong if ``exc`` (or what caused it) is a TLS verification failure.
+
+    Returns ``"certificate"`` (the server's certificate does not verify against the
+    trusted CAs: self-signed, private CA, expired), ``"hostname"`` (the certificate is
+    for another host), ``"tls"`` (another TLS handshake failure), or ``None`` when the
+    failure is not about TLS. Works on httpx and requests exceptions (their causes are
+    walked).
+    """
+    import ssl
+
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    found: str | None = None
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        text = str(current)
+        if isinstance(current, ssl.SSLCertVerificationError) or (
+            "CERTIFICATE_VERIFY_FAILED" in text
+        ):
+            message = (getattr(current, "verify_message", "") or text).lower()
+            return (
+                "hostname"
+                if "hostname" in message or "ip address mismatch" in message
+                else ("certificate")
+            )
+        if isinstance(current, ssl.SSLError) or "SSLError" in type(current).__name__:
+            found = "tls"
+        stack.append(current.__cause__)
+        stack.append(current.__context__)
+        stack.extend(a for a in current.args if isinstance(a, BaseException))
+    return found
+
+
+def tls_advice(problem: str) -> str:
+    """The words of a TLS failure's error: what failed and what to set."""
+    what = {
+        "certificate": "the server's TLS certificate did not verify (self-signed, private "
+        "CA or expired)",
+        "hostname": "the server's TLS certificate is for another host name (hostname mismatch)",
+    }.get(problem, "the TLS handshake failed")
+    return (
+        f"{what}; not retried: trust its CA with verify= (a CA bundle path) or "
+        "REQUESTS_CA_BUNDLE, or use the host name the certificate names"
+    )
 
 
 def attempt_timeout(

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
+from vendorgate import _validate as check
 from vendorgate._errors import ConfigurationError
 from vendorgate._mapping import prefixed
 from vendorgate.tokens._config import TokenConfig
@@ -188,9 +189,13 @@ class VendorConnection:
             shared_cache(cache)
         self._check_http_settings()
         object.__setattr__(self, "headers", _check_headers(self.headers))
-        timeout = self.timeout_s
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError("must be a positive number of seconds", field="timeout_s")
+        check.number(
+            self.timeout_s,
+            "timeout_s",
+            minimum=0.0,
+            min_inclusive=False,
+            message="must be a positive number of seconds (finite: not NaN or infinity)",
+        )
 
     def _check_http_settings(self) -> None:
         # Imported here: the http package is only loaded when a spec uses these settings.

@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "_suggest": 0,
     "_units": 0,
     "_validate": 0,
+    "events": 0,
     "dialects": 1,
     "secrets": 1,
     "signing": 1,

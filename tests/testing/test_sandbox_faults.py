@@ -185,7 +185,8 @@ def test_reset_clears_faults_and_counters(sandbox, http):
 def test_reset_lifts_revocations(sandbox, http):
     """reset() lifts revocations: a revoked token works again afterwards."""
     token = http.post(sandbox.token_url("lonewolf"), json=LONEWOLF).json()["access_token"]
-    sandbox.revoke_token(token)
-    sandbox.reset()
     url = sandbox.api_url("lonewolf") + "/items"
+    sandbox.revoke_token(token)
+    assert http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    sandbox.reset()
     assert http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -17,6 +17,17 @@ token with one WARNING and tries again after ``timing.refresh_retry_s`` (jittere
 on every call. While the fetcher holds a lock that ``renews``, a heartbeat thread renews
 it every ``timing.lock_ttl_s / 3``. After ``fork()`` the child gets fresh in-process locks.
 
+Clocks: expiry is judged on this process's clock by
+:meth:`Token.expires_at_for <vendorgate.tokens.Token.expires_at_for>`. A token carrying the
+vendor's issue time and stated lifetime (``vendor_issued_at``, ``expires_in_s``; the
+:class:`~vendorgate.tokens.TokenProvider` stamps them from the JWT's ``iat``) expires at
+``vendor_issued_at + expires_in_s + offset``, where ``offset`` is how far this process's
+clock is ahead of the vendor's, learned from the last token this cache fetched itself for
+the key. Before this process has fetched, the earlier of the fetching worker's expiry and
+the vendor-clock expiry counts, so a worker whose clock is minutes ahead does not make
+correct workers keep tokens the vendor considers expired. Limit: opaque tokens (no
+``iat``) are judged by the fetching worker's clock, as before.
+
 Invalidation and stores without atomic delete: a store whose ``atomic_delete`` is
 ``False`` could delete a token that another worker stored between its compare and its
 delete. The cache therefore calls such a store's ``delete_if`` only while it holds the
@@ -39,6 +50,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vendorgate import events
 from vendorgate._errors import CacheError, ConfigurationError
 from vendorgate._secret import redact_text
 from vendorgate.cache._base import RefreshLock, TokenStore
@@ -175,6 +187,9 @@ class TokenCache:
         # Fingerprint of the last token refused per key that may still sit in a store
         # (it could not be deleted safely): read from the store, it counts as a miss.
         self._refused: dict[str, str] = {}
+        # How far this process's clock is ahead of the vendor's, per key, learned from
+        # the tokens this cache fetched itself.
+        self._offsets: dict[str, float] = {}
         self._thread_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._async_locks: weakref.WeakKeyDictionary[
@@ -223,6 +238,8 @@ class TokenCache:
         entry = self._memory.get(key)
         now = self._clock()
         if entry is not None and now < entry.refresh_at:
+            if events.listening():
+                events.emit(events.CacheHit(key, "memory"))
             return entry.token
         lock = self._thread_lock(key)
         if entry is not None and now < entry.usable_until:
@@ -257,6 +274,8 @@ class TokenCache:
         entry = self._memory.get(key)
         now = self._clock()
         if entry is not None and now < entry.refresh_at:
+            if events.listening():
+                events.emit(events.CacheHit(key, "memory"))
             return entry.token
         alock = self._async_lock(key)
         if entry is not None and now < entry.usable_until and alock.locked():
@@ -407,6 +426,8 @@ class TokenCache:
     def _fetch_and_store(
         self, key: str, fetch: Callable[[Token | None], Token], previous: Token | None
     ) -> Token:
+        if events.listening():
+            events.emit(events.CacheMiss(key))
         try:
             token = fetch(previous)
         except Exception as exc:
@@ -414,8 +435,25 @@ class TokenCache:
             if current is None:
                 raise
             return current
-        self._store(key, token)
-        return token
+        self._fetched(key, token)
+        return self._store(key, token)
+
+    def _fetched(self, key: str, token: Token) -> None:
+        """A fetch succeeded: learn this process's clock offset to the vendor, and tell."""
+        offset = token.clock_offset_s
+        if offset is not None:
+            with self._state_guard:
+                self._offsets[key] = offset
+        if events.listening():
+            events.emit(events.TokenFetched(key, token.fingerprint, token.lifetime_s))
+
+    def _localise(self, key: str, token: Token) -> Token:
+        """``token`` with ``expires_at``/``issued_at`` on this process's clock."""
+        expires_at = token.expires_at_for(self._offsets.get(key))
+        if expires_at == token.expires_at:
+            return token
+        shift = expires_at - token.expires_at
+        return dataclasses.replace(token, expires_at=expires_at, issued_at=token.issued_at + shift)
 
     def _serve_current_after_failure(self, key: str, exc: Exception) -> Token | None:
         """A refresh failed: keep serving the current token while it is usable.
@@ -443,11 +481,12 @@ class TokenCache:
         )
         return entry.token
 
-    def _store(self, key: str, token: Token) -> None:
-        self._remember(key, token)
+    def _store(self, key: str, token: Token) -> Token:
+        """Keep a fetched token in memory and the store; the token as served here."""
+        served = self._remember(key, token).token
         store = self._usable_store()
         if store is None:
-            return
+            return served
         shared = token
         if not self.store_refresh_tokens and (token.refresh_token or token.id_token):
             shared = dataclasses.replace(token, refresh_token=None, id_token=None)
@@ -457,15 +496,17 @@ class TokenCache:
             self._mark_down(exc)
         else:
             self._mark_up()  # a write succeeded
+        return served
 
     def _remember(self, key: str, token: Token) -> _Entry:
-        entry = self._entry(token)
+        entry = self._entry(key, token)
         with self._state_guard:
             self._memory[key] = entry
-            self._previous[key] = token
+            self._previous[key] = entry.token
         return entry
 
-    def _entry(self, token: Token) -> _Entry:
+    def _entry(self, key: str, token: Token) -> _Entry:
+        token = self._localise(key, token)
         return _Entry(
             token, self.policy.refresh_at(token, self._rng), self.policy.usable_until(token)
         )
@@ -484,7 +525,8 @@ class TokenCache:
         # lock or write would otherwise log "unavailable" and "back" alternately.
         if token is None or token.fingerprint == self._refused.get(key):
             return None
-        entry = self._entry(token)
+        entry = self._entry(key, token)
+        token = entry.token
         with self._state_guard:
             current = self._memory.get(key)
             if current is not None and current.token.fingerprint == token.fingerprint:
@@ -498,6 +540,8 @@ class TokenCache:
                 # Also when due: it is then served while usable if a refresh fails.
                 self._memory[key] = entry
         if self._clock() < entry.refresh_at:
+            if events.listening():
+                events.emit(events.CacheHit(key, "store"))
             return entry
         return None
 
@@ -574,6 +618,8 @@ class TokenCache:
     async def _afetch_and_store(
         self, key: str, afetch: Callable[[Token | None], Awaitable[Token]]
     ) -> Token:
+        if events.listening():
+            events.emit(events.CacheMiss(key))
         try:
             token = await afetch(self._previous.get(key))
         except Exception as exc:
@@ -581,11 +627,10 @@ class TokenCache:
             if current is None:
                 raise
             return current
+        self._fetched(key, token)
         if self._usable_store() is None:
-            self._remember(key, token)
-        else:
-            await asyncio.to_thread(self._store, key, token)
-        return token
+            return self._remember(key, token).token
+        return await asyncio.to_thread(self._store, key, token)
 
     def _async_lock(self, key: str) -> asyncio.Lock:
         loop = asyncio.get_running_loop()

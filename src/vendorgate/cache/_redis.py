@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import CacheError, ConfigurationError
+from vendorgate._token import MAX_TOKEN_LIFETIME_S
 from vendorgate.cache._base import CacheBackend, RefreshLock, TokenStore
 from vendorgate.cache._codec import decode_entry, encode_entry, storage_name
 
@@ -160,8 +161,16 @@ class RedisStore(_RedisConnection, TokenStore):
         return token
 
     def set(self, key: str, token: Token) -> None:
-        """Store the entry with a ``PX`` expiry equal to the token's remaining life."""
-        remaining_ms = int(token.remaining_s(self._clock()) * 1000)
+        """Store the entry with a ``PX`` expiry equal to the token's remaining life.
+
+        The expiry is clamped to :data:`~vendorgate.tokens.MAX_TOKEN_LIFETIME_S` (a token
+        claiming more, or an infinite life, still expires in Redis); a token whose
+        expiry is not a number (NaN) is not stored.
+        """
+        remaining = token.remaining_s(self._clock())
+        if not remaining > 0:  # expired, or NaN
+            return
+        remaining_ms = int(min(remaining, MAX_TOKEN_LIFETIME_S) * 1000)
         if remaining_ms <= 0:
             return
         self._call(

@@ -17,6 +17,11 @@ _LAZY: dict[str, str] = {
     "DEFAULT_TIMEOUT": "vendorgate.http._send",
     "PullResult": "vendorgate.http._pull",
     "VendorClient": "vendorgate.http._client",
+    "FileStateStore": "vendorgate.http._incremental",
+    "Incremental": "vendorgate.http._incremental",
+    "StateStore": "vendorgate.http._incremental",
+    "LimitHeaders": "vendorgate.http._ratelimit",
+    "parse_limit_headers": "vendorgate.http._ratelimit",
     "Checkpoint": "vendorgate.http._output",
     "Output": "vendorgate.http._output",
     "OutputWriter": "vendorgate.http._output",
@@ -45,6 +50,9 @@ __all__ = [
     "Checkpoint",
     "CursorInBody",
     "Custom",
+    "FileStateStore",
+    "Incremental",
+    "LimitHeaders",
     "LinkHeader",
     "NextUrlInBody",
     "OffsetLimit",
@@ -58,10 +66,12 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "RetryPolicy",
+    "StateStore",
     "VendorAuth",
     "VendorClient",
     "VendorRequestsAuth",
     "paginator_from_mapping",
+    "parse_limit_headers",
     "parse_retry_after",
     "retry_testing",
 ]
@@ -70,6 +80,7 @@ if TYPE_CHECKING:
     from vendorgate._retry import RetryPolicy, parse_retry_after, retry_testing
     from vendorgate.http._auth import VendorAuth
     from vendorgate.http._client import AsyncVendorClient, VendorClient
+    from vendorgate.http._incremental import FileStateStore, Incremental, StateStore
     from vendorgate.http._output import Checkpoint, Output, OutputWriter
     from vendorgate.http._pagination import (
         CursorInBody,
@@ -84,7 +95,13 @@ if TYPE_CHECKING:
         paginator_from_mapping,
     )
     from vendorgate.http._pull import PullResult
-    from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
+    from vendorgate.http._ratelimit import (
+        AsyncRateLimiter,
+        LimitHeaders,
+        RateLimit,
+        RateLimiter,
+        parse_limit_headers,
+    )
     from vendorgate.http._requests_auth import VendorRequestsAuth
     from vendorgate.http._send import DEFAULT_TIMEOUT
 

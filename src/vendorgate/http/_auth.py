@@ -46,16 +46,22 @@ class VendorAuth(httpx.Auth):
 
     def __init__(self, source: TokenSource) -> None:
         self.source = source
+        self._loopback: set[str] = set()  # plain-http hosts that passed: loopback only
 
     def _attach(self, request: httpx.Request, token: Token) -> None:
-        from vendorgate._url import check_transport
+        url = request.url
+        # https always passes the plain-HTTP check; so does a loopback host (checked once)
+        if url.scheme != "https" and url.host not in self._loopback:
+            from vendorgate._url import check_transport, is_loopback_host
 
-        config = getattr(self.source, "config", None)
-        check_transport(
-            str(request.url),
-            field="url",
-            allow_insecure_http=bool(getattr(config, "allow_insecure_http", False)),
-        )
+            config = getattr(self.source, "config", None)
+            check_transport(
+                str(url),
+                field="url",
+                allow_insecure_http=bool(getattr(config, "allow_insecure_http", False)),
+            )
+            if url.scheme == "http" and is_loopback_host(url.host):
+                self._loopback.add(url.host)
         request.headers["Authorization"] = f"Bearer {token.access_token}"
 
     def _refused(self, response: httpx.Response, token: Token) -> Exception:

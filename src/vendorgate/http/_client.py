@@ -7,14 +7,16 @@ walk in :mod:`vendorgate.http._walk`, concurrent fetching of planned pages in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from vendorgate import _validate as check
+from vendorgate import events
 from vendorgate.http._concurrent import concurrent_pages
 from vendorgate.http._pagination import Page, PageRequest, Paginator
-from vendorgate.http._pull import PullResult, apull, open_writer, pull
+from vendorgate.http._pull import PullResult, apull, begin_incremental, open_writer, pull
 from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
 from vendorgate.http._send import (
     DEFAULT_TIMEOUT,
@@ -39,8 +41,12 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from vendorgate._retry import RetryPolicy
+    from vendorgate.http._incremental import Incremental
     from vendorgate.http._output import Output
+    from vendorgate.http._send import _Parse
     from vendorgate.tokens import TokenSource
+
+T = TypeVar("T")
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncVendorClient", "PullResult", "VendorClient"]
 
@@ -66,6 +72,9 @@ class VendorClient(SyncSender, PageWalker):
         limits: httpx connection pool limits.
         transport: Custom httpx transport (tests).
         verify: TLS verification (``True``, a CA bundle path, or an ``ssl.SSLContext``).
+        on_event: Called with each :mod:`vendorgate.events` event of this client's calls
+            (token fetched, cache hit/miss, retry, rate-limited, page written, pull
+            finished); an exception it raises is logged once and never breaks a call.
 
     Example:
         >>> with VendorClient(provider, base_url="https://api.example.com") as client:
@@ -87,10 +96,12 @@ class VendorClient(SyncSender, PageWalker):
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
         verify: Any = True,
+        on_event: events.EventCallback | None = None,
     ) -> None:
         super().__init__(
             source, base_url=base_url, vendor=vendor, retry=retry, rate_limit=rate_limit
         )
+        self.on_event = _callback(on_event)
         self.limiter = RateLimiter(self.rate_limit)
         self._http = httpx.Client(
             **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport)
@@ -118,6 +129,10 @@ class VendorClient(SyncSender, PageWalker):
 
     def _absolute(self, url: str) -> httpx.URL:
         return self._http.build_request("GET", url).url
+
+    def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
+        with events.listen(self.on_event):
+            return super()._send(request, parse, anonymous=anonymous)
 
     def request(
         self,
@@ -210,6 +225,7 @@ class VendorClient(SyncSender, PageWalker):
         *,
         output: Output | str | os.PathLike[str],
         params: Mapping[str, Any] | None = None,
+        incremental: Incremental | None = None,
     ) -> PullResult:
         """Write every record to ``output`` (JSON Lines), resuming from its checkpoint.
 
@@ -217,9 +233,20 @@ class VendorClient(SyncSender, PageWalker):
         checkpoint records the position reached. Rerun the same call after a failure:
         it continues where the last checkpoint left off, with no duplicate and no gap.
         On success the final file appears atomically and the checkpoint is removed.
+
+        With ``incremental`` only the records after the last successful run's
+        high-water mark are asked for; the new mark is stored once the output is
+        committed (see :class:`~vendorgate.http.Incremental`).
         """
+        run, params = begin_incremental(incremental, output, params)
         writer = open_writer(paginator, url, params, output, self._absolute)
-        return pull(writer, lambda start: self.iter_pages(url, paginator, start=start))
+        with events.listen(self.on_event):
+            return pull(
+                writer,
+                lambda start: self.iter_pages(url, paginator, start=start),
+                run,
+                vendor=self.vendor,
+            )
 
 
 class AsyncVendorClient(AsyncSender, PageWalker):
@@ -245,10 +272,12 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: Any = True,
+        on_event: events.EventCallback | None = None,
     ) -> None:
         super().__init__(
             source, base_url=base_url, vendor=vendor, retry=retry, rate_limit=rate_limit
         )
+        self.on_event = _callback(on_event)
         check.integer(concurrency, "concurrency")
         self.concurrency = concurrency
         self.limiter = AsyncRateLimiter(self.rate_limit)
@@ -278,6 +307,12 @@ class AsyncVendorClient(AsyncSender, PageWalker):
 
     def _absolute(self, url: str) -> httpx.URL:
         return self._http.build_request("GET", url).url
+
+    async def _send(
+        self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
+    ) -> T:
+        with events.listen(self.on_event):
+            return await super()._send(request, parse, anonymous=anonymous)
 
     async def request(
         self,
@@ -395,10 +430,31 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         output: Output | str | os.PathLike[str],
         params: Mapping[str, Any] | None = None,
         concurrency: int | None = None,
+        incremental: Incremental | None = None,
     ) -> PullResult:
         """Async :meth:`VendorClient.pull` (pages fetched concurrently when possible)."""
+        run = None
+        if incremental is not None:  # the store may be remote: read it off the loop
+            run, params = await asyncio.to_thread(begin_incremental, incremental, output, params)
         writer = open_writer(paginator, url, params, output, self._absolute)
-        return await apull(
-            writer,
-            lambda start: self.iter_pages(url, paginator, start=start, concurrency=concurrency),
+        with events.listen(self.on_event):
+            return await apull(
+                writer,
+                lambda start: self.iter_pages(url, paginator, start=start, concurrency=concurrency),
+                run,
+                vendor=self.vendor,
+            )
+
+
+def _callback(on_event: object) -> events.EventCallback | None:
+    """``on_event`` checked: ``None`` or a callable (ConfigurationError otherwise)."""
+    if on_event is None:
+        return None
+    if not callable(on_event):
+        from vendorgate._errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"must be a callable taking one event, got {type(on_event).__name__}",
+            field="on_event",
         )
+    return on_event

@@ -21,6 +21,8 @@ from vendorgate._retry import (
     retry_testing,
     retry_testing_active,
     testing_attempts,
+    tls_advice,
+    tls_problem,
 )
 
 if TYPE_CHECKING:
@@ -45,11 +47,24 @@ __all__ = [
 RetryableFailure = Retry
 
 
-def transport_failure(exc: httpx.TransportError, *, vendor: str, method: str, url: str) -> Retry:
-    """Wrap an httpx transport error (connection, timeout, protocol) for the retry loop."""
+def transport_failure(
+    exc: httpx.TransportError, *, vendor: str, method: str, url: str
+) -> Retry | APITransportError:
+    """Wrap an httpx transport error (connection, timeout, protocol) for the retry loop.
+
+    A TLS verification failure (certificate, hostname) is final: the typed error itself,
+    never retried.
+    """
     import httpx
 
     name = type(exc).__name__
+    problem = tls_problem(exc)
+    if problem is not None:
+        tls = APITransportError(
+            f"{vendor}: {method} {url} failed: {tls_advice(problem)}", vendor=vendor, url=url
+        )
+        tls.__cause__ = exc
+        return tls
     err = APITransportError(
         f"{vendor}: {method} {url} failed: {name} (check the network and the timeouts)",
         vendor=vendor,

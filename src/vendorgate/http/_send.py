@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from vendorgate._errors import APIError, BadResponseError, ConfigurationError
+from vendorgate._errors import APIError, APITransportError, BadResponseError, ConfigurationError
 from vendorgate._retry import (
+    BodyDeadline,
+    BodyTooLarge,
     Retrier,
     Retry,
     RetryPolicy,
+    aread_body,
     attempt_timeout,
     parse_retry_after,
+    read_body,
     retry_testing_active,
 )
 from vendorgate.http._auth import VendorAuth
@@ -40,6 +44,7 @@ __all__ = [
     "httpx_options",
     "no_parse",
     "parse_json",
+    "request_url",
 ]
 
 logger = logging.getLogger("vendorgate.http")
@@ -58,6 +63,16 @@ def _h2_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def request_url(url: httpx.URL) -> str:
+    """:func:`safe_url` of an already parsed URL (no user info, query or fragment), cheaply:
+    it is computed for every request."""
+    try:
+        path = url.raw_path.split(b"?", 1)[0].decode("ascii")
+        return f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
+    except (UnicodeDecodeError, ValueError):  # pragma: no cover - httpx URLs are ASCII
+        return safe_url(url)
 
 
 def parse_json(response: httpx.Response) -> Any:
@@ -79,6 +94,34 @@ def decode_failure(response: httpx.Response, vendor: str, exc: Exception) -> Ret
         cls=BadResponseError,
     )
     return Retry(err, cause="DecodingError")
+
+
+def body_too_large(response: httpx.Response, vendor: str, limit: int) -> BadResponseError:
+    """A body over ``RetryPolicy.max_body_bytes``, as a final typed error (not retried)."""
+    err = api_error(
+        response,
+        vendor=vendor,
+        reason=(
+            f"body larger than {limit:,} bytes (RetryPolicy.max_body_bytes): raise "
+            "max_body_bytes, or ask for smaller pages"
+        ),
+        cls=BadResponseError,
+    )
+    assert isinstance(err, BadResponseError)
+    return err
+
+
+def body_deadline(
+    request: httpx.Request, vendor: str, url: str, timeout_s: float
+) -> APITransportError:
+    """A reply still arriving when the budget ended, as a final typed error."""
+    return APITransportError(
+        f"{vendor}: {request.method} {url} failed: the reply did not arrive in full within "
+        f"the request's budget (RetryPolicy.timeout_s={timeout_s:g} s): a slow or stalled "
+        "server; raise timeout_s or retry later",
+        vendor=vendor,
+        url=url,
+    )
 
 
 def httpx_options(
@@ -165,6 +208,15 @@ class Sender:
                 ),
                 cls=APIError,
             )
+        if status >= 500:
+            raise api_error(
+                response,
+                vendor=self.vendor,
+                reason=(
+                    f"the vendor's server failed (HTTP {status}): retry later or ask the "
+                    "vendor (add the status to RetryPolicy.retry_statuses to retry it)"
+                ),
+            )
         if status >= 400:
             reason = {
                 401: "credentials refused (check client id, secret and audience)",
@@ -174,11 +226,14 @@ class Sender:
             raise api_error(response, vendor=self.vendor, reason=reason)
         try:
             return parse(response)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError, OverflowError) as exc:
             err = api_error(
                 response,
                 vendor=self.vendor,
-                reason=f"unparseable body ({type(exc).__name__}): truncated or not JSON",
+                reason=(
+                    f"unparseable body ({type(exc).__name__}): truncated, not JSON, or "
+                    "nested or sized beyond what can be parsed"
+                ),
                 cls=BadResponseError,
             )
             if policy.retry_bad_body:
@@ -198,7 +253,7 @@ class SyncSender(Sender):
             self.limiter.state.on_wire()
 
     def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
-        url = safe_url(request.url)
+        url = request_url(request.url)
         state = self.limiter.state
         base_timeout = dict(request.extensions.get("timeout") or {})
         kw: dict[str, Any] = {"auth": None} if anonymous else {}
@@ -217,15 +272,20 @@ class SyncSender(Sender):
                         exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
                 try:
-                    response.read()
+                    read_body(response, deadline=deadline, limit=self.retry_policy.max_body_bytes)
                 except httpx.TransportError as exc:
-                    response.close()
                     raise transport_failure(
                         exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
                 except httpx.DecodingError as exc:
-                    response.close()
                     raise decode_failure(response, self.vendor, exc) from exc
+                except BodyTooLarge as exc:
+                    raise body_too_large(response, self.vendor, exc.limit) from None
+                except BodyDeadline:
+                    raise body_deadline(
+                        request, self.vendor, url, self.retry_policy.timeout_s
+                    ) from None
+            state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)
@@ -249,7 +309,7 @@ class AsyncSender(Sender):
     async def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
     ) -> T:
-        url = safe_url(request.url)
+        url = request_url(request.url)
         state = self.limiter.state
         base_timeout = dict(request.extensions.get("timeout") or {})
         kw: dict[str, Any] = {"auth": None} if anonymous else {}
@@ -268,15 +328,22 @@ class AsyncSender(Sender):
                         exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
                 try:
-                    await response.aread()
+                    await aread_body(
+                        response, deadline=deadline, limit=self.retry_policy.max_body_bytes
+                    )
                 except httpx.TransportError as exc:
-                    await response.aclose()
                     raise transport_failure(
                         exc, vendor=self.vendor, method=request.method, url=url
                     ) from exc
                 except httpx.DecodingError as exc:
-                    await response.aclose()
                     raise decode_failure(response, self.vendor, exc) from exc
+                except BodyTooLarge as exc:
+                    raise body_too_large(response, self.vendor, exc.limit) from None
+                except BodyDeadline:
+                    raise body_deadline(
+                        request, self.vendor, url, self.retry_policy.timeout_s
+                    ) from None
+            state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:
                 self.limiter.throttled(slot.ticket, retry_after)

@@ -44,9 +44,19 @@ class Walk:
         self.first_url = first_url
         self._seen: set[int] = set()
         self._order: deque[int] = deque()
+        # the key of the request last asked about: the next page's request, whose
+        # ``saw`` follows (one JSON pass per page, not two)
+        self._last: tuple[PageRequest | None, int] = (None, 0)
+
+    def _key(self, request: PageRequest) -> int:
+        last, key = self._last
+        if request is not last:
+            key = _page_key(request)
+            self._last = (request, key)
+        return key
 
     def saw(self, request: PageRequest) -> None:
-        key = _page_key(request)
+        key = self._key(request)
         if key in self._seen:
             return
         self._seen.add(key)
@@ -55,7 +65,7 @@ class Walk:
             self._seen.discard(self._order.popleft())
 
     def seen(self, request: PageRequest) -> bool:
-        return _page_key(request) in self._seen
+        return self._key(request) in self._seen
 
 
 class PageWalker:

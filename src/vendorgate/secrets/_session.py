@@ -19,6 +19,7 @@ from vendorgate._errors import (
     VaultTransportError,
     VaultUnavailableError,
 )
+from vendorgate._retry import tls_advice, tls_problem
 from vendorgate._secret import Secret, redact_text
 
 if TYPE_CHECKING:
@@ -91,9 +92,10 @@ def vault_error_from(
         return VaultUnavailableError(f"Vault failed during {action}{suffix}; retry later")
     if isinstance(exc, hv.VaultError):
         return VaultError(f"Vault rejected {action}{suffix}")
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.SSLError) or tls_problem(exc) is not None:
+        advice = tls_advice(tls_problem(exc) or "tls")
         return VaultTransportError(
-            f"TLS handshake with Vault failed during {action}; check VAULT_CACERT / verify",
+            f"TLS with Vault failed during {action}: {advice} (for Vault also VAULT_CACERT)",
             vendor="vault",
         )
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):

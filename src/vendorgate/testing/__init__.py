@@ -1,5 +1,6 @@
-"""Test helpers shipped with vendorgate: a vendor sandbox, a real OpenBao server and the
-contract suite of token stores and refresh locks (:mod:`vendorgate.testing.cache_contract`).
+"""Test helpers shipped with vendorgate: a vendor sandbox, a real OpenBao server, a
+secret-leak scanner (:mod:`vendorgate.testing.leaks`) and the contract suite of token
+stores and refresh locks (:mod:`vendorgate.testing.cache_contract`).
 
 Names are imported lazily, so ``import vendorgate.testing`` stays cheap (Airflow parses
 DAG files often).
@@ -13,12 +14,16 @@ from vendorgate._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from vendorgate.testing.cache_contract import LockContract, PairContract, StoreContract
+    from vendorgate.testing.leaks import Leak, LeakFound, LeakScanner
     from vendorgate.testing.openbao import OpenBaoServer
     from vendorgate.testing.sandbox import Counters, Faults, VendorSandbox
 
 __all__ = [
     "Counters",
     "Faults",
+    "Leak",
+    "LeakFound",
+    "LeakScanner",
     "LockContract",
     "OpenBaoServer",
     "PairContract",
@@ -30,6 +35,9 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "Counters": "vendorgate.testing.sandbox",
     "Faults": "vendorgate.testing.sandbox",
+    "Leak": "vendorgate.testing.leaks",
+    "LeakFound": "vendorgate.testing.leaks",
+    "LeakScanner": "vendorgate.testing.leaks",
     "LockContract": "vendorgate.testing.cache_contract",
     "PairContract": "vendorgate.testing.cache_contract",
     "StoreContract": "vendorgate.testing.cache_contract",

@@ -7,10 +7,13 @@ Public names:
     TokenFetcher: one token request on the wire (sync and async), no caching.
     TokenProvider: cached, shared tokens for one config (a ``TokenSource``).
     JwksValidator: access-token verification against a JWKS.
+    MAX_TOKEN_LIFETIME_S: the longest lifetime believed (366 days; longer is capped).
+    MAX_TOKEN_REPLY_BYTES: the largest token reply read (256 KiB).
 """
 
 from __future__ import annotations
 
+from vendorgate._token import MAX_TOKEN_LIFETIME_S, MAX_TOKEN_REPLY_BYTES
 from vendorgate.tokens._config import TokenConfig
 from vendorgate.tokens._fetcher import TokenFetcher
 from vendorgate.tokens._jwks import JwksValidator, clear_jwks_cache
@@ -26,6 +29,8 @@ from vendorgate.tokens._request import (
 from vendorgate.tokens._token import Token
 
 __all__ = [
+    "MAX_TOKEN_LIFETIME_S",
+    "MAX_TOKEN_REPLY_BYTES",
     "Credentials",
     "JwksValidator",
     "Token",

@@ -9,7 +9,20 @@ Connection errors, 429 and 5xx are retried by vendorgate's one retry engine
 backoff, ``Retry-After`` honoured up to 30 s, one WARNING per retry on the
 ``vendorgate.tokens`` logger (vendor, token URL without query, status or error class,
 attempt, wait); :func:`vendorgate.http.retry_testing` skips the waits. A fetch made during
-an API call (the client's token refresh) stays within that call's time budget. When the
+an API call (the client's token refresh) stays within that call's time budget. A
+truncated or empty reply is retried too (as the API client retries a bad body).
+
+Bounds: each attempt has a total deadline of ``TokenConfig.timeout_s`` (connecting,
+sending and reading the whole reply; within the retry budget), so a reply that trickles
+in ends in a :class:`~vendorgate.TokenTransportError` about ``timeout_s`` after the
+attempt started (not retried: the server is alive but too slow); a reply larger than
+:data:`~vendorgate.tokens.MAX_TOKEN_REPLY_BYTES` is a
+:class:`~vendorgate.TokenResponseError` (the rest is not read). A TLS failure
+(certificate, hostname) is a :class:`~vendorgate.TokenTransportError` naming it, not
+retried. A redirect is a :class:`~vendorgate.TokenRequestError` naming its safe target
+(redirects are not followed). The longest a fetch can take is the retry budget
+(``TOKEN_RETRY_POLICY.timeout_s``, 60 s) plus at most one read gap and JWKS validation:
+:class:`~vendorgate.cache.CacheTiming` ``lock_wait_s`` (100 s) is above that. When the
 retries run out, a :class:`~vendorgate.TokenRequestError` is raised (a
 :class:`~vendorgate.TokenTransportError` when the endpoint could not be reached). Other
 4xx, and a token URL httpx cannot use (a :class:`~vendorgate.ConfigurationError` on
@@ -30,11 +43,25 @@ from vendorgate._errors import (
     TokenResponseError,
     TokenTransportError,
 )
-from vendorgate._retry import Retrier, Retry, RetryPolicy, attempt_timeout, parse_retry_after
-from vendorgate._url import request_id, safe_url_or
+from vendorgate._retry import (
+    BodyDeadline,
+    BodyTooLarge,
+    Retrier,
+    Retry,
+    RetryPolicy,
+    aread_body,
+    attempt_timeout,
+    parse_retry_after,
+    read_body,
+    tls_advice,
+    tls_problem,
+)
+from vendorgate._token import MAX_TOKEN_REPLY_BYTES
+from vendorgate._url import request_id, safe_url, safe_url_or
 from vendorgate.tokens._request import (
     Credentials,
     TokenRequest,
+    TruncatedTokenReply,
     build_refresh_request,
     build_token_request,
     parse_token_reply,
@@ -52,7 +79,7 @@ if TYPE_CHECKING:
     from vendorgate.tokens._config import TokenConfig
     from vendorgate.tokens._jwks import JwksValidator
 
-__all__ = ["TOKEN_RETRY_POLICY", "TokenFetcher"]
+__all__ = ["JWKS_TIMEOUT_CAP_S", "TOKEN_RETRY_POLICY", "TokenFetcher"]
 
 logger = logging.getLogger("vendorgate.tokens")
 
@@ -66,6 +93,9 @@ TOKEN_RETRY_POLICY: Final = RetryPolicy(
     retry_statuses=frozenset({429, *range(500, 600)}),
     retry_methods=frozenset({"POST"}),
 )
+
+#: The JWKS request made to validate a fetched token times out after at most this long.
+JWKS_TIMEOUT_CAP_S: Final = 10.0
 
 
 class TokenFetcher:
@@ -122,7 +152,7 @@ class TokenFetcher:
                 jwks_url,
                 audience=config.effective_expected_audience,
                 algorithms=config.dialect.jwks_algorithms,
-                timeout_s=min(config.timeout_s, 10.0),
+                timeout_s=min(config.timeout_s, JWKS_TIMEOUT_CAP_S),
                 vendor=config.vendor,
                 verify=config.verify,
             )
@@ -234,6 +264,13 @@ class TokenFetcher:
                 field="token_url",
             )
         name = type(exc).__name__
+        problem = tls_problem(exc)
+        if problem is not None:  # final: the same certificate fails the same way again
+            return TokenTransportError(
+                f"{self.config.vendor} token endpoint {self._where}: {tls_advice(problem)}",
+                vendor=self.config.vendor,
+                url=self._where,
+            )
         err = TokenTransportError(
             f"{self.config.vendor} token endpoint {self._where} could not be reached "
             f"({name}); check token_url, DNS, proxy and network access",
@@ -242,9 +279,31 @@ class TokenFetcher:
         )
         return Retry(err, cause=name, always=True)
 
+    def _too_slow(self) -> TokenTransportError:
+        return TokenTransportError(
+            f"{self.config.vendor} token endpoint {self._where} did not send its whole reply "
+            f"within {self.config.timeout_s:g} s (timeout_s): a slow or stalled server; "
+            "retry later or raise timeout_s",
+            vendor=self.config.vendor,
+            url=self._where,
+        )
+
+    def _too_large(self, resp: httpx.Response, limit: int) -> TokenResponseError:
+        return TokenResponseError(
+            f"{self.config.vendor} token reply is larger than {limit // 1024} KiB "
+            "(MAX_TOKEN_REPLY_BYTES), not a token reply; check token_url",
+            status=resp.status_code,
+            vendor=self.config.vendor,
+            url=self._where,
+            request_id=request_id(resp.headers),
+        )
+
     def _read(self, request: TokenRequest, resp: httpx.Response, creds: Credentials) -> Token:
         status = resp.status_code
         retry_after = resp.headers.get("Retry-After")
+        location = resp.headers.get("Location")
+        if location is not None:
+            location = safe_url(resp.request.url.join(location))
         try:
             return parse_token_reply(
                 self.config,
@@ -256,38 +315,77 @@ class TokenFetcher:
                 retry_after=retry_after,
                 url=self._where,
                 request_id=request_id(resp.headers),
+                location=location,
             )
+        except TruncatedTokenReply as exc:
+            if self._retrier.policy.retry_bad_body:
+                raise Retry(exc, cause="bad body (truncated or empty)") from None
+            raise
         except TokenRequestError as exc:
             if status in self._retrier.policy.retry_statuses:
                 wait = parse_retry_after(retry_after)
                 raise Retry(exc, retry_after_s=wait, cause=f"status {status}") from None
             raise
 
+    def _attempt_deadline(self, deadline: float) -> float:
+        """This attempt's total deadline: ``timeout_s`` from now, within the budget."""
+        import time
+
+        return min(deadline, time.monotonic() + self.config.timeout_s)
+
     def _post(self, request: TokenRequest, deadline: float) -> httpx.Response:
         import httpx
 
+        deadline = self._attempt_deadline(deadline)
         timeout = self._timeout(deadline)
         try:
             if self._http is not None:
-                return self._http.post(request.url, timeout=timeout, **request.httpx_kwargs())
+                return self._receive(self._http, request, timeout, deadline)
             with httpx.Client(timeout=timeout, verify=self._verify()) as client:
-                return client.post(request.url, **request.httpx_kwargs())
+                return self._receive(client, request, timeout, deadline)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None
+
+    def _receive(
+        self, client: httpx.Client, request: TokenRequest, timeout: Any, deadline: float
+    ) -> httpx.Response:
+        sent = client.build_request("POST", request.url, timeout=timeout, **request.httpx_kwargs())
+        resp = client.send(sent, stream=True)
+        try:
+            read_body(resp, deadline=deadline, limit=MAX_TOKEN_REPLY_BYTES)
+        except BodyDeadline:
+            raise self._too_slow() from None
+        except BodyTooLarge as exc:
+            raise self._too_large(resp, exc.limit) from None
+        return resp
 
     async def _apost(self, request: TokenRequest, deadline: float) -> httpx.Response:
         import httpx
 
+        deadline = self._attempt_deadline(deadline)
         timeout = self._timeout(deadline)
         try:
             if self._ahttp is not None:
-                return await self._ahttp.post(
-                    request.url, timeout=timeout, **request.httpx_kwargs()
-                )
+                return await self._areceive(self._ahttp, request, timeout, deadline)
             async with httpx.AsyncClient(timeout=timeout, verify=self._verify()) as client:
-                return await client.post(request.url, **request.httpx_kwargs())
+                return await self._areceive(client, request, timeout, deadline)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, request) from None
+
+    async def _areceive(
+        self, client: httpx.AsyncClient, request: TokenRequest, http_timeout: Any, deadline: float
+    ) -> httpx.Response:
+        sent = client.build_request(
+            "POST", request.url, timeout=http_timeout, **request.httpx_kwargs()
+        )
+        resp = await client.send(sent, stream=True)
+        try:
+            await aread_body(resp, deadline=deadline, limit=MAX_TOKEN_REPLY_BYTES)
+        except BodyDeadline:
+            raise self._too_slow() from None
+        except BodyTooLarge as exc:
+            raise self._too_large(resp, exc.limit) from None
+        return resp
 
     def _send(self, build: Callable[[], tuple[TokenRequest, Credentials]]) -> Token:
         """Send the request ``build`` makes, rebuilt per attempt (fresh assertion)."""

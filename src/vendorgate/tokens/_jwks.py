@@ -8,6 +8,13 @@ per URL and event loop for tasks). A token whose
 not-yet-valid and wrong-audience tokens are rejected with
 :class:`~vendorgate.TokenValidationError` naming the ``kid``, ``aud`` or ``exp`` --
 never the token.
+
+Clocks: the client is not the resource server, and a token it has just received was
+issued by the vendor's clock. ``iat`` and ``nbf`` are therefore checked with a wide
+leeway (``iat_leeway_s``, default :data:`IAT_LEEWAY_S` = 5 minutes): a worker whose
+clock is behind the vendor's by less than that accepts fresh tokens. ``exp`` keeps a
+small leeway (``leeway_s``, 5 s). Every time-related message says "clock" and how far
+apart the clocks look.
 """
 
 from __future__ import annotations
@@ -24,11 +31,16 @@ from vendorgate._url import safe_url, tls_verify
 
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable
 
     import httpx
     from jwt import PyJWK
 
-__all__ = ["JwksValidator", "clear_jwks_cache"]
+__all__ = ["IAT_LEEWAY_S", "JwksValidator", "clear_jwks_cache"]
+
+#: Default tolerance, in seconds, for a token's ``iat``/``nbf`` lying in this host's
+#: future (this host's clock behind the vendor's).
+IAT_LEEWAY_S = 300.0
 
 
 @dataclass
@@ -98,11 +110,14 @@ class JwksValidator:
         ttl_s: How long a fetched key set is trusted before it is fetched again.
         min_refetch_interval_s: At most one refetch on an unknown ``kid`` per this
             many seconds per URL.
-        leeway_s: Clock skew tolerated on ``exp``/``iat``/``nbf``.
+        leeway_s: Clock skew tolerated on ``exp``, in seconds.
+        iat_leeway_s: Clock skew tolerated on ``iat``/``nbf`` (this host's clock behind
+            the vendor's), in seconds; default :data:`IAT_LEEWAY_S` (5 minutes).
         timeout_s: Timeout of the JWKS request.
         vendor: Name used in error messages.
         verify: TLS verification when the validator opens its own client (see
             :attr:`vendorgate.tokens.TokenConfig.verify`).
+        clock: Returns this host's epoch time (tests inject a skewed one).
     """
 
     def __init__(
@@ -115,9 +130,11 @@ class JwksValidator:
         ttl_s: float = 3600.0,
         min_refetch_interval_s: float = 30.0,
         leeway_s: float = 5.0,
+        iat_leeway_s: float = IAT_LEEWAY_S,
         timeout_s: float = 10.0,
         vendor: str = "vendor",
         verify: bool | str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.jwks_url = jwks_url
         self.verify = verify
@@ -127,6 +144,8 @@ class JwksValidator:
         self.ttl_s = ttl_s
         self.min_refetch_interval_s = min_refetch_interval_s
         self.leeway_s = leeway_s
+        self.iat_leeway_s = iat_leeway_s
+        self._clock = clock
         self.timeout_s = timeout_s
         self.vendor = vendor
 
@@ -273,7 +292,14 @@ class JwksValidator:
         import jwt
 
         kid = key.key_id
-        options: Any = {"require": ["exp"], "verify_aud": self.audience is not None}
+        options: Any = {
+            "require": ["exp"],
+            "verify_aud": self.audience is not None,
+            # Time claims are checked below, by this validator's clock and leeways.
+            "verify_exp": False,
+            "verify_iat": False,
+            "verify_nbf": False,
+        }
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -281,15 +307,8 @@ class JwksValidator:
                 algorithms=list(self.algorithms),
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=self.leeway_s,
                 options=options,
             )
-        except jwt.ExpiredSignatureError:
-            exp = (jwt.decode(token, options={"verify_signature": False}) or {}).get("exp")
-            raise TokenValidationError(
-                f"{self.vendor} access token (kid {kid!r}) expired at exp={exp}; "
-                "check the clocks, then request a new token"
-            ) from None
         except jwt.InvalidAudienceError:
             aud = jwt.decode(token, options={"verify_signature": False}).get("aud")
             raise TokenValidationError(
@@ -314,7 +333,43 @@ class JwksValidator:
             raise TokenValidationError(
                 f"{self.vendor} access token (kid {kid!r}) is invalid: {type(exc).__name__}"
             ) from None
+        self._check_times(claims, kid)
         return claims
+
+    def _check_times(self, claims: dict[str, Any], kid: str | None) -> None:
+        """``exp``, ``iat`` and ``nbf`` against this host's clock, with the leeways."""
+        now = self._clock()
+        what = f"{self.vendor} access token (kid {kid!r})"
+        times: dict[str, float] = {}
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TokenValidationError(f"{what} has a non-numeric {name!r} claim")
+            times[name] = float(value)
+        for name in ("iat", "nbf"):
+            ahead = times.get(name, float("-inf")) - now
+            if ahead > self.iat_leeway_s:
+                raise TokenValidationError(
+                    f"{what} has {name}={times[name]:.0f}, {ahead:.0f} s ahead of this "
+                    f"host's clock: this host's clock looks {ahead:.0f} s behind the "
+                    f"vendor's (tolerated: {self.iat_leeway_s:.0f} s). Fix the clock "
+                    "(NTP), or give TokenFetcher a JwksValidator(iat_leeway_s=...)"
+                )
+        exp = times["exp"]
+        if exp <= now - self.leeway_s:
+            issued = times.get("iat")
+            hint = (
+                f"it was issued {now - issued:.0f} s ago by this host's clock, so this "
+                "host's clock looks ahead of the vendor's"
+                if issued is not None and issued < exp
+                else "check the clocks of this host and the vendor"
+            )
+            raise TokenValidationError(
+                f"{what} expired at exp={exp:.0f}, {now - exp:.0f} s ago by this host's "
+                f"clock; {hint}. Fix the clock (NTP), then request a new token"
+            )
 
     def validate(self, token: str, *, http_client: httpx.Client | None = None) -> dict[str, Any]:
         """Verify ``token``; return its claims.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import TokenRequestError, TokenResponseError
 from vendorgate._secret import Secret, redact_text
-from vendorgate._token import Token
-from vendorgate.dialects._model import ASSERTION_TYPE_JWT_BEARER
+from vendorgate._token import MAX_TOKEN_LIFETIME_S, Token
+from vendorgate.dialects._model import ASSERTION_TYPE_JWT_BEARER, Dialect
 
 if TYPE_CHECKING:
     from vendorgate.tokens._config import TokenConfig
@@ -197,7 +198,11 @@ def status_hint(status: int, *, grant: str = "primary") -> str:
     if grant == "refresh" and status in (400, 401, 403):
         return "the refresh token was refused; a new token will be requested with the primary grant"
     if status == 401:
-        return "check the client id and client secret (or private key / assertion) for this vendor"
+        return (
+            "check the client id and client secret (or private key / assertion) for this "
+            "vendor; with a private key, also this host's clock (the vendor checks the "
+            "assertion's iat and exp by its own clock)"
+        )
     if status == 403:
         return (
             "the client is not allowed this grant, audience or scope; "
@@ -227,11 +232,24 @@ def jwt_claims_unverified(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+class TruncatedTokenReply(TokenResponseError):
+    """A token reply that is truncated, empty or not JSON: retried like any bad body."""
+
+
 def _number(value: object) -> float | None:
+    """A number given as a JSON number or numeric string (``None``: not a number).
+
+    May be NaN or infinite (``Infinity``, ``"inf"``, ``1e400``); an integer too large for
+    a float (finite, but absurd) reads as +-1e300, never an ``OverflowError``.
+    """
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, int):
+        if abs(value) < 10**300:
+            return float(value)
+        return 1e300 if value > 0 else -1e300
+    if isinstance(value, float):
+        return value
     if isinstance(value, str):
         try:
             return float(value)
@@ -252,8 +270,13 @@ def parse_token_reply(
     now: float | None = None,
     url: str | None = None,
     request_id: str | None = None,
+    location: str | None = None,
 ) -> Token:
     """Read a token endpoint's reply.
+
+    A lifetime (``expires_in``, or the JWT's ``exp`` when the reply gives none) that is
+    not a finite number, or is 0 or negative, is refused; one longer than
+    :data:`~vendorgate.tokens.MAX_TOKEN_LIFETIME_S` is capped at it.
 
     ``url`` (the safe token URL) and ``request_id`` (the reply's request id header) are
     carried by the errors, with ``status``, ``vendor`` and the redacted body excerpt.
@@ -261,11 +284,23 @@ def parse_token_reply(
     Raises:
         TokenRequestError: an HTTP error status (with status, vendor, a hint and a
             redacted body excerpt).
-        TokenResponseError: HTML, truncated JSON, not an object, or no access token.
+        TokenResponseError: HTML, truncated JSON, not an object, no access token, or a
+            lifetime that is not a finite number > 0.
     """
     d = config.dialect
     vendor = d.name
     text = body.decode("utf-8", errors="replace")
+    if 300 <= status < 400:
+        where = location or "nowhere (no Location header)"
+        raise TokenRequestError(
+            f"{vendor} token endpoint redirected (HTTP {status}) to {where}; redirects are "
+            "not followed for token requests (the credentials would go along): set token_url "
+            "to the URL that answers",
+            status=status,
+            vendor=vendor,
+            url=url,
+            request_id=request_id,
+        )
     if status >= 400:
         excerpt = redact_text(text, limit=200, known=known_secrets)
         hint = status_hint(status, grant=grant)
@@ -294,11 +329,20 @@ def parse_token_reply(
         )
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise unusable(
+            f"{vendor} token endpoint answered JSON nested too deeply to read "
+            f"(HTTP {status}, {len(body)} bytes); check token_url"
+        ) from None
     except ValueError:
         what = "truncated or invalid JSON" if stripped else "an empty body"
-        raise unusable(
+        raise TruncatedTokenReply(
             f"{vendor} token endpoint answered {what} (HTTP {status}, {len(body)} bytes); "
-            "retry, and check token_url if it persists"
+            "retry, and check token_url if it persists",
+            status=status,
+            vendor=vendor,
+            url=url,
+            request_id=request_id,
         ) from None
     if not isinstance(data, Mapping):
         raise unusable(
@@ -312,15 +356,36 @@ def parse_token_reply(
             f"{present}); check the preset's access_token_field and the request"
         )
     issued = time.time() if now is None else now
-    lifetime = _number(data.get(d.lifetime_field))
-    expires_at: float | None = issued + lifetime if lifetime is not None and lifetime > 0 else None
-    if expires_at is None:
+    field_name = d.lifetime_field
+    lifetime = _number(data.get(field_name))
+    if lifetime is None:
         claims = jwt_claims_unverified(access)
         exp = _number(claims.get("exp")) if claims else None
+        if exp is not None and math.isfinite(exp) and exp <= issued:
+            # already expired by this host's clock: kept as the vendor says (a clock
+            # matter, judged where tokens are used)
+            return _token(data, d, access, issued, exp)
         if exp is not None:
-            expires_at = exp
-    if expires_at is None:
-        expires_at = issued + config.effective_default_lifetime_s
+            field_name = "exp (of the access token)"
+            lifetime = exp - issued if math.isfinite(exp) else exp
+    if lifetime is None:
+        lifetime = config.effective_default_lifetime_s
+    elif not math.isfinite(lifetime):
+        raise unusable(
+            f"{vendor} token reply's {field_name!r} is not a finite number of seconds; "
+            "the token's lifetime is unknown (ask the vendor)"
+        )
+    elif lifetime <= 0:
+        raise unusable(
+            f"{vendor} token reply's {field_name!r} says the token is already expired "
+            f"({lifetime:g} s); check the vendor's clock and reply (ask the vendor)"
+        )
+    return _token(data, d, access, issued, issued + min(lifetime, MAX_TOKEN_LIFETIME_S))
+
+
+def _token(
+    data: Mapping[str, Any], d: Dialect, access: str, issued: float, expires_at: float
+) -> Token:
     scope = data.get("scope")
     if isinstance(scope, list):
         scope = " ".join(str(s) for s in scope)

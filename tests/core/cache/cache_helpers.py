@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from vendorgate.secrets import VaultSession
 
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# The machine's Redis, or the throwaway one tests/conftest.py started when none answered.
+REDIS_URL = os.environ.get("VENDORGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class FakeClock:
@@ -212,3 +213,37 @@ def fetch(previous):
     time.sleep(3600)
 cache.get_or_fetch({key!r}, fetch)
 """
+
+
+class HeldFetch:
+    """A token endpoint that holds the race window open for thread tests of the cache.
+
+    Each worker calls :meth:`arrive` just before it asks the cache. The first fetch then
+    waits until every worker has arrived and ``hold_s`` more (ending early if a second fetch
+    starts, which is the race the test looks for): without single flight, the workers that
+    arrived while the first fetch was running fetch too, and ``calls`` shows it.
+    """
+
+    def __init__(self, workers: int, *, lifetime_s: float = 600.0, hold_s: float = 0.3) -> None:
+        import threading
+
+        self.workers = workers
+        self.lifetime_s = lifetime_s
+        self.hold_s = hold_s
+        self.calls = 0
+        self.arrived = 0
+        self._cond = threading.Condition()
+
+    def arrive(self) -> None:
+        with self._cond:
+            self.arrived += 1
+            self._cond.notify_all()
+
+    def __call__(self, previous: Token | None) -> Token:
+        with self._cond:
+            self.calls += 1
+            self._cond.notify_all()
+            if self.calls == 1:
+                self._cond.wait_for(lambda: self.arrived >= self.workers, timeout=10)
+                self._cond.wait_for(lambda: self.calls > 1, timeout=self.hold_s)
+        return make_token(time.time(), self.lifetime_s)

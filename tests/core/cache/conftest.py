@@ -46,7 +46,7 @@ def backend_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dic
     elif kind == "file":
         yield {"kind": "file", "directory": str(tmp_path / "cache")}
     elif kind == "redis":
-        spec = {"kind": "redis", "url": "redis://127.0.0.1:6379/0", "prefix": f"vgtest:{run}:"}
+        spec = {"kind": "redis", "url": REDIS_URL, "prefix": f"vgtest:{run}:"}
         yield spec
         redis_prefix_cleanup(spec["url"], spec["prefix"])
     else:

@@ -7,7 +7,7 @@ import logging
 import threading
 
 import pytest
-from cache_helpers import CountingFetch, FakeClock, make_token
+from cache_helpers import CountingFetch, FakeClock, HeldFetch, make_token
 
 from vendorgate import ConfigurationError
 from vendorgate.cache import CacheTiming, RefreshPolicy, TokenCache, default_cache
@@ -83,31 +83,19 @@ def test_fetch_error_propagates_and_nothing_is_cached(clock: FakeClock) -> None:
 def test_threads_single_flight() -> None:
     """50 threads asking at once cause exactly one token request."""
     cache = TokenCache()
-    started = threading.Event()
-    release = threading.Event()
-    calls = 0
-
-    def slow_fetch(previous: Token | None) -> Token:
-        nonlocal calls
-        calls += 1
-        started.set()
-        release.wait(10)
-        import time
-
-        return make_token(time.time(), 600)
-
+    fetch = HeldFetch(workers=50)  # holds the window until all 50 asked
     results: list[Token] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(cache.get_or_fetch("k", slow_fetch)))
-        for _ in range(50)
-    ]
+
+    def worker() -> None:
+        fetch.arrive()
+        results.append(cache.get_or_fetch("k", fetch))
+
+    threads = [threading.Thread(target=worker) for _ in range(50)]
     for t in threads:
         t.start()
-    assert started.wait(10)
-    release.set()
     for t in threads:
         t.join(10)
-    assert calls == 1
+    assert fetch.calls == 1
     assert len(results) == 50
     assert len({r.fingerprint for r in results}) == 1
 
@@ -195,14 +183,15 @@ def test_many_threads_invalidating_at_once_fetch_one_new_token() -> None:
     import time
 
     cache = TokenCache()
-    fetch = CountingFetch(time.time, 600)
-    old = cache.get_or_fetch("k", fetch)
+    old = cache.get_or_fetch("k", lambda previous: make_token(time.time(), 600))
+    fetch = HeldFetch(workers=20)  # holds the window until all 20 invalidated and asked
     barrier = threading.Barrier(20)
     results: list[Token] = []
 
     def worker() -> None:
         barrier.wait(10)
         cache.invalidate("k", old)
+        fetch.arrive()
         results.append(cache.get_or_fetch("k", fetch))
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
@@ -210,8 +199,10 @@ def test_many_threads_invalidating_at_once_fetch_one_new_token() -> None:
         t.start()
     for t in threads:
         t.join(10)
-    assert fetch.calls == 2
+    assert fetch.calls == 1
+    assert len(results) == 20
     assert {r.fingerprint for r in results} == {cache.get_or_fetch("k", fetch).fingerprint}
+    assert old.fingerprint not in {r.fingerprint for r in results}
 
 
 @pytest.mark.anyio

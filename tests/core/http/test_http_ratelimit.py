@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+from typing import TYPE_CHECKING
 
 import anyio
 import pytest
 
 from vendorgate import ConfigurationError
 from vendorgate.http import AsyncRateLimiter, RateLimit, RateLimiter
+
+if TYPE_CHECKING:
+    from conftest import VirtualTime
 
 
 @pytest.mark.parametrize(
@@ -27,13 +32,23 @@ def test_bad_rate_limit_names_the_field(field: str, kwargs: dict[str, object]) -
     assert info.value.field == field
 
 
-def test_slots_are_spaced_at_the_configured_rate() -> None:
-    """Consecutive requests are booked 1/rate seconds apart."""
+def test_slots_are_spaced_at_the_configured_rate(virtual_time: VirtualTime) -> None:
+    """Consecutive requests go out exactly 1/rate seconds apart (virtual clock)."""
+    limiter = RateLimiter(RateLimit(requests_per_s=1000, headroom=0))
+    sent = []
+    for _ in range(50):
+        with limiter.slot():
+            sent.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert gaps == pytest.approx([0.001] * 49, rel=1e-6)
+    assert sent[-1] - sent[0] == pytest.approx(0.049, rel=1e-6)
+
+
+def test_bookings_are_spaced_at_the_configured_rate(virtual_time: VirtualTime) -> None:
+    """Requests booked at once are given waits 0, 1/rate, 2/rate, ... (virtual clock)."""
     limiter = RateLimiter(RateLimit(requests_per_s=1000, headroom=0))
     waits = [limiter.state.reserve()[0] for _ in range(50)]
-    gaps = [b - a for a, b in itertools.pairwise(waits)]
-    assert all(gap == pytest.approx(0.001, abs=3e-4) for gap in gaps)
-    assert waits[-1] == pytest.approx(0.049, abs=0.01)
+    assert waits == pytest.approx([i * 0.001 for i in range(50)], rel=1e-6, abs=1e-12)
 
 
 def test_429_slows_down_once_per_batch() -> None:
@@ -46,16 +61,16 @@ def test_429_slows_down_once_per_batch() -> None:
     assert limiter.state.throttles == 5
 
 
-def test_retry_after_pauses_every_request() -> None:
-    """After a 429 with Retry-After, the next slot is booked after the pause."""
+def test_retry_after_pauses_every_request(virtual_time: VirtualTime) -> None:
+    """After a 429 with Retry-After, the next slot is booked exactly after the pause."""
     limiter = RateLimiter(RateLimit(requests_per_s=1000, headroom=0))
     _, ticket = limiter.state.reserve()
     limiter.throttled(ticket, 30.0)
     wait, _ = limiter.state.reserve()
-    assert wait > 29
+    assert wait == pytest.approx(30.0)
 
 
-def test_rate_recovers_additively_to_the_configured_rate() -> None:
+def test_rate_recovers_additively_to_the_configured_rate(virtual_time: VirtualTime) -> None:
     """Without 429s the rate climbs back by increase_per_s each second, up to the cap."""
     limiter = RateLimiter(
         RateLimit(requests_per_s=100, decrease_factor=0.5, increase_per_s=10, headroom=0)
@@ -63,10 +78,10 @@ def test_rate_recovers_additively_to_the_configured_rate() -> None:
     _, ticket = limiter.state.reserve()
     limiter.throttled(ticket, None)
     state = limiter.state
-    state._last_update -= 2.0  # two seconds without a 429
+    virtual_time.advance(2.0)  # two seconds without a 429
     state.reserve()
-    assert limiter.current_rate == pytest.approx(70, abs=1)
-    state._last_update -= 60.0
+    assert limiter.current_rate == pytest.approx(70)
+    virtual_time.advance(60.0)
     state.reserve()
     assert limiter.current_rate == 100
 
@@ -157,22 +172,27 @@ def test_headroom_paces_just_under_the_vendor_limit() -> None:
     assert limiter.current_rate == pytest.approx(47.5)
 
 
-def test_late_sends_push_the_next_ones_back() -> None:
+def test_late_sends_push_the_next_ones_back(virtual_time: VirtualTime) -> None:
     """Spacing holds on actual send times: a request sent late delays the next one."""
     limiter = RateLimiter(RateLimit(requests_per_s=10, headroom=0))
     state = limiter.state
     state.reserve()
     state.reserve()
+    virtual_time.advance(0.05)  # the first one's sleep woke up 50 ms late
     assert state.sending() == 0.0  # the first goes out (late or not)
-    assert state.sending() == pytest.approx(0.1, abs=0.01)  # the second must wait 100 ms
+    assert state.sending() == pytest.approx(0.1)  # the second waits 100 ms from it
+    virtual_time.advance(0.1)
+    assert state.sending() == 0.0
 
 
-def test_a_request_reaching_the_wire_late_delays_the_next() -> None:
+def test_a_request_reaching_the_wire_late_delays_the_next(virtual_time: VirtualTime) -> None:
     """Spacing counts from when a request hit the socket (after a slow connect, say)."""
     limiter = RateLimiter(RateLimit(requests_per_s=10, headroom=0))
     state = limiter.state
     state.reserve()
     assert state.sending() == 0.0
+    virtual_time.advance(0.3)  # a slow connect
     state.on_wire()  # written to the socket now, whenever it was booked
-    state.reserve()
-    assert state.sending() == pytest.approx(0.1, abs=0.01)
+    wait, _ = state.reserve()
+    assert wait == pytest.approx(0.1)
+    assert state.sending() == pytest.approx(0.1)

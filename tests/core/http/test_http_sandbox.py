@@ -194,13 +194,25 @@ def test_token_revoked_mid_pull_is_replaced(sandbox) -> None:  # type: ignore[no
 def test_oauth2_token_revoked_mid_pull_async(sandbox) -> None:  # type: ignore[no-untyped-def]
     """The async client replaces a revoked token too (401 dialect), pages concurrent."""
     import anyio
+    import httpx
 
     provider = provider_for(sandbox, "oauth2-basic")
+    statuses: list[int] = []
+
+    class Recording(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await super().handle_async_request(request)
+            statuses.append(response.status_code)
+            return response
 
     async def main() -> list[int]:
         ids: list[int] = []
         async with AsyncVendorClient(
-            provider, base_url=sandbox.api_url("oauth2-basic"), retry=POLICY, concurrency=4
+            provider,
+            base_url=sandbox.api_url("oauth2-basic"),
+            retry=POLICY,
+            concurrency=4,
+            transport=Recording(),
         ) as client:
             async for page in client.iter_pages("/items", PageNumber(page_size=50)):
                 ids.extend(r["id"] for r in page.records)
@@ -209,6 +221,8 @@ def test_oauth2_token_revoked_mid_pull_async(sandbox) -> None:  # type: ignore[n
         return ids
 
     assert anyio.run(main) == _all_ids(sandbox)
+    assert 401 in statuses  # the revoked token was refused with the dialect's status
+    assert set(statuses) == {200, 401}
     assert sandbox.counters().tokens(vendor="oauth2") == 2
 
 

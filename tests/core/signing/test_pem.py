@@ -32,10 +32,32 @@ def test_es256_assertion_is_raw_r_s_and_verifies(ec_key: Any, ec_pem: Secret) ->
 
 
 def test_public_key_pem_matches(rsa_key: Any, rsa_pem: Secret) -> None:
-    """public_key_pem() is the key to register with the vendor, and it verifies assertions."""
+    """public_key_pem() is the public half of the configured private key, not just any key."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     signer = PemSigner(rsa_pem)
+    registered = load_pem_public_key(signer.public_key_pem().encode())
+    assert registered.public_numbers() == rsa_key.public_key().public_numbers()  # type: ignore[union-attr]
     token = build_client_assertion(signer, client_id="cid", audience=AUD)
-    jwt.decode(token, signer.public_key_pem(), algorithms=["RS256"], audience=AUD)
+    jwt.decode(token, rsa_key.public_key(), algorithms=["RS256"], audience=AUD)
+
+
+def test_ec_public_key_pem_matches(ec_key: Any, ec_pem: Secret) -> None:
+    """For an EC key too, public_key_pem() is the public half of the configured key."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    signer = PemSigner(ec_pem, alg="ES256")
+    registered = load_pem_public_key(signer.public_key_pem().encode())
+    assert registered.public_numbers() == ec_key.public_key().public_numbers()  # type: ignore[union-attr]
+
+
+def test_assertion_header_names_alg_and_kid(rsa_key: Any, rsa_pem: Secret) -> None:
+    """The assertion's header says the algorithm and the kid the vendor looks the key up by."""
+    signer = PemSigner(rsa_pem, alg="PS256", kid="key-2024")
+    token = build_client_assertion(signer, client_id="cid", audience=AUD)
+    header = jwt.get_unverified_header(token)
+    assert (header["alg"], header["kid"]) == ("PS256", "key-2024")
+    jwt.decode(token, rsa_key.public_key(), algorithms=["PS256"], audience=AUD)
 
 
 def test_pem_signer_is_an_assertion_signer(rsa_pem: Secret) -> None:

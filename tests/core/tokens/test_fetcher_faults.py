@@ -63,8 +63,8 @@ def test_html_token_reply(sandbox) -> None:
 
 
 def test_truncated_token_reply(sandbox) -> None:
-    """A truncated JSON token reply is a TokenResponseError that leaks no token part."""
-    sandbox.set_faults(path="/lonewolf/oauth/token", truncate_burst=1)
+    """A token reply truncated on every attempt is a TokenResponseError leaking no token part."""
+    sandbox.set_faults(path="/lonewolf/oauth/token", truncate_every=1)
     with pytest.raises(TokenResponseError, match="truncated") as info:
         _lonewolf(sandbox).fetch()
     assert "eyJ" not in str(info.value)

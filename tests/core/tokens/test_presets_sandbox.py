@@ -113,7 +113,10 @@ def test_tci_refresh_grant_is_used_and_accepted(sandbox) -> None:
     assert second.access_token != first.access_token
     assert second.refresh_token == first.refresh_token
     after = sandbox.counters()
-    assert after.to_mapping() != before.to_mapping()
+    # exactly one token request, and it was the refresh grant
+    assert after.tokens(vendor="tci") - before.tokens(vendor="tci") == 1
+    refreshes = after.tokens(vendor="tci", grant="refresh_token")
+    assert refreshes - before.tokens(vendor="tci", grant="refresh_token") == 1
 
 
 def test_wokelo_refresh_token_rotates(sandbox) -> None:
@@ -123,9 +126,15 @@ def test_wokelo_refresh_token_rotates(sandbox) -> None:
     second = f.fetch(first)
     assert second.refresh_token
     assert second.refresh_token != first.refresh_token
+    counts = sandbox.counters()
+    assert counts.tokens(vendor="wokelo", grant="password") == 1
+    assert counts.tokens(vendor="wokelo", grant="refresh_token") == 1
     # first.refresh_token is now used: the sandbox refuses it, so the password grant runs.
     third = f.fetch(first)
     assert third.access_token not in (first.access_token, second.access_token)
+    counts = sandbox.counters()
+    assert counts.tokens(vendor="wokelo", grant="refresh_token") == 2
+    assert counts.tokens(vendor="wokelo", grant="password") == 2
 
 
 def test_expired_previous_token_without_refresh_uses_primary_grant(sandbox) -> None:

@@ -115,17 +115,16 @@ def test_html_instead_of_json(endpoint) -> None:
 
 
 def test_truncated_json(endpoint) -> None:
-    """Truncated JSON is a TokenResponseError saying so, without echoing the body."""
+    """JSON truncated on every attempt is a TokenResponseError saying so, without the body."""
+    endpoint.default = lambda request: httpx.Response(
+        200,
+        content=b'{"access_token": "eyJsecretpart',
+        headers={"content-type": "application/json"},
+    )
     with pytest.raises(TokenResponseError, match="truncated") as info:
-        _fetch(
-            endpoint,
-            httpx.Response(
-                200,
-                content=b'{"access_token": "eyJsecretpart',
-                headers={"content-type": "application/json"},
-            ),
-        )
+        TokenFetcher(_cfg(), http_client=endpoint.client(), validator=None).fetch()
     assert "eyJsecretpart" not in str(info.value)
+    assert len(endpoint.requests) == 3  # retried like the API client retries a bad body
 
 
 def test_401_names_status_vendor_and_hint_without_secret(endpoint) -> None:

@@ -120,6 +120,33 @@ def _not_found(path: str) -> Reply:
     return json_reply(404, {"error": "not_found", "error_description": f"no route {path}{hint}"})
 
 
+async def _pause(seconds: float, transport: Any) -> None:
+    """Sleep ``seconds``, in short steps that end early once the client went away."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        if transport is not None and transport.is_closing():
+            return
+        await asyncio.sleep(min(left, 0.05))
+
+
+def _replaced(reply: Reply, decision: FaultDecision) -> Reply:
+    """The real reply, or the one the ``reply_body`` / ``huge_body_bytes`` faults ask for."""
+    if decision.reply_body is not None:
+        headers = {k.lower(): v for k, v in decision.reply_headers.items()}
+        content_type = headers.pop("content-type", "application/json")
+        return Reply(
+            decision.reply_status,
+            decision.reply_body.encode(),
+            content_type=content_type.encode("latin-1"),
+            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        )
+    if decision.huge_body_bytes:
+        pad = max(0, decision.huge_body_bytes - len('{"pad": ""}'))
+        return Reply(200, b'{"pad": "' + b"x" * pad + b'"}')
+    return reply
+
+
 class SandboxApp:
     """ASGI 3 application serving every vendor of the sandbox.
 
@@ -203,6 +230,8 @@ class SandboxApp:
                 await self._reset(scope)
                 return
         reply = self._route(request, is_token, decision)
+        if decision is not None:
+            reply = _replaced(reply, decision)
         await self._send(send, reply, decision, scope)
 
     def _route(self, request: Request, is_token: bool, decision: FaultDecision | None) -> Reply:
@@ -245,9 +274,10 @@ class SandboxApp:
                     return json_reply(200, sandbox_config(request.base_url, self.state))
                 if op == "faults":
                     op = "get_faults"
-                if op not in ("counters", "get_faults", "reports"):
+                if op not in ("counters", "get_faults", "reports", "issued_tokens"):
                     raise ConfigurationError(
-                        "GET serves config, counters, faults and reports", field="op"
+                        "GET serves config, counters, faults, reports and issued_tokens",
+                        field="op",
                     )
                 return json_reply(200, self.state.admin(op, {}))
             if request.method == "DELETE" and op == "faults":
@@ -319,6 +349,22 @@ class SandboxApp:
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
             )
             await self._reset(scope)
+            return
+        if decision is not None and decision.drip_s > 0 and body:
+            step = decision.drip_bytes
+            transport = (scope or {}).get("extensions", {}).get(TRANSPORT_EXTENSION)
+            for start in range(0, len(body), step):
+                if transport is not None and transport.is_closing():
+                    return  # the client gave up: stop dripping
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": body[start : start + step],
+                        "more_body": start + step < len(body),
+                    }
+                )
+                if start + step < len(body):
+                    await _pause(decision.drip_s, transport)
             return
         await send({"type": "http.response.body", "body": body})
 

@@ -7,6 +7,8 @@ Under every vendor prefix (``/{vendor}/api/...``):
 - ``cursor?cursor=&limit=``: reply ``{items, next_cursor}`` (``null`` on the last page)
 - ``links?page=&per_page=``: reply ``{items, next}`` with ``next`` an absolute URL or ``null``
 - ``linkheader?page=&per_page=``: a JSON array, ``Link: <...>; rel="next"`` (RFC 8288)
+- ``items``, ``offset`` and ``cursor`` accept ``since_id=N``: only the records whose ``id``
+  is above ``N`` (the data set grows with ``VendorSandbox.grow``; ids are ``0, 1, ...``)
 - ``version`` (also ``/techwolf-*/version``), ``reports`` (``oauth2``: needs scope ``reports``)
 - asynchronous reports: ``POST reports`` creates a job (202, ``{id, status, status_url}``),
   ``GET reports/{id}`` polls it (``pending``/``running``/``ready``/``failed``),
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["handle_api", "record"]
 
 _MAX_PAGE: Final = 1000
+#: Routes that filter on ``since_id``.
+_SINCE: Final = frozenset({"items", "offset", "cursor"})
 _DEFAULT_PAGE: Final = 100
 
 
@@ -168,10 +172,13 @@ def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -
         if route == "reports" and request.method != "POST":
             return json_reply(200, {"reports": [{"name": "daily", "records": total}]})
         return _handle_report(state, request, vendor, issued, route)
+    # since_id=N: only records with a larger id (an incremental pull's high-water mark)
+    first = _int_param(request, "since_id", -1, -1, None) + 1 if route in _SINCE else 0
+    total = max(0, total - first)
     if route in ("items", "links", "linkheader"):
         page = _int_param(request, "page", 1, 1, None)
         per_page = _int_param(request, "per_page", _DEFAULT_PAGE, 1, _MAX_PAGE)
-        items = _slice(state, (page - 1) * per_page, per_page)
+        items = _slice(state, first + (page - 1) * per_page, per_page)
         pages = (total + per_page - 1) // per_page
         if route == "items":
             return _items_reply(
@@ -189,7 +196,8 @@ def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -
         offset = _int_param(request, "offset", 0, 0, None)
         limit = _int_param(request, "limit", _DEFAULT_PAGE, 1, _MAX_PAGE)
         return _items_reply(
-            _slice(state, offset, limit), {"offset": offset, "limit": limit, "total": total}
+            _slice(state, first + offset, limit),
+            {"offset": offset, "limit": limit, "total": total},
         )
     if route == "cursor":
         raw = request.query.get("cursor") or ""
@@ -197,7 +205,7 @@ def handle_api(state: SandboxState, request: Request, vendor: str, route: str) -
         limit = _int_param(request, "limit", _DEFAULT_PAGE, 1, _MAX_PAGE)
         nxt = offset + limit
         return _items_reply(
-            _slice(state, offset, limit),
+            _slice(state, first + offset, limit),
             {"next_cursor": _encode_cursor(nxt) if nxt < total else None},
         )
     raise BadRequest(

@@ -23,6 +23,9 @@ _INT_FIELDS = (
     "report_ready_after_polls",
     "report_fail_every",
     "report_fail_burst",
+    "drip_ms",
+    "drip_bytes",
+    "huge_body_bytes",
 )
 
 #: Accepted values of :attr:`Faults.rate_limit_headers`.
@@ -70,6 +73,21 @@ class Faults:
             ``ready`` (polls before that answer ``running``).
         report_fail_every: Every Nth report job created ends ``failed``.
         report_fail_burst: The first N report jobs created end ``failed``.
+        clock_offset_s: The vendor's clock runs this many seconds ahead of the host's
+            (negative: behind). Issued tokens' ``iat``/``exp``, the client-assertion
+            time checks and access-token expiry use the vendor's clock. Applies
+            whatever :attr:`path` says.
+        drip_ms: Send every matching reply's body slowly: ``drip_bytes`` bytes, then a
+            pause of this many milliseconds, until the body is sent (a trickling server).
+        drip_bytes: Bytes sent per drip (default 1).
+        huge_body_bytes: Matching replies carry a valid JSON object padded to this many
+            bytes (``{"pad": "xxx..."}``), status 200, for size limits.
+        reply_body: Matching requests are answered with this text as their body (and
+            ``reply_status``, ``reply_headers``) instead of the real reply: odd token
+            replies (``{"access_token": "t", "expires_in": Infinity}``), redirects.
+        reply_status: Status sent with ``reply_body`` (default 200; 100-599).
+        reply_headers: Headers sent with ``reply_body``, e.g. ``{"Location": "/x"}``;
+            ``Content-Type`` defaults to ``application/json``.
     """
 
     path: str = "*"
@@ -93,6 +111,13 @@ class Faults:
     report_ready_after_s: float = 0.0
     report_fail_every: int = 0
     report_fail_burst: int = 0
+    clock_offset_s: float = 0.0
+    drip_ms: int = 0
+    drip_bytes: int = 1
+    huge_body_bytes: int = 0
+    reply_body: str | None = None
+    reply_status: int = 200
+    reply_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
@@ -122,6 +147,16 @@ class Faults:
                 f"must be one of {', '.join(RATE_LIMIT_HEADER_STYLES)}, or null (no headers)",
                 field="rate_limit_headers",
             )
+        offset = self.clock_offset_s
+        if (
+            not isinstance(offset, (int, float))
+            or isinstance(offset, bool)
+            or not -1e9 < offset < 1e9
+        ):
+            raise ConfigurationError(
+                "must be a finite number of seconds (the vendor clock's lead over the host's)",
+                field="clock_offset_s",
+            )
         ready_s = self.report_ready_after_s
         if (
             not isinstance(ready_s, (int, float))
@@ -140,6 +175,23 @@ class Faults:
                 field="token_lifetime_s",
             )
         object.__setattr__(self, "token_lifetime_s", dict(self.token_lifetime_s))
+        if self.drip_bytes < 1:
+            raise ConfigurationError("must be an integer >= 1", field="drip_bytes")
+        if self.reply_body is not None and not isinstance(self.reply_body, str):
+            raise ConfigurationError("must be a string or null", field="reply_body")
+        if (
+            not isinstance(self.reply_status, int)
+            or isinstance(self.reply_status, bool)
+            or not 100 <= self.reply_status <= 599
+        ):
+            raise ConfigurationError("must be an HTTP status 100..599", field="reply_status")
+        if not isinstance(self.reply_headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.reply_headers.items()
+        ):
+            raise ConfigurationError(
+                "must map header names to string values", field="reply_headers"
+            )
+        object.__setattr__(self, "reply_headers", dict(self.reply_headers))
 
     @property
     def active(self) -> bool:
@@ -150,6 +202,7 @@ class Faults:
         """Plain JSON-serialisable form (used by the ``/_sandbox/faults`` endpoint)."""
         out = dataclasses.asdict(self)
         out["token_lifetime_s"] = dict(self.token_lifetime_s)
+        out["reply_headers"] = dict(self.reply_headers)
         return out
 
     @classmethod

@@ -310,7 +310,7 @@ class VendorSandbox:
             return self._state.admin(op, payload or {})
         if self._http is None:
             raise VendorgateError("the sandbox is not running: call start() or use 'with'")
-        if op in ("counters", "get_faults", "reports"):
+        if op in ("counters", "get_faults", "reports", "issued_tokens"):
             response = self._http.get("/_sandbox/" + ("faults" if op == "get_faults" else op))
         else:
             response = self._http.post(f"/_sandbox/{op}", json=dict(payload or {}))
@@ -485,6 +485,35 @@ class VendorSandbox:
         """
         jobs: list[dict[str, Any]] = self._admin("reports")
         return jobs
+
+    def issued_tokens(
+        self, vendor: str | None = None, client_id: str | None = None
+    ) -> list[Secret]:
+        """Every access, refresh and id token the sandbox handed out since it started.
+
+        For leak scans (:class:`vendorgate.testing.leaks.LeakScanner`); :meth:`reset` does
+        not forget them. Filter by vendor (or preset) name and client id.
+        """
+        want = vendor_for(vendor) if vendor is not None else None
+        rows: list[dict[str, str]] = self._admin("issued_tokens")
+        return [
+            Secret(row["token"])
+            for row in rows
+            if (want is None or row["vendor"] == want)
+            and (client_id is None or row["client_id"] == client_id)
+        ]
+
+    def grow(self, records: int) -> int:
+        """Append ``records`` new records to the data set (ids continue); return its size.
+
+        The data API's ``since_id`` parameter then returns only records with a larger
+        id: the shape of an incremental pull (see ``docs/incremental.md``).
+        """
+        if not isinstance(records, int) or isinstance(records, bool) or records < 0:
+            raise ConfigurationError("must be an integer >= 0", field="records")
+        size: int = self._admin("grow", {"records": records})["dataset_size"]
+        self.dataset_size = size
+        return size
 
     def reset(self) -> None:
         """Clear faults, counters, revocations and report jobs; keep clients and tokens issued."""

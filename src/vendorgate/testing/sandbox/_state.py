@@ -56,6 +56,12 @@ class FaultDecision:
     truncate: bool = False
     html_token: bool = False
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    drip_s: float = 0.0
+    drip_bytes: int = 1
+    huge_body_bytes: int = 0
+    reply_body: str | None = None
+    reply_status: int = 200
+    reply_headers: dict[str, str] = field(default_factory=dict)
 
 
 def _new_rsa_key() -> Any:
@@ -186,6 +192,12 @@ class SandboxState:
         elif self._hits(k, faults.truncate_every, faults.truncate_burst, False):
             decision.truncate = True
         decision.html_token = is_token and faults.html_token_endpoint
+        decision.drip_s = faults.drip_ms / 1000.0
+        decision.drip_bytes = faults.drip_bytes
+        decision.huge_body_bytes = faults.huge_body_bytes
+        decision.reply_body = faults.reply_body
+        decision.reply_status = faults.reply_status
+        decision.reply_headers = dict(faults.reply_headers)
         return decision
 
     def _rate_limit_headers(self, faults: Faults) -> list[tuple[bytes, bytes]]:
@@ -239,6 +251,10 @@ class SandboxState:
                 self.server_errors += 1
 
     # ------------------------------------------------------------------ tokens
+    def now(self) -> float:
+        """The vendor's clock: the host's plus the ``clock_offset_s`` fault."""
+        return time.time() + self.faults.clock_offset_s
+
     def lifetime_s(self, vendor: str) -> int:
         """The token lifetime for a vendor, honouring the fault overrides."""
         overrides = self.faults.token_lifetime_s
@@ -289,7 +305,7 @@ class SandboxState:
         issued = self.access.get(token)
         if issued is None or issued.revoked or issued.vendor != vendor:
             return None
-        if issued.expires_at <= time.time():
+        if issued.expires_at <= self.now():
             return None
         return issued
 
@@ -416,10 +432,19 @@ class SandboxState:
                     }
                     for r in self.reports.values()
                 ]
+        if op == "issued_tokens":
+            return self.issued_tokens()
         if op == "reset":
             with self.lock:
                 self._reset_runtime()
             return {"ok": True}
+        if op == "grow":
+            by = payload.get("records")
+            if not isinstance(by, int) or isinstance(by, bool) or by < 0:
+                raise ConfigurationError("must be an integer >= 0", field="records")
+            with self.lock:
+                self.dataset_size += by
+                return {"dataset_size": self.dataset_size}
         if op == "add_client":
             fields = dict(payload)
             vendor = fields.pop("vendor", None)
@@ -454,9 +479,29 @@ class SandboxState:
             return {"kid": kid}
         raise ConfigurationError(
             "unknown sandbox operation; use faults, get_faults, clear_faults, counters, "
-            "reports, reset, add_client, revoke, rotate_tci_key",
+            "reports, issued_tokens, reset, add_client, revoke, rotate_tci_key",
             field="op",
         )
+
+    def issued_tokens(self) -> list[dict[str, str]]:
+        """Every access, refresh and id token handed out since start (for leak scans)."""
+        out: list[dict[str, str]] = []
+        seen: set[str] = set()
+        with self.lock:
+            for kind, table in (("access", self.access), ("refresh", self.refresh)):
+                for token, issued in table.items():
+                    for value, what in ((token, kind), (issued.id_token, "id")):
+                        if value and value not in seen:
+                            seen.add(value)
+                            out.append(
+                                {
+                                    "token": value,
+                                    "kind": what,
+                                    "vendor": issued.vendor,
+                                    "client_id": issued.client_id,
+                                }
+                            )
+        return out
 
     def _revoke(self, payload: Mapping[str, Any]) -> int:
         token = payload.get("token")

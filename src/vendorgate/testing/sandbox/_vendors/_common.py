@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-import time
 from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate.testing.sandbox._http import BadRequest, Request
@@ -152,8 +151,13 @@ def verify_assertion(
             key,
             algorithms=[str(alg)],
             audience=request.url,
-            leeway=SKEW_S,
-            options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
+            options={
+                "require": ["iss", "sub", "aud", "exp", "iat", "jti"],
+                # Time claims are judged below by the vendor's clock (state.now()).
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
     except jwt.InvalidAudienceError:
         raise error(
@@ -161,12 +165,34 @@ def verify_assertion(
         ) from None
     except jwt.InvalidTokenError as exc:
         raise error(401, "invalid_client", f"client_assertion rejected: {exc}") from None
-    now = time.time()
+    now = state.now()
     if verified.get("sub") != iss:
         raise error(401, "invalid_client", "client_assertion: sub must equal iss (the client id)")
     iat, exp = verified["iat"], verified["exp"]
-    if not isinstance(iat, (int, float)) or iat > now + SKEW_S:
-        raise error(401, "invalid_client", "client_assertion: iat is in the future")
+    if not isinstance(iat, (int, float)) or not isinstance(exp, (int, float)):
+        raise error(401, "invalid_client", "client_assertion: iat and exp must be numbers")
+    if iat > now + SKEW_S:
+        raise error(
+            401,
+            "invalid_client",
+            f"client_assertion: iat is {iat - now:.0f} s in the future by the server's clock; "
+            "check the client's clock",
+        )
+    if exp <= now - SKEW_S:
+        raise error(
+            401,
+            "invalid_client",
+            f"client_assertion: expired {now - exp:.0f} s ago by the server's clock; "
+            "check the client's clock",
+        )
+    nbf = verified.get("nbf")
+    if isinstance(nbf, (int, float)) and nbf > now + SKEW_S:
+        raise error(
+            401,
+            "invalid_client",
+            "client_assertion: nbf is in the future by the server's clock; "
+            "check the client's clock",
+        )
     if exp - iat > MAX_ASSERTION_LIFETIME_S + SKEW_S:
         raise error(
             401, "invalid_client", "client_assertion: exp must be at most 10 minutes after iat"
@@ -189,7 +215,7 @@ def issue_hs256(
 ) -> tuple[str, int]:
     """Issue and remember an HS256 access token; return it with its lifetime."""
     lifetime = state.lifetime_s(vendor)
-    now = int(time.time())
+    now = int(state.now())
     claims: dict[str, Any] = {
         "iss": f"{request.base_url}/{vendor}/",
         "sub": client_id,
@@ -201,5 +227,5 @@ def issue_hs256(
         claims["scope"] = " ".join(scopes)
     claims.update(extra or {})
     token = state.sign_hs256(claims)
-    state.remember_access(token, Issued(vendor, client_id, scopes, time.time() + lifetime))
+    state.remember_access(token, Issued(vendor, client_id, scopes, state.now() + lifetime))
     return token, lifetime

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 
 from vendorgate.testing.sandbox._clients import tci_application_id
 from vendorgate.testing.sandbox._http import BadRequest, Reply, Request, json_reply
@@ -16,7 +15,7 @@ __all__ = ["tci"]
 
 def _tci_tokens(state: SandboxState, client_id: str) -> tuple[str, int]:
     lifetime = state.lifetime_s("tci")
-    now = int(time.time())
+    now = int(state.now())
     token = state.sign_tci(
         {
             "iat": now,
@@ -26,7 +25,7 @@ def _tci_tokens(state: SandboxState, client_id: str) -> tuple[str, int]:
             "jti": secrets.token_hex(8),
         }
     )
-    state.remember_access(token, Issued("tci", client_id, (), time.time() + lifetime))
+    state.remember_access(token, Issued("tci", client_id, (), state.now() + lifetime))
     return token, lifetime
 
 
@@ -87,7 +86,7 @@ def tci(state: SandboxState, request: Request) -> Reply:
     if not secret_ok(client, secret, "client_secret_post"):
         raise error(401, "invalid_client", "Invalid clientId or clientSecret")
     token, lifetime = _tci_tokens(state, cid)
-    now = int(time.time())
+    now = int(state.now())
     id_token = state.sign_tci(
         {
             "iat": now,

@@ -1,0 +1,197 @@
+"""Incremental pulls: only new records each run, exactly once across a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from http_helpers import provider_for
+
+from vendorgate import ConfigurationError
+from vendorgate.http import (
+    AsyncVendorClient,
+    FileStateStore,
+    Incremental,
+    PageNumber,
+    VendorClient,
+)
+from vendorgate.testing.sandbox import VendorSandbox
+
+
+def _ids(path: Path) -> list[int]:
+    with path.open() as fh:
+        return [json.loads(line)["id"] for line in fh]
+
+
+def _incremental(tmp_path: Path) -> Incremental:
+    return Incremental(
+        store=FileStateStore(tmp_path / "state.json"), key="items", field="id", param="since_id"
+    )
+
+
+@pytest.fixture
+def growing() -> Any:
+    with VendorSandbox(dataset_size=30) as sb:
+        yield sb
+
+
+def _pull(sb: VendorSandbox, inc: Incremental, out: Path) -> int:
+    with VendorClient(provider_for(sb), base_url=sb.api_url("lonewolf")) as client:
+        return client.pull("/items", PageNumber(page_size=10), output=out, incremental=inc).records
+
+
+def test_three_runs_fetch_only_the_new_records(growing: VendorSandbox, tmp_path: Path) -> None:
+    """Each run against a growing data set fetches only the records added since the last."""
+    inc = _incremental(tmp_path)
+    assert _pull(growing, inc, tmp_path / "run1.jsonl") == 30
+    growing.grow(25)
+    assert _pull(growing, inc, tmp_path / "run2.jsonl") == 25
+    growing.grow(7)
+    assert _pull(growing, inc, tmp_path / "run3.jsonl") == 7
+    assert _ids(tmp_path / "run2.jsonl") == list(range(30, 55))
+    assert _ids(tmp_path / "run3.jsonl") == list(range(55, 62))
+    assert inc.mark() == 61
+
+
+def test_run_with_nothing_new_stores_the_same_mark(growing: VendorSandbox, tmp_path: Path) -> None:
+    """A run that finds no new record writes an empty output and keeps the mark."""
+    inc = _incremental(tmp_path)
+    _pull(growing, inc, tmp_path / "run1.jsonl")
+    assert _pull(growing, inc, tmp_path / "run2.jsonl") == 0
+    assert inc.mark() == 29
+
+
+@pytest.mark.anyio
+async def test_async_runs_fetch_only_the_new_records(tmp_path: Path) -> None:
+    """The async client's pull resumes from the stored mark too."""
+    inc = _incremental(tmp_path)
+    with VendorSandbox(dataset_size=40) as sb:
+        async with AsyncVendorClient(provider_for(sb), base_url=sb.api_url("lonewolf")) as c:
+            first = await c.pull(
+                "/items", PageNumber(page_size=10), output=tmp_path / "a.jsonl", incremental=inc
+            )
+            await asyncio.to_thread(sb.grow, 15)
+            second = await c.pull(
+                "/items", PageNumber(page_size=10), output=tmp_path / "b.jsonl", incremental=inc
+            )
+    assert (first.records, second.records) == (40, 15)
+    assert _ids(tmp_path / "b.jsonl") == list(range(40, 55))
+
+
+_KILLED_RUN = textwrap.dedent(
+    """
+    import os, sys
+    from vendorgate.cache import TokenCache
+    from vendorgate.http import FileStateStore, Incremental, PageNumber, VendorClient
+    from vendorgate.tokens import TokenConfig, TokenProvider
+
+    api_url, token_url, secret, state, out = sys.argv[1:]
+
+    class DiesAfterCommit(FileStateStore):
+        def set(self, key, value):
+            if '"pending"' not in value:  # the write after the commit: killed first
+                os._exit(9)
+            super().set(key, value)
+
+    config = TokenConfig.from_mapping({"preset": "lonewolf", "client_id": "demo-client",
+        "client_secret": "literal:" + secret, "token_url": token_url})
+    inc = Incremental(store=DiesAfterCommit(state), key="items", field="id", param="since_id")
+    with VendorClient(TokenProvider(config, cache=TokenCache()), base_url=api_url) as client:
+        client.pull("/items", PageNumber(page_size=10), output=out, incremental=inc)
+    """
+)
+
+
+def _killed_run(sb: VendorSandbox, tmp_path: Path, out: Path) -> None:
+    secret = sb.demo_credentials("lonewolf")["client_secret"].reveal()
+    args = [sb.api_url("lonewolf"), sb.token_url("lonewolf"), secret]
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_RUN, *args, str(tmp_path / "state.json"), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 9, proc.stderr
+    assert out.exists()  # committed, the mark not moved on
+
+
+@pytest.mark.slow
+def test_killed_after_commit_then_next_run_has_no_duplicate(
+    growing: VendorSandbox, tmp_path: Path
+) -> None:
+    """A run killed between its commit and the state write: the next run skips its records."""
+    inc = _incremental(tmp_path)
+    _pull(growing, inc, tmp_path / "run1.jsonl")
+    growing.grow(20)
+    _killed_run(growing, tmp_path, tmp_path / "run2.jsonl")
+    growing.grow(5)
+    _pull(growing, inc, tmp_path / "run3.jsonl")
+    ids = [i for n in (1, 2, 3) for i in _ids(tmp_path / f"run{n}.jsonl")]
+    assert sorted(ids) == list(range(55))
+
+
+@pytest.mark.slow
+def test_killed_after_commit_then_rerun_of_that_run_has_no_duplicate(
+    growing: VendorSandbox, tmp_path: Path
+) -> None:
+    """Rerunning the killed run itself replaces its output: every record exactly once."""
+    inc = _incremental(tmp_path)
+    _pull(growing, inc, tmp_path / "run1.jsonl")
+    growing.grow(20)
+    _killed_run(growing, tmp_path, tmp_path / "run2.jsonl")
+    growing.grow(5)
+    _pull(growing, inc, tmp_path / "run2.jsonl")  # the orchestrator's retry
+    ids = _ids(tmp_path / "run1.jsonl") + _ids(tmp_path / "run2.jsonl")
+    assert sorted(ids) == list(range(55))
+    assert inc.mark() == 54
+
+
+def test_crash_before_commit_publishes_nothing_and_loses_nothing(
+    growing: VendorSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that fails before its commit leaves the mark; the next run fetches its records."""
+    from vendorgate.http._output import OutputWriter
+
+    inc = _incremental(tmp_path)
+    _pull(growing, inc, tmp_path / "run1.jsonl")
+    growing.grow(10)
+
+    def fail(self: OutputWriter) -> str:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(OutputWriter, "commit", fail)
+        with pytest.raises(OSError, match="disk full"):
+            _pull(growing, inc, tmp_path / "run2.jsonl")
+    assert inc.mark() == 29
+    assert _pull(growing, inc, tmp_path / "run3.jsonl") == 10
+
+
+def test_missing_mark_field_names_it(growing: VendorSandbox, tmp_path: Path) -> None:
+    """A mark field the records do not have is an error naming the field."""
+    from vendorgate import BadResponseError
+
+    inc = Incremental(
+        store=FileStateStore(tmp_path / "s.json"), key="k", field="updated_at", param="since"
+    )
+    with pytest.raises(BadResponseError, match="updated_at"):
+        _pull(growing, inc, tmp_path / "out.jsonl")
+
+
+def test_store_must_have_get_and_set(tmp_path: Path) -> None:
+    """Something that is not a state store is refused, naming the field."""
+    with pytest.raises(ConfigurationError, match="store"):
+        Incremental(store=object(), key="k", field="id", param="since_id")  # type: ignore[arg-type]
+
+
+def test_file_store_keeps_values_across_instances(tmp_path: Path) -> None:
+    """A FileStateStore's values survive the process: a new instance reads them."""
+    FileStateStore(tmp_path / "s" / "state.json").set("a", "1")
+    assert FileStateStore(tmp_path / "s" / "state.json").get("a") == "1"
+    assert FileStateStore(tmp_path / "s" / "state.json").get("b") is None
