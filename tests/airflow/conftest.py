@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,24 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=180
     )
     return env
+
+
+@pytest.fixture(autouse=True)
+def _adapter_registrations_stay_in_the_test() -> Iterator[None]:
+    """Undo the provider's registrations (airflow-conn scheme, airflow-variable store).
+
+    A vendorgate connection registers them process-wide on first use, as in Airflow;
+    here they must not leak into tests that list the registered names.
+    """
+    import vendorgate.airflow._connection as translator
+    from vendorgate.cache import _registry
+    from vendorgate.secrets import _ref
+
+    stores, both, schemes = dict(_registry._STORES), dict(_registry._BOTH), dict(_ref._SCHEMES)
+    yield
+    for table, saved in ((_registry._STORES, stores), (_registry._BOTH, both)):
+        table.clear()
+        table.update(saved)
+    _ref._SCHEMES.clear()
+    _ref._SCHEMES.update(schemes)
+    translator._registered = False

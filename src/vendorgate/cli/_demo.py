@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import argparse
+import argparse
 
 __all__ = ["add_parser"]
 
@@ -23,6 +20,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--pages", type=int, default=3, help="pages per vendor (default 3)")
     parser.add_argument("--page-size", type=int, default=25, help="records per page (default 25)")
+    parser.add_argument(
+        "--airflow",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the mapped example DAG with Airflow (default: when Airflow is installed)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -36,5 +39,19 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     from vendorgate.testing._demo import run_demo
 
-    run_demo(pages=args.pages, page_size=args.page_size)
+    steps = []
+    airflow = args.airflow
+    if airflow is not False:
+        import importlib.util
+
+        from vendorgate.airflow._demo import airflow_demo_step, example_dags_folder
+
+        available = importlib.util.find_spec("airflow") is not None and bool(example_dags_folder())
+        if airflow and not available:
+            raise ConfigurationError(
+                "needs the 'airflow' extra and a clone's dags_examples/", field="--airflow"
+            )
+        if available:
+            steps.append(airflow_demo_step)
+    run_demo(pages=args.pages, page_size=args.page_size, steps=steps)
     return 0

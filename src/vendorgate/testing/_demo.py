@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from vendorgate._units import format_duration, format_size
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from vendorgate.testing.openbao import OpenBaoServer
     from vendorgate.testing.sandbox import VendorSandbox
     from vendorgate.tokens import TokenConfig
 
-__all__ = ["DemoRow", "run_demo"]
+__all__ = ["DemoContext", "DemoRow", "run_demo"]
 
 _KV_PREFIX = "vendorgate/demo"
 _TRANSIT_KEY = "techwolf-demo"
@@ -41,6 +43,29 @@ path "transit/sign/{_TRANSIT_KEY}" {{ capabilities = ["update"] }}
 path "transit/keys/{_TRANSIT_KEY}" {{ capabilities = ["read"] }}
 path "sys/internal/ui/mounts/*" {{ capabilities = ["read"] }}
 """
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    """What a further demo step gets: the running servers and the demo's Vault login.
+
+    Attributes:
+        sandbox: The running vendor sandbox.
+        bao: The running OpenBao server (demo secrets under ``secret/<kv_prefix>/``).
+        role_id: The demo AppRole's role id.
+        secret_id: The demo AppRole's secret id (a secret: pass it on, never print it).
+        kv_prefix: Where the demo secrets are in KV v2 (mount ``secret``).
+        workdir: A directory for the step's files (removed after the demo).
+        out: Where the demo prints (for progress lines).
+    """
+
+    sandbox: VendorSandbox
+    bao: OpenBaoServer
+    role_id: str
+    secret_id: str
+    kv_prefix: str
+    workdir: Path
+    out: TextIO
 
 
 @dataclass(frozen=True)
@@ -112,7 +137,12 @@ def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenCo
 
 
 def run_demo(
-    *, pages: int = 3, page_size: int = 25, out: TextIO | None = None, workdir: Path | None = None
+    *,
+    pages: int = 3,
+    page_size: int = 25,
+    out: TextIO | None = None,
+    workdir: Path | None = None,
+    steps: Sequence[Callable[[DemoContext], str]] = (),
 ) -> list[DemoRow]:
     """Run the demo pipeline and print its summary; return the rows.
 
@@ -121,6 +151,9 @@ def run_demo(
         page_size: Records per page.
         out: Where to print (default: standard output).
         workdir: Directory for the token cache and the output files (default: a temp dir).
+        steps: More steps run while the servers are up (e.g. the Airflow provider's
+            mapped-DAG step); each gets a :class:`DemoContext` and returns a summary
+            line, printed after the table.
     """
     from vendorgate.cache import FileBackend, TokenCache
     from vendorgate.connection import VendorConnection
@@ -185,7 +218,11 @@ def run_demo(
                     )
                 )
             logins = session.login_count
+            context = DemoContext(sandbox, bao, role_id, secret_id, _KV_PREFIX, work, out)
+            lines = [step(context) for step in steps]
         _print_table(rows, out)
+        for line in lines:
+            print(line, file=out)
         print(
             f"Vault logins: {logins} (one AppRole login for the whole run); "
             f"finished in {format_duration(time.monotonic() - started)}; "
