@@ -124,6 +124,30 @@ def test_redis_lock_needs_a_url() -> None:
     assert _error(_conn(extra=json.dumps(extra))).field == "extra.cache_url"
 
 
+def test_redis_password_in_the_cache_url_is_refused() -> None:
+    """A password inside cache_url (an unmasked extra key) is refused, not shown in the UI."""
+    extra = {"preset": "lonewolf", "cache_lock": "redis", "cache_url": "redis://:pw-1234@r:6379/0"}
+    error = _error(_conn(extra=json.dumps(extra)))
+    assert error.field == "extra.cache_url"
+    assert "pw-1234" not in str(error)
+    assert "cache_password" in str(error)
+
+
+def test_redis_password_goes_in_its_own_masked_field() -> None:
+    """cache_password (masked by Airflow) is joined to the Redis URL only in the spec."""
+    from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
+
+    extra = {
+        "preset": "lonewolf",
+        "cache_lock": "redis",
+        "cache_url": "redis://r:6379/0",
+        "cache_password": "pw-1234",
+    }
+    mapping, _ = connection_mapping(_conn(extra=json.dumps(extra)))
+    assert mapping["cache"]["lock"]["url"] == "redis://:pw-1234@r:6379/0"
+    assert should_hide_value_for_key("cache_password")
+
+
 def test_vault_fields_build_the_vault_login() -> None:
     """vault_addr and an AppRole in the connection replace the workers' VAULT_* variables."""
     extra = {

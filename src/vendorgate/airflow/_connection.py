@@ -140,7 +140,7 @@ def _cache_options(extra: Mapping[str, Any]) -> dict[str, Any]:
                     "is required for the redis cache or lock: a redis://host:port/db URL",
                     field="extra.cache_url",
                 )
-            return {"backend": "redis", "url": extra["cache_url"]}
+            return {"backend": "redis", "url": _redis_url(extra)}
         return {"backend": name}
 
     if store == "memory":
@@ -150,6 +150,34 @@ def _cache_options(extra: Mapping[str, Any]) -> dict[str, Any]:
     if lock == "none":
         return {"store": backend(store)}
     return {"store": backend(store), "lock": backend(lock)}
+
+
+def _redis_url(extra: Mapping[str, Any]) -> str:
+    """``cache_url`` with ``cache_password`` joined in (the URL itself is not masked)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = str(extra["cache_url"])
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+    except ValueError:
+        raise ConfigurationError(
+            "is not a URL; give redis://host:port/db", field="extra.cache_url"
+        ) from None
+    if has_password:
+        raise ConfigurationError(
+            "holds a password, which Airflow would show in the UI and the API (this key is "
+            "not masked); give the URL without it and the password in cache_password",
+            field="extra.cache_url",
+        )
+    password = extra.get("cache_password")
+    if not password:
+        return url
+    from urllib.parse import quote
+
+    user = quote(parts.username, safe="") if parts.username else ""
+    netloc = f"{user}:{quote(str(password), safe='')}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _secret_value(value: str) -> Any:

@@ -169,7 +169,17 @@ EXTRA_FIELDS: Final[tuple[ExtraField, ...]] = (
         "Cache directory",
         "The file store or file lock directory (default: $AIRFLOW_HOME/vendorgate-cache).",
     ),
-    ExtraField("cache_url", "Cache URL", "The Redis URL (redis store or lock), no password."),
+    ExtraField(
+        "cache_url",
+        "Cache URL",
+        "The Redis URL (redis store or lock), without a password: put it in Cache password.",
+    ),
+    ExtraField(
+        "cache_password",
+        "Cache password",
+        "The Redis password, if the server asks for one (masked by Airflow).",
+        secret=True,
+    ),
     ExtraField(
         "timeout_s", "Request timeout (s)", "Timeout of API and token requests.", kind="number"
     ),
