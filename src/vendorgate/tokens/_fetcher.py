@@ -216,21 +216,35 @@ class TokenFetcher:
 
         return PemSigner(pem, alg=self.config.signing_alg, kid=self.config.signing_kid)
 
-    def _client_key_fields(self) -> tuple[str, ...]:
-        """The fields holding what authenticates the client (a secret or a PEM key)."""
+    def _secret_fields(self) -> tuple[str, ...]:
+        """The fields whose secrets a primary grant sends: the client secret or PEM key
+        (a Transit key is no secret reference), and a password grant's user and password."""
         cfg = self.config
+        fields: tuple[str, ...] = ()
         if cfg.effective_client_auth != "assertion":
-            return ("client_secret",)
-        return () if cfg.transit_key is not None else ("private_key",)
+            fields = ("client_secret",)
+        elif cfg.transit_key is None:
+            fields = ("private_key",)
+        if cfg.dialect.grant_type == "password":
+            fields += ("username", "password")
+        return fields
 
     def _prepare(self) -> tuple[Credentials, AssertionSigner | None, tuple[Secret | None, ...]]:
-        """Resolve a fetch's secrets and signer; also the client key values they used."""
+        """Resolve a fetch's secrets and signer; also the secret values they used
+        (in :meth:`_secret_fields` order)."""
         base = self._secrets()
-        if self._client_key_fields() == ("private_key",):
-            pem = self._resolve("private_key")
-            assert pem is not None
-            return base, self._pem_signer(pem), (pem,)
-        return base, self._assertion_signer(), (base.client_secret,)
+        signer: AssertionSigner | None = None
+        key: tuple[Secret | None, ...] = (base.client_secret,)
+        if self.config.effective_client_auth == "assertion":
+            if self.config.transit_key is None:
+                pem = self._resolve("private_key")
+                assert pem is not None
+                signer, key = self._pem_signer(pem), (pem,)
+            else:
+                signer, key = self.signer(), ()
+        if self.config.dialect.grant_type == "password":
+            key += (base.username, base.password)
+        return base, signer, key
 
     def _refused(
         self, exc: TokenRequestError, used: tuple[Secret | None, ...]
@@ -242,7 +256,7 @@ class TokenFetcher:
         reference (rate-limited per reference) or another caller already holds a newer
         value, and only when the freshly resolved secret differs from the refused one.
         """
-        fields = self._client_key_fields()
+        fields = self._secret_fields()
         if not fields or not client_credentials_refused(exc):
             return None
         refs = [getattr(self.config, name) for name in fields]

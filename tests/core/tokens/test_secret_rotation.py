@@ -233,3 +233,30 @@ def test_400_invalid_request_is_not_retried(
         fetcher.fetch()
     assert info.value.status == 400
     assert len(endpoint.requests) == 1
+
+
+@pytest.mark.slow
+def test_password_rotated_in_vault_and_at_vendor_is_read_again(
+    openbao: OpenBaoServer, sandbox: VendorSandbox
+) -> None:
+    """A password-grant user's password rotated in both places is re-read once."""
+    client_id, path = f"rot-{_unique()}", f"vgrotate/{_unique()}"
+    sandbox.add_client("wokelo", client_id, client_secret="cs", username="robot", password="pw-v1")
+    _write(openbao, path, client_secret="cs", password="pw-v1")
+    session = CountingSession(openbao.settings())
+    cfg = TokenConfig(
+        dialect=get_dialect("wokelo"),
+        client_id=client_id,
+        token_url=sandbox.token_url("wokelo"),
+        client_secret=f"vault:secret/{path}#client_secret",
+        username="literal:robot",
+        password=f"vault:secret/{path}#password",
+    )
+    fetcher = TokenFetcher(cfg, resolver=SecretResolver(session))
+    fetcher.fetch()
+    reads = session.reads
+
+    _write(openbao, path, client_secret="cs", password="pw-v2")
+    sandbox.add_client("wokelo", client_id, client_secret="cs", username="robot", password="pw-v2")
+    assert fetcher.fetch().access_token
+    assert session.reads - reads == 2  # the client secret and the password
