@@ -117,11 +117,6 @@ def test_vault_login_token_expired(run, bao, tmp_path) -> None:  # type: ignore[
     run.succeeded(result.records, "2 AppRole logins in all")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a secret rotated in Vault and at the vendor is not re-read on invalid_client: "
-    "the resolver serves the old value for ttl_s (300 s) and the token request fails 401",
-)
 @pytest.mark.scenario(
     "client secret rotated mid-run (Vault + vendor)",
     expect="success: 401 invalid_client re-reads the secret once",

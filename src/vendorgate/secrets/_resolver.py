@@ -6,17 +6,20 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from vendorgate._errors import ConfigurationError, SecretNotFoundError
 from vendorgate._secret import Secret
 from vendorgate.secrets._ref import SecretRef, parse_secret_ref, read_secret_ref
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from vendorgate.secrets._session import VaultSession
     from vendorgate.secrets._settings import VaultSettings
 
 __all__ = [
+    "REREAD_INTERVAL_S",
     "SecretResolver",
     "SecretValue",
     "default_resolver",
@@ -27,6 +30,10 @@ __all__ = [
     "resolve_local",
     "secret_value",
 ]
+
+
+#: A reference a server refused is read again at most once per this many seconds.
+REREAD_INTERVAL_S: Final = 60.0
 
 
 class SecretValue(Protocol):
@@ -117,13 +124,16 @@ class SecretResolver:
     Each reference is read once and kept in memory for ``ttl_s`` seconds, so a process
     asking for the same secret a thousand times reads Vault (or the file) once per
     ``ttl_s``. Literal values are never cached. Thread-safe: concurrent first reads of
-    one reference do one read.
+    one reference do one read. When a server refuses a value (a rotated client secret),
+    :meth:`reread` drops it early, at most once per ``reread_interval_s`` per reference.
 
     Args:
         vault: The Vault session (or settings to get the shared session for) used for
             ``vault:`` references; ``None`` builds one from the ``VAULT_*`` environment
             variables on first use.
         ttl_s: How long a value stays cached, in seconds (``0`` disables caching).
+        reread_interval_s: :meth:`reread` drops a reference's value at most once per
+            this many seconds (a wrong secret does not make every caller read Vault).
 
     Example:
         >>> import os
@@ -133,12 +143,20 @@ class SecretResolver:
     """
 
     def __init__(
-        self, vault: VaultSession | VaultSettings | None = None, *, ttl_s: float = 300.0
+        self,
+        vault: VaultSession | VaultSettings | None = None,
+        *,
+        ttl_s: float = 300.0,
+        reread_interval_s: float = REREAD_INTERVAL_S,
     ) -> None:
-        if isinstance(ttl_s, bool) or not isinstance(ttl_s, (int, float)) or ttl_s < 0:
-            raise ConfigurationError("must be a number of seconds >= 0", field="ttl_s")
+        for name, number in (("ttl_s", ttl_s), ("reread_interval_s", reread_interval_s)):
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+                raise ConfigurationError("must be a number of seconds >= 0", field=name)
         self._vault = vault
         self.ttl_s = float(ttl_s)
+        self.reread_interval_s = float(reread_interval_s)
+        # reference -> monotonic time of its last early drop by reread()
+        self._reread_at: dict[str, float] = {}
         self._cache: dict[str, tuple[float, Secret]] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
@@ -213,6 +231,36 @@ class SecretResolver:
                 self._cache.clear()
             else:
                 self._cache.pop(str(parse_secret_ref(ref, field="ref")), None)
+
+    def reread(self, refs: Iterable[str | SecretRef | SecretValue]) -> list[str]:
+        """Drop the cached values of references a server just refused, so the next
+        :meth:`resolve` reads them again (a secret rotated before ``ttl_s`` ran out).
+
+        Each reference is dropped at most once per ``reread_interval_s``; values (a
+        :class:`~vendorgate.Secret`), literals and uncached references are skipped.
+
+        Returns:
+            The references dropped (masked, as ``str(SecretRef)``); empty when none was.
+        """
+        if self.ttl_s == 0:
+            return []
+        dropped: list[str] = []
+        now = time.monotonic()
+        with self._lock:
+            for ref in refs:
+                if secret_value(ref) is not None:
+                    continue
+                parsed = parse_secret_ref(ref, field="ref")  # type: ignore[arg-type]
+                key = str(parsed)
+                if not parsed.cacheable or key in dropped:
+                    continue
+                last = self._reread_at.get(key)
+                if last is not None and now - last < self.reread_interval_s:
+                    continue
+                self._reread_at[key] = now
+                self._cache.pop(key, None)
+                dropped.append(key)
+        return dropped
 
     def _read(self, ref: SecretRef, *, field: str) -> Secret:
         return read_secret_ref(ref, self, field=field)

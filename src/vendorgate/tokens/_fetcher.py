@@ -28,6 +28,14 @@ retries run out, a :class:`~vendorgate.TokenRequestError` is raised (a
 4xx, and a token URL httpx cannot use (a :class:`~vendorgate.ConfigurationError` on
 ``token_url``), are not retried. With a previous token carrying a refresh token, the
 dialect's refresh grant is tried first, and the primary grant when the refresh is refused.
+
+A secret rotated in Vault and at the vendor before the resolver's ``ttl_s`` ran out: when
+the primary grant is refused for wrong client credentials (HTTP 401, or 400
+``invalid_client``; a refused ``private_key_jwt`` assertion too), the fetcher asks the
+resolver to drop its cached client secret or private key (:meth:`SecretResolver.reread`:
+at most once per ``reread_interval_s`` per reference), resolves them again and, when a
+value changed, sends the request once more. If that fails too, or nothing changed, the
+refusal is raised as before. This decision is made in :meth:`TokenFetcher._refused`.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from vendorgate._errors import (
     ConfigurationError,
+    SecretError,
     TokenRequestError,
     TokenResponseError,
     TokenTransportError,
@@ -64,6 +73,7 @@ from vendorgate.tokens._request import (
     TruncatedTokenReply,
     build_refresh_request,
     build_token_request,
+    client_credentials_refused,
     parse_token_reply,
 )
 
@@ -196,12 +206,85 @@ class TokenFetcher:
                 )
             return self._signer
         # A PEM key: resolved through the resolver's bounded cache, parsed per use so a
-        # rotated key is picked up when the resolver's entry expires.
-        from vendorgate.signing import PemSigner
-
+        # rotated key is picked up when the resolver's entry expires (or is re-read).
         pem = self._resolve("private_key")
         assert pem is not None
-        return PemSigner(pem, alg=cfg.signing_alg, kid=cfg.signing_kid)
+        return self._pem_signer(pem)
+
+    def _pem_signer(self, pem: Secret) -> AssertionSigner:
+        from vendorgate.signing import PemSigner
+
+        return PemSigner(pem, alg=self.config.signing_alg, kid=self.config.signing_kid)
+
+    def _secret_fields(self) -> tuple[str, ...]:
+        """The fields whose secrets a primary grant sends: the client secret or PEM key
+        (a Transit key is no secret reference), and a password grant's user and password."""
+        cfg = self.config
+        fields: tuple[str, ...] = ()
+        if cfg.effective_client_auth != "assertion":
+            fields = ("client_secret",)
+        elif cfg.transit_key is None:
+            fields = ("private_key",)
+        if cfg.dialect.grant_type == "password":
+            fields += ("username", "password")
+        return fields
+
+    def _prepare(self) -> tuple[Credentials, AssertionSigner | None, tuple[Secret | None, ...]]:
+        """Resolve a fetch's secrets and signer; also the secret values they used
+        (in :meth:`_secret_fields` order)."""
+        base = self._secrets()
+        signer: AssertionSigner | None = None
+        key: tuple[Secret | None, ...] = (base.client_secret,)
+        if self.config.effective_client_auth == "assertion":
+            if self.config.transit_key is None:
+                pem = self._resolve("private_key")
+                assert pem is not None
+                signer, key = self._pem_signer(pem), (pem,)
+            else:
+                signer, key = self.signer(), ()
+        if self.config.dialect.grant_type == "password":
+            key += (base.username, base.password)
+        return base, signer, key
+
+    def _refused(
+        self, exc: TokenRequestError, used: tuple[Secret | None, ...]
+    ) -> tuple[Credentials, AssertionSigner | None] | None:
+        """After a refused primary grant: fresh credentials to retry once with, or ``None``.
+
+        The one place that decides a re-read: only for wrong client credentials
+        (:func:`client_credentials_refused`), only when the resolver dropped a cached
+        reference (rate-limited per reference) or another caller already holds a newer
+        value, and only when the freshly resolved secret differs from the refused one.
+        """
+        fields = self._secret_fields()
+        if not fields or not client_credentials_refused(exc):
+            return None
+        refs = [getattr(self.config, name) for name in fields]
+        dropped = self.resolver.reread(ref for ref in refs if ref is not None)
+        try:
+            fresh = self._prepare()
+        except SecretError as err:  # the refusal stays the error; say why no retry
+            logger.warning(
+                "%s token endpoint %s refused the client credentials (HTTP %s); reading "
+                "them again failed (%s: %s), not retrying",
+                self.config.vendor,
+                self._where,
+                exc.status,
+                type(err).__name__,
+                err,
+            )
+            return None
+        if fresh[2] == used:
+            return None
+        logger.warning(
+            "%s token endpoint %s refused the client credentials (HTTP %s); %s read again "
+            "and changed: retrying the token request once",
+            self.config.vendor,
+            self._where,
+            exc.status,
+            ", ".join(dropped) or ", ".join(fields),
+        )
+        return fresh[0], fresh[1]
 
     def _secrets(self) -> Credentials:
         """Resolve the secrets a fetch needs, once (no client assertion yet)."""
@@ -446,6 +529,30 @@ class TokenFetcher:
 
         return build
 
+    def _send_primary(
+        self, base: Credentials, signer: AssertionSigner | None, used: tuple[Secret | None, ...]
+    ) -> Token:
+        """The primary grant; once more with re-read credentials if they were refused."""
+        try:
+            return self._send(self._primary(base, signer))
+        except TokenRequestError as exc:
+            fresh = self._refused(exc, used)
+            if fresh is None:
+                raise
+        return self._send(self._primary(*fresh))
+
+    async def _asend_primary(
+        self, base: Credentials, signer: AssertionSigner | None, used: tuple[Secret | None, ...]
+    ) -> Token:
+        """Async :meth:`_send_primary`."""
+        try:
+            return await self._asend(self._primary(base, signer), in_thread=signer is not None)
+        except TokenRequestError as exc:
+            fresh = await asyncio.to_thread(self._refused, exc, used)
+            if fresh is None:
+                raise
+        return await self._asend(self._primary(*fresh), in_thread=fresh[1] is not None)
+
     def fetch(self, previous: Token | None = None) -> Token:
         """Request a new token (refresh grant first when ``previous`` allows it).
 
@@ -459,8 +566,7 @@ class TokenFetcher:
             SecretError: a secret could not be resolved (Vault, env, file, PEM).
             ConfigurationError: the token URL cannot be used (``field="token_url"``).
         """
-        base = self._secrets()
-        signer = self._assertion_signer()
+        base, signer, used = self._prepare()
         token: Token | None = None
         if previous is not None:
             refresh = build_refresh_request(self.config, base, previous)
@@ -471,15 +577,14 @@ class TokenFetcher:
                     if not self._refresh_refused(exc):
                         raise
         if token is None:
-            token = self._send(self._primary(base, signer))
+            token = self._send_primary(base, signer, used)
         if self._validator is not None:
             self._validator.validate(token.access_token, http_client=self._http)
         return token
 
     async def afetch(self, previous: Token | None = None) -> Token:
         """Async :meth:`fetch`; secrets and assertion signing run in a worker thread."""
-        base = await asyncio.to_thread(self._secrets)
-        signer = await asyncio.to_thread(self._assertion_signer)
+        base, signer, used = await asyncio.to_thread(self._prepare)
         token: Token | None = None
         if previous is not None:
             refresh = build_refresh_request(self.config, base, previous)
@@ -491,7 +596,7 @@ class TokenFetcher:
                     if not self._refresh_refused(exc):
                         raise
         if token is None:
-            token = await self._asend(self._primary(base, signer), in_thread=signer is not None)
+            token = await self._asend_primary(base, signer, used)
         if self._validator is not None:
             await self._validator.avalidate(token.access_token, http_client=self._ahttp)
         return token

@@ -27,6 +27,7 @@ __all__ = [
     "TokenRequest",
     "build_refresh_request",
     "build_token_request",
+    "client_credentials_refused",
     "jwt_claims_unverified",
     "parse_token_reply",
     "status_hint",
@@ -191,6 +192,18 @@ def build_refresh_request(
     return TokenRequest(
         config.effective_token_url, grant.encoding or d.encoding, body, headers, "refresh"
     )
+
+
+def client_credentials_refused(exc: TokenRequestError) -> bool:
+    """Whether a token endpoint's refusal says the client credentials are wrong.
+
+    HTTP 401 (RFC 6749 section 5.2: client authentication failed), or 400 with
+    ``error=invalid_client``; a refused ``private_key_jwt`` assertion answers the same.
+    A redirect or an unreachable endpoint is not such a refusal.
+    """
+    if exc.status == 401:
+        return True
+    return exc.status == 400 and "invalid_client" in (exc.body_excerpt or "")
 
 
 def status_hint(status: int, *, grant: str = "primary") -> str:

@@ -120,3 +120,29 @@ def test_resolver_repr_shows_no_values() -> None:
     resolver = SecretResolver()
     resolver.resolve("literal:topsecret", field="f")
     assert "topsecret" not in repr(resolver)
+
+
+def test_reread_drops_a_cached_file_secret_once_per_interval(tmp_path: Path) -> None:
+    """reread() makes the next resolve read a rotated file, then is rate-limited."""
+    path = tmp_path / "secret.txt"
+    path.write_text("v1")
+    ref = f"file:{path}"
+    resolver = SecretResolver(ttl_s=300, reread_interval_s=3600)
+    assert resolver.resolve(ref, field="client_secret").reveal() == "v1"
+    path.write_text("v2")
+    assert resolver.reread([ref]) == [ref]
+    assert resolver.resolve(ref, field="client_secret").reveal() == "v2"
+    path.write_text("v3")
+    assert resolver.reread([ref]) == []
+    assert resolver.resolve(ref, field="client_secret").reveal() == "v2"
+
+
+def test_reread_skips_literals_and_values() -> None:
+    """Literals and secret values have nothing to re-read: nothing is dropped."""
+    assert SecretResolver().reread(["literal:x", Secret("y")]) == []
+
+
+def test_reread_interval_must_be_a_number() -> None:
+    """A negative reread_interval_s is refused naming the field."""
+    with pytest.raises(_errors.ConfigurationError, match="reread_interval_s"):
+        SecretResolver(reread_interval_s=-1)
