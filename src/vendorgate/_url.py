@@ -29,6 +29,7 @@ __all__ = [
     "CA_BUNDLE_ENV",
     "INSECURE_HTTP_ENV",
     "REQUEST_ID_HEADERS",
+    "check_bearer_transport",
     "check_transport",
     "check_verify",
     "insecure_http_allowed_by_env",
@@ -153,6 +154,18 @@ def check_transport(url: str, *, field: str, allow_insecure_http: bool = False) 
         f"cross the network unencrypted. Use https://, or opt in with "
         f"allow_insecure_http=True or {INSECURE_HTTP_ENV}=1 (loopback is always allowed)",
         field=field,
+    )
+
+
+def check_bearer_transport(url: str, source: object) -> None:
+    """:func:`check_transport` for a request about to carry a bearer token of ``source``.
+
+    The opt-in is the ``allow_insecure_http`` of the source's ``config`` (none: no opt-in);
+    the error names the field ``url``.
+    """
+    config = getattr(source, "config", None)
+    check_transport(
+        url, field="url", allow_insecure_http=bool(getattr(config, "allow_insecure_http", False))
     )
 
 

@@ -7,23 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from vendorgate._errors import ConfigurationError
+from vendorgate.http._pagination import dig
 
 __all__ = ["ResponseCheck", "dig"]
-
-
-def dig(body: Any, path: str | None) -> Any:
-    """Follow a dotted ``path`` (``"data.status"``, ``"items.0"``) into JSON; ``None`` if absent."""
-    if not path:
-        return body
-    node = body
-    for part in path.split("."):
-        if isinstance(node, Mapping):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 @dataclass(frozen=True)

@@ -24,19 +24,9 @@ def store_sandbox_secrets(
     bao: OpenBaoServer, sandbox: VendorSandbox, *, kv_prefix: str = KV_PREFIX
 ) -> None:
     """Write every preset's demo secrets (and the demo PEM key) to OpenBao, by preset name."""
-    client = bao.client()
-    cfg = sandbox.config()
-    for preset, entry in cfg["presets"].items():
-        data = {k: entry[k] for k in ("client_secret", "username", "password") if entry.get(k)}
-        if data:
-            client.secrets.kv.v2.create_or_update_secret(
-                path=f"{kv_prefix}/{preset}", secret=data, mount_point="secret"
-            )
-    client.secrets.kv.v2.create_or_update_secret(
-        path=f"{kv_prefix}/private-keys",
-        secret={"demo_jwt_client": cfg["demo_private_key_pem"]},
-        mount_point="secret",
-    )
+    from vendorgate.testing._demo import store_preset_secrets
+
+    store_preset_secrets(bao, sandbox, kv_prefix)
 
 
 def sandbox_connection(

@@ -9,12 +9,11 @@ from vendorgate.secrets import SecretResolver
 
 if TYPE_CHECKING:
     from vendorgate._secret import Secret
-    from vendorgate.cache import TokenCache
     from vendorgate.secrets import SecretRef
     from vendorgate.secrets._resolver import SecretValue
-    from vendorgate.tokens import Token, TokenConfig, TokenProvider
+    from vendorgate.tokens import Token, TokenProvider
 
-__all__ = ["MaskingResolver", "MaskingSource", "masking_provider"]
+__all__ = ["MaskingResolver", "MaskingSource"]
 
 
 class MaskingResolver(SecretResolver):
@@ -53,10 +52,3 @@ class MaskingSource:
     async def ainvalidate(self, token: Token) -> bool:
         """Async :meth:`invalidate`."""
         return await self.provider.ainvalidate(token)
-
-
-def masking_provider(config: TokenConfig, cache: TokenCache) -> TokenProvider:
-    """A :class:`TokenProvider` whose resolved secrets are masked."""
-    from vendorgate.tokens import TokenProvider
-
-    return TokenProvider(config, cache=cache, resolver=MaskingResolver(config.vault))

@@ -26,7 +26,6 @@ __all__ = [
     "add_parser",
     "add_token_arguments",
     "check_required_fields",
-    "config_from_args",
     "load_profile",
     "spec_from_args",
     "vault_from_args",
@@ -281,11 +280,6 @@ def check_required_fields(config: TokenConfig) -> None:
                 f"is required by preset {dialect.name!r} (the vendor refuses requests without it)",
                 field=f"token.{name}",
             )
-
-
-def config_from_args(args: argparse.Namespace) -> TokenConfig:
-    """Build the :class:`~vendorgate.tokens.TokenConfig` the profile and flags describe."""
-    return spec_from_args(args).token
 
 
 def describe(token: Token, *, vendor: str, show_token: bool) -> dict[str, Any]:

@@ -52,14 +52,9 @@ class VendorAuth(httpx.Auth):
         url = request.url
         # https always passes the plain-HTTP check; so does a loopback host (checked once)
         if url.scheme != "https" and url.host not in self._loopback:
-            from vendorgate._url import check_transport, is_loopback_host
+            from vendorgate._url import check_bearer_transport, is_loopback_host
 
-            config = getattr(self.source, "config", None)
-            check_transport(
-                str(url),
-                field="url",
-                allow_insecure_http=bool(getattr(config, "allow_insecure_http", False)),
-            )
+            check_bearer_transport(str(url), self.source)
             if url.scheme == "http" and is_loopback_host(url.host):
                 self._loopback.add(url.host)
         request.headers["Authorization"] = f"Bearer {token.access_token}"

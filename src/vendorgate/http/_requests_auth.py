@@ -23,7 +23,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environm
         name=exc.name,
     ) from None
 
-from vendorgate._url import check_transport
+from vendorgate._url import check_bearer_transport
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -91,12 +91,7 @@ class VendorRequestsAuth(AuthBase):
         return build
 
     def _attach(self, request: requests.PreparedRequest, token: Token) -> None:
-        config = getattr(self.source, "config", None)
-        check_transport(
-            str(request.url),
-            field="url",
-            allow_insecure_http=bool(getattr(config, "allow_insecure_http", False)),
-        )
+        check_bearer_transport(str(request.url), self.source)
         request.headers["Authorization"] = f"Bearer {token.access_token}"
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import httpx
 
@@ -55,6 +55,9 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
 
 _Parse = Callable[[httpx.Response], T]
+
+#: What reading a reply body may raise (:meth:`Sender._unread` turns each into its error).
+_UNREAD = (httpx.TransportError, httpx.DecodingError, BodyTooLarge, BodyDeadline)
 
 
 def _h2_available() -> bool:
@@ -240,6 +243,22 @@ class Sender:
                 raise Retry(err, cause=f"bad body ({type(exc).__name__})") from exc
             raise err from exc
 
+    def _unread(
+        self, exc: Exception, request: httpx.Request, response: httpx.Response, url: str
+    ) -> NoReturn:
+        """Raise the retry signal or typed error for a reply body that could not be read."""
+        if isinstance(exc, httpx.TransportError):
+            raise transport_failure(
+                exc, vendor=self.vendor, method=request.method, url=url
+            ) from exc
+        if isinstance(exc, httpx.DecodingError):
+            raise decode_failure(response, self.vendor, exc) from exc
+        if isinstance(exc, BodyTooLarge):
+            raise body_too_large(response, self.vendor, exc.limit) from None
+        if isinstance(exc, BodyDeadline):
+            raise body_deadline(request, self.vendor, url, self.retry_policy.timeout_s) from None
+        raise exc
+
 
 class SyncSender(Sender):
     """Sends one request of the sync client: attempts, rate limit slot, retries."""
@@ -273,18 +292,8 @@ class SyncSender(Sender):
                     ) from exc
                 try:
                     read_body(response, deadline=deadline, limit=self.retry_policy.max_body_bytes)
-                except httpx.TransportError as exc:
-                    raise transport_failure(
-                        exc, vendor=self.vendor, method=request.method, url=url
-                    ) from exc
-                except httpx.DecodingError as exc:
-                    raise decode_failure(response, self.vendor, exc) from exc
-                except BodyTooLarge as exc:
-                    raise body_too_large(response, self.vendor, exc.limit) from None
-                except BodyDeadline:
-                    raise body_deadline(
-                        request, self.vendor, url, self.retry_policy.timeout_s
-                    ) from None
+                except _UNREAD as exc:
+                    self._unread(exc, request, response, url)
             state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:
@@ -331,18 +340,8 @@ class AsyncSender(Sender):
                     await aread_body(
                         response, deadline=deadline, limit=self.retry_policy.max_body_bytes
                     )
-                except httpx.TransportError as exc:
-                    raise transport_failure(
-                        exc, vendor=self.vendor, method=request.method, url=url
-                    ) from exc
-                except httpx.DecodingError as exc:
-                    raise decode_failure(response, self.vendor, exc) from exc
-                except BodyTooLarge as exc:
-                    raise body_too_large(response, self.vendor, exc.limit) from None
-                except BodyDeadline:
-                    raise body_deadline(
-                        request, self.vendor, url, self.retry_policy.timeout_s
-                    ) from None
+                except _UNREAD as exc:
+                    self._unread(exc, request, response, url)
             state.replied(response.status_code, response.headers.raw)
 
             def throttled(retry_after: float | None) -> None:

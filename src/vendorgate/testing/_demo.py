@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from vendorgate.testing.sandbox import VendorSandbox
     from vendorgate.tokens import TokenConfig
 
-__all__ = ["DemoContext", "DemoRow", "run_demo"]
+__all__ = ["DemoContext", "DemoRow", "run_demo", "store_preset_secrets"]
 
 _KV_PREFIX = "vendorgate/demo"
 _TRANSIT_KEY = "techwolf-demo"
@@ -81,21 +81,28 @@ class DemoRow:
     output_bytes: int = 0
 
 
-def _store_demo_secrets(bao: OpenBaoServer, sandbox: VendorSandbox) -> None:
+def store_preset_secrets(bao: OpenBaoServer, sandbox: VendorSandbox, kv_prefix: str) -> None:
+    """Write every preset's demo secrets (and the demo PEM key) to KV v2 under ``kv_prefix``."""
     client = bao.client()
     cfg = sandbox.config()
     for preset, entry in cfg["presets"].items():
         data = {k: entry[k] for k in ("client_secret", "username", "password") if entry.get(k)}
         if data:
             client.secrets.kv.v2.create_or_update_secret(
-                path=f"{_KV_PREFIX}/{preset}", secret=data, mount_point="secret"
+                path=f"{kv_prefix}/{preset}", secret=data, mount_point="secret"
             )
     client.secrets.kv.v2.create_or_update_secret(
-        path=f"{_KV_PREFIX}/private-keys",
+        path=f"{kv_prefix}/private-keys",
         secret={"demo_jwt_client": cfg["demo_private_key_pem"]},
         mount_point="secret",
     )
-    client.secrets.transit.create_key(name=_TRANSIT_KEY, key_type="rsa-2048", mount_point="transit")
+
+
+def _store_demo_secrets(bao: OpenBaoServer, sandbox: VendorSandbox) -> None:
+    store_preset_secrets(bao, sandbox, _KV_PREFIX)
+    bao.client().secrets.transit.create_key(
+        name=_TRANSIT_KEY, key_type="rsa-2048", mount_point="transit"
+    )
 
 
 def _configs(sandbox: VendorSandbox, vault: Any) -> list[tuple[str, str, TokenConfig]]:
