@@ -50,7 +50,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/cli": 20,
         "tests/testing": 118,
         "tests/docs": 17,
-        "tests/airflow": 150,
+        "tests/airflow": 55,
         "tests/scripts": 4,
         "tests/package": 10,
         "tests/reliability": 30,

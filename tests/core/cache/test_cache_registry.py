@@ -132,8 +132,11 @@ def test_bad_options_name_the_field(options: Any, field: str) -> None:
 
 def test_unknown_backend_lists_the_accepted_names() -> None:
     """The error for an unknown backend says which names exist."""
-    with pytest.raises(ConfigurationError, match="accepted: file, memory, redis, vault"):
+    with pytest.raises(ConfigurationError, match="accepted: ") as info:
         cache_from_mapping({"backend": "memcached"})
+    # the built-ins, plus whatever an installed adapter registered (prefect-block, ...)
+    accepted = str(info.value).split("accepted: ", 1)[1].split(", ")
+    assert {"file", "memory", "redis", "vault"} <= set(accepted)
 
 
 def test_unknown_option_lists_the_accepted_options() -> None:
