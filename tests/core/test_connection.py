@@ -112,7 +112,7 @@ LW = {"preset": "lonewolf", "client_id": "c", "client_secret": "env:LW_SECRET"}
         (
             {"token": LW, "cache": {"backend": "memcached"}},
             "cache.backend",
-            "accepted: file, memory, redis, vault",
+            "accepted: file, memory, ",
         ),
         ({"token": LW, "cache": {"backend": "redis", "host": "x"}}, "cache.host", "url"),
         ({"token": LW, "cache": {"backend": "redis", "url": "http://x"}}, "cache.url", "redis:"),
