@@ -532,7 +532,7 @@ def read_body(
     *,
     deadline: float | None,
     limit: int | None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = _monotonic,
 ) -> bytes:
     """Read a streamed httpx reply's (decoded) body under a size cap and a deadline.
 
@@ -568,7 +568,7 @@ async def aread_body(
     *,
     deadline: float | None,
     limit: int | None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = _monotonic,
 ) -> bytes:
     """Async :func:`read_body`."""
     if _declared_over(response.headers, limit):

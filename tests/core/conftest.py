@@ -14,8 +14,12 @@ class VirtualTime:
     exactly, without sleeping and without wall-clock tolerances.
     """
 
-    def __init__(self, start: float = 10_000.0) -> None:
-        self.now = start
+    def __init__(self, start: float | None = None) -> None:
+        # Far below the real clock: code that still reads the real ``time.monotonic``
+        # (say, a default argument bound at import) then compares against virtual
+        # deadlines long past and fails on every machine, not only on one whose uptime
+        # happens to pass the virtual start (as CI's did).
+        self.now = time.monotonic() - 1_000_000.0 if start is None else start
         self.sleeps: list[float] = []
 
     def monotonic(self) -> float:

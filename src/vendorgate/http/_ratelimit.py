@@ -257,9 +257,10 @@ class _RateState:
         self.configured: float | None = limit.paced_requests_per_s
         self.rate: float | None = self.configured
         self._lock = threading.Lock()
-        self._next_free = 0.0
-        self._last_sent = -1e9
-        self._paused_until = 0.0
+        # "never": time.monotonic() has no defined zero, so no sentinel may assume one
+        self._next_free = -math.inf
+        self._last_sent = -math.inf
+        self._paused_until = -math.inf
         self._issued = 0
         self._decrease_ticket = 0
         self._last_update = time.monotonic()
@@ -275,7 +276,7 @@ class _RateState:
         # ... and how many requests they said remain, how many went out since
         self._remaining = 0.0
         self._sent_since = 0
-        self._tat = 0.0  # theoretical time of the next send (GCRA), header pacing only
+        self._tat = -math.inf  # theoretical time of the next send (GCRA), header pacing only
 
     def _recover(self, now: float) -> None:
         # time spent paused by a Retry-After is not time "without a 429": no recovery
