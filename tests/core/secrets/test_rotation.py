@@ -17,7 +17,8 @@ class FrozenClock:
     """``time.monotonic`` that moves only when the test says so."""
 
     def __init__(self) -> None:
-        self.now = 50_000.0
+        # far below the real clock, so a reader of the real one fails here, on any machine
+        self.now = time.monotonic() - 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
