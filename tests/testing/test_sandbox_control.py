@@ -57,6 +57,21 @@ def test_added_client_gets_tokens(sandbox, http):
     assert r.status_code == 200
 
 
+def test_added_client_takes_a_framework_secret_value(sandbox, http):
+    """A pydantic SecretStr (a Prefect block field) registers the client like a str."""
+    from pydantic import SecretStr
+
+    sandbox.add_client("lonewolf", "from-block", client_secret=SecretStr("s3"))
+    body = {**LONEWOLF, "client_id": "from-block", "client_secret": "s3"}
+    assert http.post(sandbox.token_url("lonewolf"), json=body).status_code == 200
+
+
+def test_add_client_with_a_non_text_secret_names_the_field(sandbox):
+    """A secret that is neither text nor a secret value is refused, naming the field."""
+    with pytest.raises(_errors.ConfigurationError, match="client_secret"):
+        sandbox.add_client("lonewolf", "x", client_secret=123)  # type: ignore[arg-type]
+
+
 def test_add_client_with_bad_key_names_the_field(sandbox):
     """A public key that is not PEM is refused, naming public_key_pem."""
     with pytest.raises(_errors.ConfigurationError, match="public_key_pem"):

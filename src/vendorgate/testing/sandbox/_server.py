@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import ConfigurationError, VendorgateError
 from vendorgate._secret import Secret
+from vendorgate.secrets._resolver import SecretValue, secret_value
 from vendorgate.testing._process import die_with_parent_preexec
 from vendorgate.testing.sandbox._app import TRANSPORT_EXTENSION, SandboxApp, sandbox_config
 from vendorgate.testing.sandbox._clients import (
@@ -377,10 +378,10 @@ class VendorSandbox:
         vendor: str,
         client_id: str,
         *,
-        client_secret: str | Secret | None = None,
+        client_secret: str | Secret | SecretValue | None = None,
         public_key_pem: str | None = None,
         username: str | None = None,
-        password: str | Secret | None = None,
+        password: str | Secret | SecretValue | None = None,
         scopes: Sequence[str] | None = None,
         auth_methods: Sequence[str] | None = None,
         tenants: Sequence[str] | None = None,
@@ -408,16 +409,24 @@ class VendorSandbox:
             ConfigurationError: A bad vendor, key or method; names the field.
         """
 
-        def reveal(value: str | Secret | None) -> str | None:
-            return value.reveal() if isinstance(value, Secret) else value
+        def reveal(value: object, field: str) -> str | None:
+            if value is None or isinstance(value, str):
+                return value
+            held = secret_value(value)  # a Secret, or a framework's (pydantic SecretStr)
+            if held is None:
+                raise ConfigurationError(
+                    f"must be text, a vendorgate.Secret or a SecretStr, not {type(value).__name__}",
+                    field=field,
+                )
+            return held.reveal()
 
         client = SandboxClient.build(
             vendor_for(vendor),
             client_id,
-            client_secret=reveal(client_secret),
+            client_secret=reveal(client_secret, "client_secret"),
             public_key_pem=public_key_pem,
             username=username,
-            password=reveal(password),
+            password=reveal(password, "password"),
             scopes=scopes,
             auth_methods=auth_methods,
             tenants=tenants,
