@@ -49,6 +49,7 @@ OUTPUT_DIR = os.environ.get("VENDORGATE_OUTPUT_DIR", "/tmp/vendorgate-output")
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    is_paused_upon_creation=True,  # unpause once the connection exists
     tags=["vendorgate", "example", "incremental"],
 )
 def vendorgate_incremental() -> None:
