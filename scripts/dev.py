@@ -50,7 +50,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/cli": 20,
         "tests/testing": 118,
         "tests/docs": 17,
-        "tests/airflow": 61,
+        "tests/airflow": 62,
         "tests/scripts": 4,
         "tests/package": 10,
         "tests/reliability": 30,

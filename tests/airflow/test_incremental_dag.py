@@ -212,3 +212,24 @@ def test_variable_keys_are_readable_and_bounded() -> None:
     assert odd.startswith("vendorgate_mark_a_key_with_spaces")
     assert len(odd) <= 250
     assert odd != store.variable_key("a key/with spaces" + "x" * 401)
+
+
+@pytest.mark.airflow
+def test_parsing_the_incremental_dag_imports_no_vendorgate_machinery(
+    airflow_env: dict[str, str],
+) -> None:
+    """The ``incremental`` option is checked at parse time without the HTTP stack."""
+    heavy = ("vendorgate.tokens", "vendorgate.http", "vendorgate.secrets", "vendorgate.cache")
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]);"
+        f"print(','.join(m for m in sys.modules if m.startswith({heavy!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(DAG_FILE)],
+        env=airflow_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == ""
