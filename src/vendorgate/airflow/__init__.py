@@ -10,6 +10,7 @@ Public names:
     VendorSensor: wait until an endpoint's reply passes a check (poke, reschedule, deferrable).
     VendorPollTrigger: the trigger behind the deferrable sensor.
     AirflowVariableStore: the token store in Airflow Variables.
+    AirflowVariableStateStore: the high-water marks of incremental pulls in Airflow Variables.
     XComSizeError, VendorWaitError: errors of the operators and the sensor.
     get_provider_info: what Airflow's provider discovery reads.
 """
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from vendorgate._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
+    "AirflowVariableStateStore": "vendorgate.airflow.state",
     "AirflowVariableStore": "vendorgate.airflow.cache",
     "VendorApiOperator": "vendorgate.airflow.operators",
     "VendorExtractOperator": "vendorgate.airflow.operators",
@@ -33,6 +35,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "AirflowVariableStateStore",
     "AirflowVariableStore",
     "VendorApiOperator",
     "VendorExtractOperator",
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from vendorgate.airflow.hooks import VendorGateHook
     from vendorgate.airflow.operators import VendorApiOperator, VendorExtractOperator, XComSizeError
     from vendorgate.airflow.sensors import VendorSensor, VendorWaitError
+    from vendorgate.airflow.state import AirflowVariableStateStore
     from vendorgate.airflow.triggers import VendorPollTrigger
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -22,13 +22,16 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context, ObjectStoragePath
 
-    from vendorgate.http import Paginator
+    from vendorgate.http import Incremental, Paginator
 
 __all__ = ["DEFAULT_MAX_XCOM_BYTES", "VendorApiOperator", "VendorExtractOperator", "XComSizeError"]
 
 #: Default XCom size guard of :class:`VendorApiOperator` (64 KiB).
 DEFAULT_MAX_XCOM_BYTES = 64 * 1024
 _CONN = "vendorgate_default"
+#: The keys of ``incremental={...}`` (vendorgate.http._incremental.OPTION_KEYS, repeated
+#: here so that a DAG file's parse does not import the HTTP package).
+_OPTION_KEYS = ("field", "param", "key", "initial", "store")
 
 
 class XComSizeError(VendorgateError, ValueError):
@@ -150,9 +153,25 @@ class VendorExtractOperator(BaseOperator):
     :param poll_interval_s: Seconds between polls of ``wait_for``.
     :param wait_timeout_s: Give up waiting after this many seconds (``None``: no limit
         beyond the task's own ``execution_timeout``).
+    :param incremental: Pull only what is new since the last *successful* run:
+        ``{"field": "id", "param": "since_id"}`` reads the high-water mark from each
+        record's ``field`` and sends it as the query parameter ``param`` on the next run.
+        Optional keys: ``key`` (default ``<dag_id>.<task_id>``, ``.<map_index>`` when
+        mapped), ``initial`` (the first run's mark; default: a full pull), ``store``
+        (default: an :class:`~vendorgate.airflow.state.AirflowVariableStateStore`). An
+        :class:`vendorgate.http.Incremental` is used as it is. The mark is stored only
+        after the output is committed; give every run its own ``output_path`` (template
+        it, e.g. ``items-{{ ds_nodash }}.jsonl``). Sets ``max_active_tis_per_dag=1``
+        unless given (one run at a time per mark).
     """
 
-    template_fields: Sequence[str] = ("endpoint", "query_params", "output_path", "wait_for")
+    template_fields: Sequence[str] = (
+        "endpoint",
+        "query_params",
+        "output_path",
+        "wait_for",
+        "incremental",
+    )
     template_fields_renderers = {"query_params": "json"}
     ui_color = "#e8f1fb"
 
@@ -169,8 +188,12 @@ class VendorExtractOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval_s: float = 30.0,
         wait_timeout_s: float | None = None,
+        incremental: Incremental | Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if incremental is not None:
+            _check_incremental(incremental, output_path)
+            kwargs.setdefault("max_active_tis_per_dag", 1)
         if wait_for is not None and (
             not isinstance(wait_for, Mapping)
             or "endpoint" not in wait_for
@@ -195,6 +218,8 @@ class VendorExtractOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval_s = poll_interval_s
         self.wait_timeout_s = wait_timeout_s
+        self.incremental = incremental
+        self._per_run_output = _output_uri(output_path) is None  # templated: one per run
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Wait for ``wait_for`` (deferred or polling), then run or resume the pull."""
@@ -214,7 +239,7 @@ class VendorExtractOperator(BaseOperator):
                     method_name="execute_complete",
                 )
             self._wait_here()
-        return self._pull()
+        return self._pull(context)
 
     def execute_complete(self, context: Context, event: Mapping[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: pull when ready, fail with the trigger's reason otherwise."""
@@ -226,7 +251,7 @@ class VendorExtractOperator(BaseOperator):
                 f"{event.get('status')}: {event.get('message')}"
             )
         self.log.info("ready after %s polls; pulling", event.get("polls"))
-        return self._pull()
+        return self._pull(context)
 
     def _wait_here(self) -> None:
         """Poll ``wait_for`` in this worker until ready (non-deferrable mode)."""
@@ -258,8 +283,31 @@ class VendorExtractOperator(BaseOperator):
                     )
                 time.sleep(self.poll_interval_s)
 
-    def _pull(self) -> dict[str, Any]:
-        """Run (or resume) the pull; return ``{"output", "records", "pages", "resumed"}``."""
+    def _incremental(self, context: Context) -> Incremental | None:
+        """The pull's :class:`Incremental` (the Variable store and task key by default)."""
+        if self.incremental is None:
+            return None
+        from vendorgate.airflow.state import AirflowVariableStateStore
+        from vendorgate.http import Incremental
+
+        ti = context["ti"]
+        key = f"{ti.dag_id}.{ti.task_id}"
+        map_index = getattr(ti, "map_index", -1)
+        if isinstance(map_index, int) and map_index >= 0:
+            key += f".{map_index}"
+        spec = Incremental.from_option(self.incremental, store=AirflowVariableStateStore(), key=key)
+        if not self._per_run_output:
+            self.log.warning(
+                "incremental pull to the fixed output %s: each run replaces the last run's "
+                "file; template output_path per run (e.g. items-{{ ds_nodash }}.jsonl) so "
+                "that every run's new records stay in their own file",
+                self.output_path,
+            )
+        return spec
+
+    def _pull(self, context: Context) -> dict[str, Any]:
+        """Run (or resume) the pull; return ``{"output", "records", "pages", "resumed"}``
+        (and ``"since"``/``"mark"`` for an incremental pull)."""
         from vendorgate.airflow.hooks import VendorGateHook
         from vendorgate.http import Paginator, paginator_from_mapping
 
@@ -268,10 +316,20 @@ class VendorExtractOperator(BaseOperator):
             if isinstance(self.paginator, Paginator)
             else paginator_from_mapping(self.paginator, field="paginator")
         )
+        incremental = self._incremental(context)
         hook = VendorGateHook(vendorgate_conn_id=self.vendorgate_conn_id)
         target, upload = self._target()
+        # the mark this run sends (a rerun of a run killed after its commit sends that
+        # run's mark again and replaces its output)
+        since = incremental.begin(str(target.path)).start_mark if incremental else None
         with hook.get_conn() as client:
-            result = client.pull(self.endpoint, paginator, output=target, params=self.query_params)
+            result = client.pull(
+                self.endpoint,
+                paginator,
+                output=target,
+                params=self.query_params,
+                incremental=incremental,
+            )
         final = result.output
         if upload is not None:
             final = _upload(result.output, upload)
@@ -282,12 +340,22 @@ class VendorExtractOperator(BaseOperator):
             final,
             " (resumed from a checkpoint)" if result.resumed else "",
         )
-        return {
+        summary: dict[str, Any] = {
             "output": str(final),
             "records": result.records,
             "pages": result.pages,
             "resumed": result.resumed,
         }
+        if incremental is not None:
+            summary.update(since=since, mark=incremental.mark())
+            self.log.info(
+                "incremental %s: sent %s=%r, mark now %r",
+                incremental.key,
+                incremental.param,
+                since,
+                summary["mark"],
+            )
+        return summary
 
     def _target(self) -> tuple[Any, Any]:
         """The core output, and the ObjectStoragePath to upload to (remote paths)."""
@@ -307,6 +375,29 @@ class VendorExtractOperator(BaseOperator):
         os.makedirs(base, exist_ok=True)
         name = str(out).rstrip("/").rsplit("/", 1)[-1] or "output"
         return Output(path=os.path.join(base, f"{digest}-{name}")), out
+
+
+def _check_incremental(incremental: Any, output_path: Any) -> None:
+    """Refuse what cannot be exactly once: an unknown option, a staged ObjectStoragePath."""
+    if not isinstance(incremental, Mapping) and type(incremental).__name__ != "Incremental":
+        raise TypeError(
+            'incremental must be a mapping such as {"field": "id", "param": "since_id"} '
+            "or a vendorgate.http.Incremental"
+        )
+    if isinstance(incremental, Mapping):
+        unknown = sorted(str(k) for k in incremental if k not in _OPTION_KEYS)
+        missing = [k for k in ("field", "param") if k not in incremental]
+        if unknown or missing:
+            raise TypeError(
+                f"incremental: unknown {unknown} / missing {missing}; known keys: "
+                f"{', '.join(_OPTION_KEYS)} (field and param are required)"
+            )
+    if getattr(output_path, "protocol", None) not in (None, "", "file", "local"):
+        raise TypeError(
+            "incremental pulls to an ObjectStoragePath are not supported (its upload comes "
+            "after the commit the mark relies on): pass the output as an fsspec URL string "
+            "('s3://bucket/items-{{ ds_nodash }}.jsonl'), which the pull uploads as its commit"
+        )
 
 
 def _upload(local: str, target: Any) -> str:

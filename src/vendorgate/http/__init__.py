@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "FileStateStore": "vendorgate.http._incremental",
     "Incremental": "vendorgate.http._incremental",
     "StateStore": "vendorgate.http._incremental",
+    "StateStoreError": "vendorgate.http._incremental",
     "LimitHeaders": "vendorgate.http._ratelimit",
     "parse_limit_headers": "vendorgate.http._ratelimit",
     "Checkpoint": "vendorgate.http._output",
@@ -67,6 +68,7 @@ __all__ = [
     "RateLimiter",
     "RetryPolicy",
     "StateStore",
+    "StateStoreError",
     "VendorAuth",
     "VendorClient",
     "VendorRequestsAuth",
@@ -80,7 +82,12 @@ if TYPE_CHECKING:
     from vendorgate._retry import RetryPolicy, parse_retry_after, retry_testing
     from vendorgate.http._auth import VendorAuth
     from vendorgate.http._client import AsyncVendorClient, VendorClient
-    from vendorgate.http._incremental import FileStateStore, Incremental, StateStore
+    from vendorgate.http._incremental import (
+        FileStateStore,
+        Incremental,
+        StateStore,
+        StateStoreError,
+    )
     from vendorgate.http._output import Checkpoint, Output, OutputWriter
     from vendorgate.http._pagination import (
         CursorInBody,

@@ -30,18 +30,26 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from vendorgate._errors import BadResponseError, ConfigurationError
+from vendorgate._errors import BadResponseError, ConfigurationError, VendorgateError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from vendorgate.http._output import OutputWriter
 
-__all__ = ["FileStateStore", "Incremental", "IncrementalRun", "StateStore"]
+__all__ = ["FileStateStore", "Incremental", "IncrementalRun", "StateStore", "StateStoreError"]
+
+#: The keys of an ``incremental={...}`` option of the adapters' operators and tasks.
+OPTION_KEYS = ("field", "param", "key", "initial", "store")
+
+
+class StateStoreError(VendorgateError):
+    """A state store could not read or write a high-water mark (an adapter's backend)."""
 
 
 @runtime_checkable
@@ -145,6 +153,49 @@ class Incremental:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ConfigurationError("must be a non-empty string", field=name)
+
+    @classmethod
+    def from_option(
+        cls,
+        option: Incremental | Mapping[str, Any] | None,
+        *,
+        store: StateStore | None = None,
+        key: str | None = None,
+    ) -> Incremental | None:
+        """An adapter's ``incremental=`` option: ``None``, an :class:`Incremental`, or a
+        mapping of its fields (``{"field": "id", "param": "since_id"}``) in which ``store``
+        and ``key`` default to the adapter's own store and key.
+
+        Raises:
+            ConfigurationError: An unknown key, or a field :class:`Incremental` refuses.
+        """
+        if option is None or isinstance(option, Incremental):
+            return option
+        if not isinstance(option, Mapping):
+            raise ConfigurationError(
+                'must be a mapping such as {"field": "id", "param": "since_id"}, '
+                "an Incremental, or None",
+                field="incremental",
+            )
+        unknown = sorted(str(k) for k in option if k not in OPTION_KEYS)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown key(s) {', '.join(unknown)}; known: {', '.join(OPTION_KEYS)}",
+                field="incremental",
+            )
+        values = {"store": store, "key": key} | dict(option)
+        missing = [name for name in ("field", "param") if name not in values]
+        if missing:
+            raise ConfigurationError(
+                f"needs {' and '.join(missing)} (the record field the mark is read from and "
+                'the vendor\'s "after this" query parameter, e.g. "id" and "since_id")',
+                field="incremental",
+            )
+        if values["store"] is None or values["key"] is None:
+            raise ConfigurationError(
+                "needs a store and a key (the adapters give defaults)", field="incremental"
+            )
+        return cls(**values)
 
     def mark(self) -> Any:
         """The mark the next run starts from (committed runs only)."""

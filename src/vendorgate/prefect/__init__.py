@@ -13,6 +13,9 @@ Token cache: :class:`PrefectBlockStore` (one encrypted block document per token)
 the ``VendorApi`` default. Secret references may name a Prefect ``Secret`` block:
 ``prefect-secret:BLOCK``.
 
+Incremental pulls (``extract_vendor_data(..., incremental={...})``) keep their
+high-water marks in Prefect Variables: :class:`PrefectVariableStateStore`.
+
 This is the only package of vendorgate that imports ``prefect``.
 """
 
@@ -27,6 +30,7 @@ from vendorgate.prefect._blocks import (
 )
 from vendorgate.prefect._cache import PrefectBlockStore, PrefectConcurrencyLock
 from vendorgate.prefect._secrets import resolve_prefect_secret
+from vendorgate.prefect._state import PrefectVariableStateStore
 from vendorgate.prefect._tasks import (
     acall_vendor_api,
     aextract_vendor_data,
@@ -51,6 +55,7 @@ register_secret_scheme(
 __all__ = [
     "PrefectBlockStore",
     "PrefectConcurrencyLock",
+    "PrefectVariableStateStore",
     "TokenCacheEntry",
     "VaultConnection",
     "VendorApi",

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from prefect import Task
     from prefect.client.schemas.objects import State, TaskRun
 
-    from vendorgate.http import Output, Paginator
+    from vendorgate.http import Incremental, Output, Paginator
+    from vendorgate.http._incremental import IncrementalRun
     from vendorgate.prefect._blocks import VendorApi
 
 __all__ = [
@@ -177,6 +178,7 @@ def extract_vendor_data(
     paginator: Paginator | dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
     expected_records: int | None = None,
+    incremental: Incremental | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Pull every page of ``path`` to ``output`` (JSON Lines), resuming its checkpoint.
 
@@ -188,10 +190,19 @@ def extract_vendor_data(
             numbers).
         params: Query parameters of the first page.
         expected_records: The collection's size, if known (drives the progress bar).
+        incremental: Pull only what is new since the last *successful* run:
+            ``{"field": "id", "param": "since_id"}`` reads the high-water mark from each
+            record's ``field`` and sends it as ``param`` on the next run. Optional keys:
+            ``key`` (default ``<flow name>/<task name><path>``), ``initial`` (the first
+            run's mark; default: a full pull), ``store`` (default: a
+            :class:`~vendorgate.prefect.PrefectVariableStateStore`). An
+            :class:`~vendorgate.http.Incremental` is used as it is. The mark is stored
+            only after the output is committed; give every run its own ``output``.
 
     Returns:
         ``{"output", "records", "pages", "resumed", "seconds"}``: where the file is and
-        counts; never records or tokens.
+        counts, and for an incremental pull ``"since"`` (the mark sent) and ``"mark"``
+        (the mark stored); never records or tokens.
     """
     from prefect.artifacts import (
         create_progress_artifact,
@@ -206,17 +217,23 @@ def extract_vendor_data(
     logger = _run_logger()
     block = _load(api)
     strategy = paginator_from(paginator)
+    out = _output(output)
+    run = _begin(incremental, path, out)
+    if run is not None:
+        params = run.params(params)
     with block.get_client() as client:
         progress = _Progress(client.vendor, path, expected_records)
         first = strategy.first(path, params)
         writer = OutputWriter(
-            _output(output),
+            out,
             first,
             base_url=str(client.http.build_request("GET", first.url).url),
             paginator=strategy,
         )
         start = writer.open()
         try:
+            if run is not None:
+                run.resumed(writer)
             progress.artifact_id = run_sync(
                 create_progress_artifact,
                 progress=progress.percent(writer.records, writer.pages),
@@ -227,6 +244,8 @@ def extract_vendor_data(
                 logger.info("resuming %s at %d records", path, writer.records)
             if start is not None:
                 for page in client.iter_pages(path, strategy, params=params, start=start):
+                    if run is not None:
+                        run.see(page.records)
                     writer.write_page(page.records, page.next)
                     run_sync(
                         update_progress_artifact,
@@ -234,11 +253,15 @@ def extract_vendor_data(
                         progress.percent(writer.records, writer.pages),
                         description=progress.description(writer.records, writer.pages),
                     )
+            if run is not None:
+                run.before_commit(writer)
             final = writer.commit()
         except BaseException:
             writer.close()
             raise
-    result = _result(final, writer, progress)
+    if run is not None:
+        run.after_commit()
+    result = _result(final, writer, progress, run)
     run_sync(update_progress_artifact, progress.artifact_id, 100.0)
     run_sync(
         create_table_artifact,
@@ -263,14 +286,41 @@ def _output(output: str | os.PathLike[str] | Output) -> Output:
     return Output(path=output, run_id=f"prefect:{run}" if run else None)
 
 
-def _result(final: str, writer: Any, progress: _Progress) -> dict[str, Any]:
-    return {
+def _result(
+    final: str, writer: Any, progress: _Progress, run: IncrementalRun | None = None
+) -> dict[str, Any]:
+    result = {
         "output": final,
         "records": writer.records,
         "pages": writer.pages,
         "resumed": writer.resumed,
         "seconds": round(time.monotonic() - progress.started, 3),
     }
+    if run is not None:
+        result.update(since=run.start_mark, mark=run.mark)
+    return result
+
+
+def _begin(
+    incremental: Incremental | dict[str, Any] | None, path: str, out: Output
+) -> IncrementalRun | None:
+    """Start the task's incremental run (the Variable store and flow/task/path key by
+    default), resolving the intent a killed run left; ``None`` for a full pull."""
+    if incremental is None:
+        return None
+    from prefect.runtime import flow_run, task_run
+
+    from vendorgate.http import Incremental
+    from vendorgate.prefect._state import PrefectVariableStateStore
+
+    if isinstance(incremental, Incremental):
+        return incremental.begin(str(out.path))
+    store = None if "store" in incremental else PrefectVariableStateStore()
+    key = f"{flow_run.get_flow_name() or 'flow'}/{task_run.get_task_name() or 'task'}{path}"
+    spec = Incremental.from_option(incremental, store=store, key=key)
+    if spec is None:  # pragma: no cover - from_option returns None for None only
+        return None
+    return spec.begin(str(out.path))
 
 
 @task(
@@ -288,6 +338,7 @@ async def aextract_vendor_data(
     params: dict[str, Any] | None = None,
     expected_records: int | None = None,
     concurrency: int | None = None,
+    incremental: Incremental | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Async :func:`extract_vendor_data` (pages fetched concurrently when the total is
     known and ``concurrency`` > 1)."""
@@ -306,17 +357,23 @@ async def aextract_vendor_data(
     logger = _run_logger()
     block = await _aload(api)
     strategy = paginator_from(paginator)
+    out = _output(output)
+    run = await asyncio.to_thread(_begin, incremental, path, out)  # the store may be remote
+    if run is not None:
+        params = run.params(params)
     async with block.get_async_client() as client:
         progress = _Progress(client.vendor, path, expected_records)
         first = strategy.first(path, params)
         writer = OutputWriter(
-            _output(output),
+            out,
             first,
             base_url=str(client.http.build_request("GET", first.url).url),
             paginator=strategy,
         )
         start = await asyncio.to_thread(writer.open)
         try:
+            if run is not None:
+                await asyncio.to_thread(run.resumed, writer)
             progress.artifact_id = await acreate_progress_artifact(
                 progress=progress.percent(writer.records, writer.pages),
                 key=_key("extract", f"{client.vendor}-{path}"),
@@ -328,6 +385,8 @@ async def aextract_vendor_data(
                 )
                 try:
                     async for page in pages:
+                        if run is not None:
+                            run.see(page.records)
                         await asyncio.to_thread(writer.write_page, page.records, page.next)
                         await aupdate_progress_artifact(
                             progress.artifact_id,
@@ -336,11 +395,15 @@ async def aextract_vendor_data(
                         )
                 finally:
                     await pages.aclose()
+            if run is not None:
+                await asyncio.to_thread(run.before_commit, writer)
             final = await asyncio.to_thread(writer.commit)
         except BaseException:
             await asyncio.shield(asyncio.to_thread(writer.close))
             raise
-    result = _result(final, writer, progress)
+    if run is not None:
+        await asyncio.to_thread(run.after_commit)
+    result = _result(final, writer, progress, run)
     await aupdate_progress_artifact(progress.artifact_id, 100.0)
     await acreate_table_artifact(
         progress.summary(result),

@@ -195,3 +195,42 @@ def test_file_store_keeps_values_across_instances(tmp_path: Path) -> None:
     FileStateStore(tmp_path / "s" / "state.json").set("a", "1")
     assert FileStateStore(tmp_path / "s" / "state.json").get("a") == "1"
     assert FileStateStore(tmp_path / "s" / "state.json").get("b") is None
+
+
+def test_adapter_option_fills_in_the_adapters_store_and_key(tmp_path: Path) -> None:
+    """An operator's or task's ``incremental={...}`` gets the adapter's store and key."""
+    store = FileStateStore(tmp_path / "s.json")
+    inc = Incremental.from_option({"field": "id", "param": "since_id"}, store=store, key="dag.t")
+    assert inc is not None
+    assert (inc.store, inc.key, inc.field, inc.param, inc.initial) == (
+        store,
+        "dag.t",
+        "id",
+        "since_id",
+        None,
+    )
+    own = FileStateStore(tmp_path / "own.json")
+    mine = Incremental.from_option(
+        {"field": "id", "param": "p", "key": "mine", "store": own, "initial": 5},
+        store=store,
+        key="dag.t",
+    )
+    assert mine is not None
+    assert (mine.store, mine.key, mine.initial) == (own, "mine", 5)
+    assert Incremental.from_option(None, store=store, key="k") is None
+    assert Incremental.from_option(inc) is inc
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"field": "id"}, "needs param"),
+        ({"field": "id", "param": "p", "feild": "x"}, "unknown key.*feild"),
+        ("id", "must be a mapping"),
+        ({"field": "id", "param": ""}, "non-empty"),
+    ],
+)
+def test_adapter_option_mistakes_name_the_option(option: Any, match: str, tmp_path: Path) -> None:
+    """A typo or a missing key is refused with what to write instead."""
+    with pytest.raises(ConfigurationError, match=match):
+        Incremental.from_option(option, store=FileStateStore(tmp_path / "s.json"), key="k")
