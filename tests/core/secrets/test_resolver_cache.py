@@ -107,6 +107,16 @@ async def test_async_hit_is_served_without_a_thread(
     assert len(threads) == 1
 
 
+def test_a_one_second_ttl_still_caches(tmp_path: Path, clock: FrozenClock) -> None:
+    """Only ttl_s=0 turns the cache off: with ttl_s=1 a second call within the second is a hit."""
+    secret = Rotating(tmp_path)
+    resolver = SecretResolver(ttl_s=1)
+    assert _value(resolver, secret.ref) == "v1"
+    secret.rotate("v2")
+    clock.now += 0.5
+    assert _value(resolver, secret.ref) == "v1"
+
+
 def test_ttl_zero_never_caches(tmp_path: Path, clock: FrozenClock) -> None:
     """ttl_s=0 reads on every call, with the clock standing still, and reread() drops nothing."""
     secret = Rotating(tmp_path)
