@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import quote
+import re
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -169,3 +170,68 @@ def test_known_value_is_masked_in_its_encodings(encoded: str) -> None:
 def test_default_excerpt_is_200_characters() -> None:
     """Without a limit, error excerpts keep 200 characters."""
     assert redact_text("b" * 300) == "b" * 200 + "…"
+
+
+# A value whose every encoding differs: non-ASCII, a quote, a slash, a space, "+", "&",
+# "=", "?"; its base64 is padded and holds a "/" (so base64url differs from it).
+ECHOED = 'pä"ss/wörd +1&=??'
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def _echo_forms(value: str) -> dict[str, str]:
+    """Every form in which a server may echo ``value`` back (written out independently)."""
+    raw = value.encode()
+    ascii_json = json.dumps(value)[1:-1]
+    unicode_json = json.dumps(value, ensure_ascii=False)[1:-1]
+    b64, b64url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
+    return {
+        "raw": value,
+        "json-ascii": ascii_json,
+        "json-unicode": unicode_json,
+        "json-ascii-slash": ascii_json.replace("/", "\\/"),
+        "json-unicode-slash": unicode_json.replace("/", "\\/"),
+        "percent": quote(value, safe=""),
+        "percent-lower": _lower_hex(quote(value, safe="")),
+        "percent-path": quote(value),  # "/" kept, as in a URL path
+        "percent-path-lower": _lower_hex(quote(value)),
+        "form": quote_plus(value),
+        "form-lower": _lower_hex(quote_plus(value)),
+        "base64": b64,
+        "base64-nopad": b64.rstrip("="),
+        "base64url": b64url,
+        "base64url-nopad": b64url.rstrip("="),
+    }
+
+
+def test_echo_forms_are_all_different() -> None:
+    """The table below tests fifteen distinct forms (a value too plain would test fewer)."""
+    forms = _echo_forms(ECHOED)
+    assert len(set(forms.values())) == len(forms)
+
+
+@pytest.mark.parametrize("form", list(_echo_forms(ECHOED)))
+def test_every_echoed_form_of_a_known_secret_is_masked_whole(form: str) -> None:
+    """A known secret echoed in any encoding is replaced whole: no prefix, suffix or
+    fragment of the encoding is left next to the mask."""
+    encoded = _echo_forms(ECHOED)[form]
+    out = redact_text(f"vendor said [{encoded}] twice: [{encoded}]", known=(ECHOED,), limit=1000)
+    assert out == "vendor said [**********] twice: [**********]"
+
+
+@pytest.mark.parametrize("form", ["percent", "percent-lower", "form", "json-ascii", "base64"])
+def test_four_character_secret_is_masked_in_its_encodings(form: str) -> None:
+    """Encodings are masked from four characters on (shorter values are masked raw only)."""
+    value = "ä/ ?"
+    encoded = _echo_forms(value)[form]
+    assert redact_text(f"[{encoded}]", known=(value,)) == "[**********]"
+
+
+def test_a_known_value_inside_another_is_masked_with_it() -> None:
+    """When one known value contains another, the longer one is masked whole first."""
+    out = redact_text(
+        "refused my-secret-value, then secret", known=("secret", "my-secret-value"), limit=1000
+    )
+    assert out == "refused **********, then **********"

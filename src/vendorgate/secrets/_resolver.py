@@ -105,9 +105,8 @@ def read_file(ref: SecretRef, resolver: SecretResolver | None) -> Secret:
             f"cannot read file {path} ({type(exc).__name__}); check its "
             "permissions and that it is UTF-8 text"
         ) from None
-    if text.endswith("\r\n"):
-        text = text[:-2]
-    elif text.endswith("\n"):
+    # read_text() reads universal newlines: a Windows "\r\n" arrives here as "\n"
+    if text.endswith("\n"):
         text = text[:-1]
     return Secret(text)
 

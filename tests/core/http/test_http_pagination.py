@@ -349,3 +349,39 @@ def test_plan_of_ten_million_pages_takes_constant_memory() -> None:
     assert len(plan) == 9_999_999
     assert plan[-1].params["page"] == 10_000_000
     assert used < 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda n: PageNumber(page_size=n), "page_size"),
+        (lambda n: OffsetLimit(limit=n), "limit"),
+    ],
+    ids=["page_size", "limit"],
+)
+def test_page_size_of_one_is_allowed_and_zero_is_refused(make, field: str) -> None:  # type: ignore[no-untyped-def]
+    """A page of one record is a valid size; zero is refused naming the field."""
+    assert make(1) is not None
+    with pytest.raises(ConfigurationError) as info:
+        make(0)
+    assert info.value.field == field
+    assert str(info.value) == f"{field}: must be >= 1"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("data.0.items", [1, 2]),
+        ("data.1.items", [3]),
+        ("data.2.items", None),  # past the end of the list
+        ("data.x.items", None),  # not an index
+        ("data.0", {"items": [1, 2]}),
+        ("", {"data": [{"items": [1, 2]}, {"items": [3]}]}),
+        (None, {"data": [{"items": [1, 2]}, {"items": [3]}]}),
+    ],
+)
+def test_records_path_walks_objects_and_list_indexes(path: str | None, expected: object) -> None:
+    """A dotted path walks objects and list indexes; a missing step gives None, not an error."""
+    from vendorgate.http._pagination import dig
+
+    assert dig({"data": [{"items": [1, 2]}, {"items": [3]}]}, path) == expected

@@ -114,3 +114,34 @@ def test_next_link_requests(  # type: ignore[no-untyped-def]
     """Next-link strategies follow each link once and stop when there is none."""
     sent = _walk(sandbox, route, strategy, per_page=size)
     assert sent == [{"per_page": str(size)}, *_pages(pages, size)[1:]]
+
+
+# Only a record count (no page count): the last page is ceil(total / size).
+TOTAL_ONLY: dict[str, Any] = {"total_pages_path": None}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        (PageNumber(page_size=97, **TOTAL_ONLY), _pages(11, 97)),
+        (PageNumber(page_size=100, **TOTAL_ONLY), _pages(10, 100)),
+        (PageNumber(page_size=1000, **TOTAL_ONLY), _pages(1, 1000)),
+    ],
+    ids=["size97", "size100", "one-page"],
+)
+def test_page_number_requests_from_the_record_total(  # type: ignore[no-untyped-def]
+    sandbox, strategy: Paginator, expected: list[dict]
+) -> None:
+    """With only the record total in the body, PageNumber still asks for no page past it."""
+    assert _walk(sandbox, "items", strategy) == expected
+
+
+@pytest.mark.parametrize("page_size_path", ["per_page", None])
+def test_page_number_follows_the_page_size_the_server_uses(  # type: ignore[no-untyped-def]
+    sandbox, page_size_path: str | None
+) -> None:
+    """A server that ignores the size parameter (100 a page, not 500) is read to the end:
+    its pages are full by its own size, whether the body says it or the first page shows it."""
+    strategy = PageNumber(page_size=500, size_param=None, page_size_path=page_size_path, **NO_TOTAL)
+    sent = _walk(sandbox, "items", strategy)
+    assert sent == [{"page": str(p)} for p in range(1, 12)]  # 10 full pages, one empty

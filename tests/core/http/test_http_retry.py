@@ -6,6 +6,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -20,6 +21,9 @@ from vendorgate import (
     TransportError,
 )
 from vendorgate.http import AsyncVendorClient, RetryPolicy, VendorClient, parse_retry_after
+
+if TYPE_CHECKING:
+    from conftest import VirtualTime
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -193,7 +197,9 @@ def test_truncated_json_is_retried_then_bad_response() -> None:
     assert info.value.status == 200
 
 
-def test_retry_after_is_used_and_capped_per_wait(caplog: pytest.LogCaptureFixture) -> None:
+def test_retry_after_is_used_and_capped_per_wait(
+    caplog: pytest.LogCaptureFixture, virtual_time: VirtualTime
+) -> None:
     """A Retry-After larger than wait_max_s waits wait_max_s; each retry is logged once
     with status, attempt and wait, and without the token."""
     policy = RetryPolicy(attempts=3, wait_initial_s=0.001, wait_max_s=0.02)
@@ -203,9 +209,8 @@ def test_retry_after_is_used_and_capped_per_wait(caplog: pytest.LogCaptureFixtur
     with VendorClient(
         source, base_url="https://x.test", retry=policy, transport=httpx.MockTransport(handler)
     ) as client:
-        started = time.monotonic()
         client.get("/items")
-        assert time.monotonic() - started < 5
+    assert virtual_time.sleeps == [pytest.approx(0.02)]  # once, capped (not 120 s)
     retries = [
         r for r in caplog.records if r.name == "vendorgate.http" and "retry" in r.getMessage()
     ]
@@ -217,25 +222,23 @@ def test_retry_after_is_used_and_capped_per_wait(caplog: pytest.LogCaptureFixtur
     assert source.get_token().access_token not in caplog.text
 
 
-def test_total_budget_stops_retries_early() -> None:
+def test_total_budget_stops_retries_early(virtual_time: VirtualTime) -> None:
     """No retry is started whose wait would end past timeout_s."""
     policy = RetryPolicy(attempts=10, wait_initial_s=0.001, wait_max_s=5, timeout_s=1)
     handler, seen = _script(status(503, **{"Retry-After": "3"}))
-    started = time.monotonic()
     with _client(handler, policy) as client, pytest.raises(ServerError):
         client.get("/items")
-    assert time.monotonic() - started < 1
+    assert virtual_time.sleeps == []  # the error at once: no wait of 3 s into a 1 s budget
     assert len(seen) == 1
 
 
-def test_retry_testing_mode_disables_waits(no_backoff: None) -> None:
+def test_retry_testing_mode_disables_waits(no_backoff: None, virtual_time: VirtualTime) -> None:
     """Under vendorgate.http.retry_testing, Retry-After waits are skipped."""
     policy = RetryPolicy(attempts=3, wait_max_s=60, timeout_s=300)
     handler, seen = _script(status(503, **{"Retry-After": "60"}), ok())
-    started = time.monotonic()
     with _client(handler, policy) as client:
         client.get("/items")
-    assert time.monotonic() - started < 30
+    assert virtual_time.sleeps == []
     assert len(seen) == 2
 
 

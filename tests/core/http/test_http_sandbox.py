@@ -10,7 +10,9 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from http_helpers import provider_for
 
@@ -28,6 +30,9 @@ from vendorgate.http import (
     RetryPolicy,
     VendorClient,
 )
+
+if TYPE_CHECKING:
+    from conftest import SleepRecorder
 
 pytestmark = pytest.mark.slow
 
@@ -72,15 +77,16 @@ def test_429_with_retry_after_succeeds(sandbox, http_date: bool) -> None:  # typ
     assert sandbox.counters().rate_limited == 2
 
 
-def test_retry_after_is_waited_for(sandbox) -> None:  # type: ignore[no-untyped-def]
-    """The client waits at least the Retry-After the vendor asked for before retrying."""
+def test_retry_after_is_waited_for(sandbox, sleep_recorder: SleepRecorder) -> None:  # type: ignore[no-untyped-def]
+    """The client waits the Retry-After the vendor asked for, once, before retrying."""
     sandbox.set_faults(path=API, status=429, status_burst=1, retry_after_s=1)
     policy = RetryPolicy(attempts=3, wait_initial_s=0.01, wait_max_s=5, timeout_s=10)
-    started = time.monotonic()
     with _client(sandbox, retry=policy) as client:
         client.get("/version")
-    assert time.monotonic() - started >= 0.95
+    # the retry engine slept the whole second; the rate limiter's pause had then run out
+    assert sleep_recorder.calls == [("vendorgate._retry", 1.0)]
     assert sandbox.counters().rate_limited == 1
+    assert sandbox.counters().api("lonewolf") == 1  # then answered, on the first retry
 
 
 def test_429_without_retry_after_succeeds(sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -90,16 +96,22 @@ def test_429_without_retry_after_succeeds(sandbox) -> None:  # type: ignore[no-u
         assert client.get_json("/version")["vendor"] == "lonewolf"
 
 
-def test_429_forever_is_rate_limit_error_within_budget(sandbox) -> None:  # type: ignore[no-untyped-def]
-    """A vendor that never stops answering 429 gives RateLimitError within timeout_s."""
+def test_429_forever_is_rate_limit_error_within_budget(  # type: ignore[no-untyped-def]
+    sandbox, sleep_recorder: SleepRecorder
+) -> None:
+    """A vendor that never stops answering 429 gives RateLimitError within timeout_s:
+    each wait is the Retry-After capped at wait_max_s, and no retry outlasts the budget."""
     sandbox.set_faults(path=API, status=429, retry_after_s=1)
     policy = RetryPolicy(attempts=50, wait_initial_s=0.01, wait_max_s=0.3, timeout_s=1.5)
-    started = time.monotonic()
     with _client(sandbox, retry=policy) as client, pytest.raises(RateLimitError) as info:
         client.get("/version")
-    assert time.monotonic() - started <= policy.timeout_s + 1.0
     assert info.value.status == 429
     assert info.value.request_id
+    waits = sleep_recorder.by("vendorgate._retry")
+    assert waits == [0.3] * len(waits)  # Retry-After 1 s, capped at wait_max_s
+    assert 1 <= len(waits) < policy.timeout_s / policy.wait_max_s  # 5 waits would end past it
+    assert sum(sleep_recorder.seconds) < policy.timeout_s
+    assert sandbox.counters().rate_limited == len(waits) + 1  # one request per wait, plus one
 
 
 def test_5xx_burst_is_survived(sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -156,26 +168,57 @@ def test_truncated_json_forever_is_bad_response(sandbox) -> None:  # type: ignor
     assert info.value.status == 200
 
 
-def test_slow_replies_past_the_timeout_give_transport_error_in_time(sandbox) -> None:  # type: ignore[no-untyped-def]
+class TimeoutRecording(httpx.HTTPTransport):
+    """The real transport, recording the read timeout each attempt was sent with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read_timeouts: list[float] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.read_timeouts.append(request.extensions["timeout"]["read"])
+        return super().handle_request(request)
+
+
+def _planned_s(transport: TimeoutRecording, sleeps: SleepRecorder) -> float:
+    """The longest the call could take: every attempt's timeout plus every wait."""
+    return sum(transport.read_timeouts) + sum(sleeps.seconds)
+
+
+def test_slow_replies_past_the_timeout_give_transport_error_in_time(  # type: ignore[no-untyped-def]
+    sandbox, sleep_recorder: SleepRecorder
+) -> None:
     """Replies slower than the read timeout are retried, then TransportError within
-    the total budget."""
+    the total budget (attempts' timeouts and waits add up to at most timeout_s)."""
     sandbox.set_faults(path=API, latency_ms=1000)
     policy = RetryPolicy(attempts=10, wait_initial_s=0.01, wait_max_s=0.05, timeout_s=1.0)
-    started = time.monotonic()
-    with _client(sandbox, retry=policy, timeout=0.2) as client, pytest.raises(TransportError):
+    transport = TimeoutRecording()
+    with (
+        _client(sandbox, retry=policy, timeout=0.2, transport=transport) as client,
+        pytest.raises(TransportError),
+    ):
         client.get("/version")
-    assert time.monotonic() - started <= policy.timeout_s + 0.5
+    assert len(transport.read_timeouts) >= 2  # retried
+    assert all(t <= 0.2 for t in transport.read_timeouts)
+    assert _planned_s(transport, sleep_recorder) <= policy.timeout_s + 0.01
 
 
-def test_slow_attempts_do_not_outlast_the_total_budget(sandbox) -> None:  # type: ignore[no-untyped-def]
+def test_slow_attempts_do_not_outlast_the_total_budget(  # type: ignore[no-untyped-def]
+    sandbox, sleep_recorder: SleepRecorder
+) -> None:
     """With replies far slower than the per-attempt timeout, the typed error still
     arrives within timeout_s: the last attempt is cut short by the budget."""
     sandbox.set_faults(path=API, latency_ms=10_000)
     policy = RetryPolicy(attempts=10, wait_initial_s=0.01, wait_max_s=0.05, timeout_s=3.0)
-    started = time.monotonic()
-    with _client(sandbox, retry=policy, timeout=2.0) as client, pytest.raises(TransportError):
+    transport = TimeoutRecording()
+    with (
+        _client(sandbox, retry=policy, timeout=2.0, transport=transport) as client,
+        pytest.raises(TransportError),
+    ):
         client.get("/version")
-    assert time.monotonic() - started <= policy.timeout_s + 0.5
+    assert all(t <= 2.0 for t in transport.read_timeouts)  # the configured timeout at most
+    assert transport.read_timeouts[-1] < 2.0  # the last attempt gets what is left of the budget
+    assert _planned_s(transport, sleep_recorder) <= policy.timeout_s + 0.01
 
 
 def test_token_revoked_mid_pull_is_replaced(sandbox) -> None:  # type: ignore[no-untyped-def]

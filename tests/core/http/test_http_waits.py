@@ -92,3 +92,42 @@ def test_retried_503_waits_its_retry_after(virtual_time: VirtualTime) -> None:
         client.get("/items")
     assert vendor.arrivals[1] - vendor.arrivals[0] == pytest.approx(2.0)
     assert virtual_time.sleeps == [pytest.approx(2.0)]
+
+
+def test_backoff_adds_the_configured_jitter(
+    virtual_time: VirtualTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Retry-After the wait is a full-jitter draw below wait_initial_s plus a draw
+    below wait_jitter_s (each draw pinned here to the middle of its range)."""
+    import random
+
+    monkeypatch.setattr(random, "uniform", lambda low, high: (low + high) / 2)
+    vendor = Vendor(httpx.Response(503, json={}))
+    policy = RetryPolicy(attempts=2, timeout_s=120, wait_initial_s=4, wait_jitter_s=2)
+    with vendor.client(policy) as client:
+        client.get("/items")
+    assert virtual_time.sleeps == [pytest.approx(2.0 + 1.0)]
+
+
+def test_each_429_is_reported_once_with_its_retry_after(virtual_time: VirtualTime) -> None:
+    """A 429 emits one RateLimited event (vendor, URL, Retry-After); a 503 emits none."""
+    from vendorgate import events
+
+    seen: list[events.Event] = []
+    vendor = Vendor(_429("5"), httpx.Response(503, json={}))
+    policy = RetryPolicy(attempts=3, timeout_s=120, wait_max_s=60, wait_initial_s=0.5)
+    with events.listen(seen.append), vendor.client(policy) as client:
+        client.get("/items")
+    limited = [e for e in seen if isinstance(e, events.RateLimited)]
+    assert limited == [events.RateLimited("fake", "https://api.example.com/items", 5.0)]
+
+
+def test_give_up_says_how_long_the_retries_took(virtual_time: VirtualTime) -> None:
+    """The final error says how many attempts were made in how many seconds."""
+    vendor = Vendor(*[_429("2")] * 3)
+    with (
+        vendor.client(RetryPolicy(attempts=3, timeout_s=120, wait_max_s=60)) as client,
+        pytest.raises(RateLimitError) as info,
+    ):
+        client.get("/items")
+    assert "(gave up after 3 attempts in 4.0 s)" in str(info.value)
