@@ -190,10 +190,14 @@ def _shared_cache_run(run, cache: dict[str, Any]) -> None:  # type: ignore[no-un
     # Bound: one token for the run (it lasts longer than the pulls), plus at most one per
     # skewed worker (the first read of a token fetched by another clock).
     assert 1 <= tokens <= 1 + 2, tokens
+    per_worker = ", ".join(
+        f"{offset:+.0f} s: {report['token_requests']}"
+        for report, offset in zip(reports, OFFSETS, strict=True)
+    )
     run.succeeded(
         3 * total,
         f"3 workers, {api_requests} API requests for {pages} pages (no 401), token "
-        f"lifetime {LIFETIME_S} s",
+        f"lifetime {LIFETIME_S} s; token requests by worker clock {per_worker}",
     )
 
 
