@@ -27,10 +27,11 @@ import pytest
 
 if os.environ.get("VENDORGATE_TEST_ENV") == "airflow":
     # The airflow environment owns these tests: a broken airflow install must fail, not skip.
-    import airflow  # noqa: F401
+    import airflow.sdk  # noqa: F401
 else:
+    # airflow.sdk, not airflow: a test directory named airflow can pass for the package.
     pytest.importorskip(
-        "airflow", reason="needs the 'airflow' extra (the .venv-airflow environment)"
+        "airflow.sdk", reason="needs the 'airflow' extra (the .venv-airflow environment)"
     )
 
 from airflow_runs import AirflowScenario, DagRunResult, Driver, migrate, write_dag_folder
