@@ -53,7 +53,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/airflow": 62,
         "tests/scripts": 4,
         "tests/package": 10,
-        "tests/reliability": 30,
+        "tests/reliability": 52,
     },
     # Slow real-server core tests already ran in the Airflow environment; here: fast core
     # tests (marker "not slow") and every Prefect test.
