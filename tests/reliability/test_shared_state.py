@@ -18,7 +18,8 @@ from reliability_helpers import FreezingProxy, free_port, pull_items, read_ids
 from vendorgate import OutputBusyError
 from vendorgate.http import Checkpoint, Output
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(60)]
+# 120 s: a child worker takes up to ~30 s just to start on a loaded CI runner
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(120)]
 
 REDIS = ("127.0.0.1", 6379)
 TOKEN_PATH = "/lonewolf/oauth/token"
@@ -98,7 +99,7 @@ def _start_worker(run, spec: dict, output: Path, log: Path) -> subprocess.Popen[
         )
 
 
-def _wait_for(predicate, what: str, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, what: str, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
