@@ -381,7 +381,9 @@ def cmd_mutate(extra: list[str]) -> int:
 
 
 def cmd_reliability(extra: list[str]) -> int:
+    """The fault matrix in both environments (scripts/reliability.py runs each)."""
     bin_dir = sync("airflow")
+    sync("prefect")
     return _run([str(bin_dir / "python"), "scripts/reliability.py", *extra], check=False)
 
 

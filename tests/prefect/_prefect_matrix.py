@@ -118,7 +118,7 @@ class PrefectRun:
     def cache_key(self, api: VendorApi) -> str:
         from vendorgate.prefect._connection import token_config
 
-        return token_config(api.credentials).cache_key()
+        return token_config(api.credentials).cache_key
 
     # -- flow runs --------------------------------------------------------------------
     def result_storage(self) -> str:
