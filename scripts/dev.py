@@ -57,7 +57,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
     },
     # Slow real-server core tests already ran in the Airflow environment; here: fast core
     # tests (marker "not slow") and every Prefect test.
-    "prefect": {"tests/core": 600, "tests/prefect": 80},
+    "prefect": {"tests/core": 600, "tests/prefect": 121},
 }
 TEST_MARKERS = {"airflow": None, "prefect": "not slow or prefect"}
 # pytest options that narrow the selection: with any of them the minimums are not checked.

@@ -452,16 +452,22 @@ def _mark_crashed(flow_run_id: str) -> None:
 
 
 @pytest.mark.scenario(
-    "Prefect extract task: refresh-lock (global concurrency limit) holder SIGKILLed",
-    expect="Completed once the dead holder's slot lease lapses (< 60 s lease + 30 s), "
-    "1 task attempt",
+    "Prefect extract task: refresh-lock (global concurrency limit) holder SIGKILLed, "
+    "retry_timeout_s 120",
+    expect="Completed once the slot is free: the dead holder's 60 s lease lapses (the "
+    "server revokes expired leases every 15 s) or, on a server that revokes none "
+    "(Prefect's ephemeral test server), the waiter fetches without the lock after "
+    "lock_wait_s (100 s); < 130 s, 1 token request after the kill",
 )
-def test_gcl_holder_killed(prun: PrefectRun) -> None:
-    """A worker killed while it holds the token's concurrency slot delays the others only
-    until the slot's lease lapses (bounded), never forever."""
+@pytest.mark.timeout(300)
+def test_gcl_holder_killed(prun: PrefectRun, caplog: pytest.LogCaptureFixture) -> None:
+    """A worker killed while it holds the token's concurrency slot delays the others for
+    a bounded time, never forever."""
     from vendorgate.prefect._cache import limit_name
 
-    api = prun.api()
+    # The API request's retry budget must outlast the wait: the token request made after
+    # the wait runs within the budget of the request that needed the token.
+    api = prun.api(retry_timeout_s=120)
     block = prun.save(api)
     limit = limit_name(prun.cache_key(api))
     prun.sandbox.set_faults(path=prun.token_path, latency_ms=60000)  # the holder waits
@@ -487,9 +493,12 @@ def test_gcl_holder_killed(prun: PrefectRun) -> None:
     before = prun.tokens_requested()
     prun.restart_clock()
     state = prun.run_flow(prun.extract_flow(api))
-    _completed(prun, state, f"{prun.tokens_requested() - before} token request(s) after the kill")
-    assert prun.elapsed_s() < 60 + 30
-    assert prun.tokens_requested() - before == 1
+    without_lock = any("lock not obtained" in r.getMessage() for r in caplog.records)
+    how = "fetched without the lock after lock_wait_s" if without_lock else "the lease lapsed"
+    after = prun.tokens_requested() - before
+    _completed(prun, state, f"{how}; {after} token request(s) after the kill")
+    assert prun.elapsed_s() < 100 + 30
+    assert after == 1
 
 
 @pytest.mark.scenario(
