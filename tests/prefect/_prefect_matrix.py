@@ -81,6 +81,7 @@ class PrefectRun:
         self._storage: str | None = None
         self._since = time.time() - 5
         self._t0 = time.monotonic()
+        self._clock_started = False
 
     # -- blocks -----------------------------------------------------------------------
     def api(
@@ -131,7 +132,12 @@ class PrefectRun:
         return f"local-file-system/{self._storage}"
 
     def run_flow(self, flow_fn: Any) -> State[Any]:
-        """Run a flow in this process; keep its run id (for the scan) and its exception."""
+        """Run a flow in this process; keep its run id (for the scan) and its exception.
+
+        The scenario's clock starts at its first flow run (imports and setup do not count).
+        """
+        if not self._clock_started:
+            self.restart_clock()
         state: State[Any] = flow_fn(return_state=True)
         self.flow_run_ids.append(str(state.state_details.flow_run_id))
         if not state.is_completed():
@@ -236,6 +242,7 @@ class PrefectRun:
 
     def restart_clock(self) -> None:
         self._t0 = time.monotonic()
+        self._clock_started = True
 
     def succeeded(self, records: int, note: str = "") -> None:
         """Record a success: records, token requests, task attempts, seconds."""
@@ -272,20 +279,26 @@ class PrefectRun:
                 scanner.scan_mapping(artifacts, f"artifacts of {run_id}")
                 scanner.scan_mapping(api.get(f"/flow_runs/{run_id}").json(), f"flow run {run_id}")
                 scanner.scan_mapping(self.task_runs(run_id), f"task runs of {run_id}")
-                events = api.post(
-                    "/events/filter",
-                    json={
-                        "filter": {
-                            "occurred": {"since": _iso(self._since)},
-                            "any_resource": {"id": [f"prefect.flow-run.{run_id}"]},
-                        },
-                        "limit": 50,
-                    },
-                )
-                if events.status_code == 200:
-                    scanner.scan_mapping(events.json(), f"events of {run_id}")
+            # every event since the scenario began (events keep copies of block documents,
+            # artifacts and state messages)
+            page = api.post(
+                "/events/filter",
+                json={"filter": {"occurred": {"since": _iso(self._since)}}, "limit": 200},
+            ).json()
+            for number in range(50):
+                scanner.scan_mapping(page.get("events", []), f"events page {number}")
+                if not page.get("next_page"):
+                    break
+                page = api.get(page["next_page"]).json()
             # every block document as the API shows it (credentials, the token cache entry)
-            documents = api.post("/block_documents/filter", json={}).json()
+            documents: list[Any] = []
+            while True:
+                batch = api.post(
+                    "/block_documents/filter", json={"limit": 200, "offset": len(documents)}
+                ).json()
+                documents += batch
+                if len(batch) < 200:
+                    break
             scanner.scan_mapping(documents, "block documents")
         scanner.scan_records(caplog.records, "caplog")
         scanner.scan_text(caplog.text, "caplog.text")

@@ -51,7 +51,7 @@ pytestmark = [
     pytest.mark.reliability,
     pytest.mark.prefect,
     pytest.mark.slow,
-    pytest.mark.timeout(180),
+    pytest.mark.timeout(300),  # the first test also waits for the Prefect server to start
 ]
 
 
@@ -92,7 +92,7 @@ def _completed(prun: PrefectRun, state: Any, note: str = "") -> dict[str, Any]:
 
 @pytest.mark.scenario(
     "Prefect extract task: token endpoint down, opt-in task retries=2",
-    expect="Failed: TokenTransportError after 3 task attempts (retried: transport), < 60 s",
+    expect="Failed: TokenTransportError after 3 task attempts (retried: transport), < 90 s",
 )
 def test_token_endpoint_down_is_retried_then_fails(prun: PrefectRun) -> None:
     """A token endpoint nobody answers fails the task run with TokenTransportError after
@@ -104,13 +104,13 @@ def test_token_endpoint_down_is_retried_then_fails(prun: PrefectRun) -> None:
     exc = prun.failed_with(state)
     assert isinstance(exc, TokenTransportError)
     assert prun.task_attempts() == 3
-    assert prun.elapsed_s() < 60
+    assert prun.elapsed_s() < 90
     assert not prun.output.exists()
 
 
 @pytest.mark.scenario(
     "Prefect extract task: token endpoint answers HTML (garbage), opt-in task retries=2",
-    expect="Failed: TokenResponseError after 1 task attempt (fail fast: not retryable)",
+    expect="Failed: TokenResponseError after 1 task attempt (fail fast: not retryable), < 60 s",
 )
 def test_token_endpoint_garbage_fails_fast(prun: PrefectRun) -> None:
     """A garbage token reply is not retried by the task: a retry cannot fix it."""
@@ -119,7 +119,7 @@ def test_token_endpoint_garbage_fails_fast(prun: PrefectRun) -> None:
     exc = prun.failed_with(state)
     assert isinstance(exc, TokenResponseError)
     assert prun.task_attempts() == 1
-    assert prun.elapsed_s() < 30
+    assert prun.elapsed_s() < 60
 
 
 @pytest.mark.scenario(
@@ -459,7 +459,7 @@ def _mark_crashed(flow_run_id: str) -> None:
     "(Prefect's ephemeral test server), the waiter fetches without the lock after "
     "lock_wait_s (100 s); < 130 s, 1 token request after the kill",
 )
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_gcl_holder_killed(prun: PrefectRun, caplog: pytest.LogCaptureFixture) -> None:
     """A worker killed while it holds the token's concurrency slot delays the others for
     a bounded time, never forever."""
@@ -579,3 +579,31 @@ def test_two_runs_overlapping(prun: PrefectRun) -> None:
     run_id_file.unlink()
     assert read_ids(prun.output) == list(range(prun.sandbox.dataset_size))
     prun.measured += "; the first flow run Completed with every record once"
+
+
+def test_the_scan_finds_what_a_flow_run_leaks(
+    prefect_harness: None, sandbox: VendorSandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The matrix's scan is not vacuous: a secret a flow run puts into its log, an
+    artifact and its persisted result is found in each (and named, never shown)."""
+    from prefect import flow, get_run_logger
+    from prefect.artifacts import create_markdown_artifact
+
+    planted = PrefectRun(sandbox, tmp_path)
+    secret = planted.client_secret.reveal()
+
+    @flow(name="matrix-leaky", persist_result=True, result_storage=planted.result_storage())
+    def leaky() -> str:
+        get_run_logger().info("the secret is %s", secret)
+        create_markdown_artifact(f"secret: {secret}", key="matrix-leaky")
+        return secret
+
+    try:
+        planted.run_flow(leaky)
+        leaks = planted.scan(caplog).leaks
+    finally:
+        planted.cleanup()
+    places = {leak.where.split(" ")[0] for leak in leaks}
+    assert {"prefect", "artifacts"} <= places, places
+    assert any("results" in leak.where for leak in leaks), [str(leak) for leak in leaks]
+    assert all(secret not in str(leak) for leak in leaks)
