@@ -6,7 +6,9 @@
 
 The Airflow environment runs tests/reliability (the core rows, and the Airflow operator
 rows); the Prefect environment runs the rows marked ``reliability`` in tests/prefect
-(the Prefect task rows). Each run writes its rows as JSON (``VENDORGATE_RELIABILITY_JSON``,
+(the Prefect task rows) against a ``prefect server start`` of its own (a full server,
+which revokes the leases of dead concurrency-slot holders; ``VENDORGATE_PREFECT_TEST_API``
+points them at another). Each run writes its rows as JSON (``VENDORGATE_RELIABILITY_JSON``,
 see tests/fault_matrix.py); the rows are merged, in that order, into one table: each
 scenario's expected outcome, measured outcome (records, token requests, seconds, or the
 error and how long it took) and pytest result replace the lines between the
@@ -16,14 +18,23 @@ pytest runs. Exits non-zero when either run fails (selecting no test in one is f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "reliability.md"
@@ -72,11 +83,98 @@ def render(
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def prefect_server(python: Path) -> Iterator[dict[str, str]]:
+    """A ``prefect server start`` of its own (SQLite in a temporary PREFECT_HOME) for the
+    Prefect rows; yields the environment that points the tests at it.
+
+    A full server, not Prefect's ephemeral test server: it revokes the leases of dead
+    concurrency-slot holders, as a production server does. ``VENDORGATE_PREFECT_TEST_API``
+    set by the caller wins. Stopped by its process group, also on failure.
+    """
+    if os.environ.get("VENDORGATE_PREFECT_TEST_API"):
+        yield {}
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    home = Path(tempfile.mkdtemp(prefix="vendorgate-reliability-prefect-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV"))}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_UI_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+    )
+    log = (home / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            str(python.parent / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 600
+        while not _healthy(api):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"prefect server did not start; see {home / 'server.log'}")
+            time.sleep(1)
+        print(f"==> Prefect server for the Prefect rows: {api}", flush=True)
+        yield {"VENDORGATE_PREFECT_TEST_API": api}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _default_signals() -> None:  # in the child: a shell's ignored SIGINT must not stick
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _healthy(api: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=5) as reply:  # noqa: S310
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
 def run_matrix(
     env_name: str, python: Path, args: list[str], report: Path
 ) -> tuple[int, list[dict[str, str]]]:
     """Run one environment's rows; return pytest's exit code and the rows it recorded."""
+    if env_name == "prefect":
+        with prefect_server(python) as extra:
+            return _run_pytest(env_name, python, args, report, extra)
+    return _run_pytest(env_name, python, args, report, {})
+
+
+def _run_pytest(
+    env_name: str, python: Path, args: list[str], report: Path, extra: dict[str, str]
+) -> tuple[int, list[dict[str, str]]]:
     env = dict(os.environ, VENDORGATE_RELIABILITY_JSON=str(report), VENDORGATE_TEST_ENV=env_name)
+    env.update(extra)
     env.pop("VIRTUAL_ENV", None)
     print(f"==> fault matrix in the {env_name} environment: {' '.join(args)}", flush=True)
     code = subprocess.call(

@@ -562,12 +562,14 @@ def test_two_runs_overlapping(prun: PrefectRun) -> None:
     from vendorgate.http import Output
 
     block = prun.save(prun.api())
-    prun.sandbox.set_faults(path=prun.api_path, latency_ms=150)
+    # slow pages keep the first run writing while the second one starts (seconds here)
+    prun.sandbox.set_faults(path=prun.api_path, latency_ms=3000)
     child = _start_worker(prun, block, prun.output, prun.tmp_path / "child.log")
     try:
         _wait_for(lambda: Output(path=prun.output).checkpoint_file.exists(), "the first run")
         prun.restart_clock()
         state = prun.run_flow(prun.extract_flow(block, retries=2))
+        prun.sandbox.clear_faults()  # the first run may finish now
         exc = prun.failed_with(state)
         assert isinstance(exc, OutputBusyError)
         assert prun.task_attempts() == 1
