@@ -524,6 +524,7 @@ def test_process_killed_and_flow_run_retried(prun: PrefectRun) -> None:
         _wait_for(
             lambda: checkpoint.exists() and Checkpoint.load(checkpoint).records >= 300,
             "the child's progress",
+            180,
         )
         child.kill()
         child.wait(10)
@@ -566,7 +567,8 @@ def test_two_runs_overlapping(prun: PrefectRun) -> None:
     prun.sandbox.set_faults(path=prun.api_path, latency_ms=3000)
     child = _start_worker(prun, block, prun.output, prun.tmp_path / "child.log")
     try:
-        _wait_for(lambda: Output(path=prun.output).checkpoint_file.exists(), "the first run")
+        # a loaded machine may take a minute to start a Python process with Prefect
+        _wait_for(lambda: Output(path=prun.output).checkpoint_file.exists(), "the first run", 180)
         prun.restart_clock()
         state = prun.run_flow(prun.extract_flow(block, retries=2))
         prun.sandbox.clear_faults()  # the first run may finish now
