@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+# The fault matrix's row recorder (tests/fault_matrix.py): rows come from tests/reliability
+# in the Airflow environment and from tests/prefect in the Prefect environment.
+pytest_plugins = ("fault_matrix",)
+
 REDIS_URL_VARIABLE = "VENDORGATE_TEST_REDIS_URL"
 MACHINE_REDIS = ("127.0.0.1", 6379)
 _THROWAWAY: list[tuple[subprocess.Popen[bytes], str]] = []

@@ -13,6 +13,17 @@ import pytest
 from _prefect_helpers import make_api
 from prefect import flow
 
+from vendorgate import (
+    ConfigurationError,
+    OutputBusyError,
+    PermissionDeniedError,
+    ServerError,
+    TokenRequestError,
+    TokenResponseError,
+    TokenTransportError,
+    VaultPermissionError,
+    VaultUnavailableError,
+)
 from vendorgate.prefect import (
     acall_vendor_api,
     aextract_vendor_data,
@@ -217,3 +228,30 @@ def test_bad_preset_fails_the_task_with_the_field_in_its_log(
     _, logs = _flow_run_data(state.state_details.flow_run_id)
     assert "VendorCredentials.preset" in logs
     assert _secret_of(sandbox) not in logs
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        pytest.param(TokenRequestError("token 500", status=500), True, id="token-5xx"),
+        pytest.param(TokenRequestError("token 429", status=429), True, id="token-429"),
+        pytest.param(TokenRequestError("token 400", status=400), False, id="token-400"),
+        pytest.param(TokenTransportError("token unreachable"), True, id="token-transport"),
+        pytest.param(TokenResponseError("token garbage", status=200), False, id="token-garbage"),
+        pytest.param(VaultUnavailableError("vault sealed"), True, id="vault-sealed"),
+        pytest.param(VaultPermissionError("vault denied"), False, id="vault-denied"),
+        pytest.param(ServerError("api 503", status=503), True, id="api-5xx"),
+        pytest.param(PermissionDeniedError("api 403", status=403), False, id="api-403"),
+        pytest.param(OutputBusyError("busy", path="o", lock_path="o.lock"), False, id="busy"),
+        pytest.param(ConfigurationError("bad", field="preset"), False, id="config"),
+    ],
+)
+def test_retry_condition_retries_what_a_later_attempt_can_fix(
+    error: Exception, retried: bool
+) -> None:
+    """The opt-in retry condition retries spent 429/5xx budgets and unreachable or sealed
+    servers (token endpoint, API, Vault), never a refusal that a retry cannot change."""
+    from prefect.states import Failed
+
+    state = Failed(data=error)
+    assert retry_on_vendor_failure(None, None, state) is retried  # type: ignore[arg-type]

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,19 +12,9 @@ from typing import Any
 
 import pytest
 
+from fault_matrix import record_measured
 from vendorgate import Secret, VendorConnection
 from vendorgate.testing import LeakScanner, VendorSandbox
-
-#: Where ``scripts/reliability.py`` wants the measured outcomes (JSON), when set.
-REPORT_ENV = "VENDORGATE_RELIABILITY_JSON"
-
-_ROWS: dict[str, dict[str, Any]] = {}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "scenario(name, expect): one row of the fault matrix in docs/reliability.md"
-    )
 
 
 class Run:
@@ -142,40 +130,5 @@ def run(
     yield current
     sandbox.clear_faults()
     current.scan(caplog)
-    if request.node.nodeid in _ROWS:
-        _ROWS[request.node.nodeid]["measured"] = current.measured
+    record_measured(request.node.nodeid, current.measured)
     current.scanner.assert_clean()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    marker = item.get_closest_marker("scenario")
-    if marker is None:
-        return
-    row = _ROWS.setdefault(
-        item.nodeid,
-        {
-            "scenario": marker.args[0],
-            "expect": marker.kwargs.get("expect", ""),
-            "measured": "",
-            "result": "",
-            "reason": "",
-        },
-    )
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        if hasattr(report, "wasxfail"):
-            row["result"] = "xfail (known defect)" if report.skipped else "XPASS"
-            xfail = item.get_closest_marker("xfail")
-            row["reason"] = str(xfail.kwargs.get("reason", "")) if xfail else ""
-        else:
-            row["result"] = report.outcome
-    if report.when == "teardown" and report.outcome == "failed":
-        row["result"] = "failed (teardown: leak scan)"
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    target = os.environ.get(REPORT_ENV)
-    if target and _ROWS:
-        Path(target).write_text(json.dumps(list(_ROWS.values()), indent=2) + "\n")

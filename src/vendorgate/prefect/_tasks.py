@@ -24,7 +24,9 @@ from vendorgate._errors import (
     ConfigurationError,
     RateLimitError,
     ServerError,
+    TokenRequestError,
     TransportError,
+    VaultUnavailableError,
 )
 from vendorgate.prefect._compat import run_sync
 
@@ -84,13 +86,18 @@ def retry_on_vendor_failure(task: Task[..., Any], task_run: TaskRun, state: Stat
     """A ``retry_condition_fn``: retry a whole call or extract after a vendor failure.
 
     Retries after a refused token (revoked mid-extract: the cache fetches a new one), a
-    spent retry budget (429, 5xx, transport errors); never after a configuration error
-    or any other 4xx, which a retry cannot fix.
+    spent retry budget (429, 5xx, transport errors) of the API or of the token endpoint,
+    and a sealed or unreachable Vault; never after a configuration error, a garbage
+    token reply, a Vault permission error or any other 4xx, which a retry cannot fix.
     """
     try:
         state.result(raise_on_failure=True)
     except (AuthenticationError, RateLimitError, ServerError, TransportError):
         return True
+    except TokenRequestError as exc:
+        return exc.status is not None and (exc.status == 429 or exc.status >= 500)
+    except VaultUnavailableError:
+        return True  # sealed (or answering garbage): a later attempt may find it unsealed
     except Exception:
         return False
     return False
