@@ -266,7 +266,11 @@ class AirflowDeployment:
         deadline = time.monotonic() + timeout_s
         state = None
         while time.monotonic() < deadline:
-            reply = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            try:
+                reply = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            except httpx.TransportError:  # a busy api-server: ask again
+                time.sleep(2)
+                continue
             if reply.status_code == 200:
                 state = reply.json()["state"]
                 if state in ("success", "failed"):
