@@ -51,7 +51,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/cli": 20,
         "tests/testing": 118,
         "tests/docs": 17,
-        "tests/airflow": 55,
+        "tests/airflow": 56,
         "tests/scripts": 4,
         "tests/package": 10,
         "tests/reliability": 30,

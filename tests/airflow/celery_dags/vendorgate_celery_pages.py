@@ -34,7 +34,7 @@ OUTPUT_DIR = os.environ.get("VENDORGATE_OUTPUT_DIR", "/tmp/vendorgate-output")
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_tasks=8,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=2)},
+    default_args={"retries": 3, "retry_delay": timedelta(seconds=2)},
     tags=["vendorgate", "test"],
 )
 def vendorgate_celery_pages() -> None:
