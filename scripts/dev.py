@@ -33,7 +33,8 @@ UV_VERSION = "0.13.9"
 COMMON_EXTRAS = ("testing", "redis", "fsspec", "http2")
 ENVS = {
     # name: (virtualenv directory, extras installed into it, Python request for uv)
-    "airflow": (ROOT / ".venv-airflow", ("airflow", *COMMON_EXTRAS), None),
+    # airflow-celery: the CeleryExecutor for the multi-worker deployment test
+    "airflow": (ROOT / ".venv-airflow", ("airflow", "airflow-celery", *COMMON_EXTRAS), None),
     # Prefect 3.9 needs Python >= 3.11.
     "prefect": (ROOT / ".venv-prefect", ("prefect", *COMMON_EXTRAS), ">=3.11"),
     # `mutate` only: the Airflow environment plus the mutation group, kept apart so that
@@ -50,7 +51,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/cli": 20,
         "tests/testing": 118,
         "tests/docs": 17,
-        "tests/airflow": 62,
+        "tests/airflow": 63,
         "tests/scripts": 5,
         "tests/package": 10,
         "tests/reliability": 52,

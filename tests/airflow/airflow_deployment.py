@@ -7,6 +7,10 @@ output in ``<home>/proc-logs/<name>.log``. ``start()`` waits for each component'
 (the health endpoint answers 200 even while one is unhealthy: every status is read).
 ``stop()`` (also on a failed start) terminates each process group by its PID, kills what
 is left after a grace period, drops the database and removes the temporary home.
+
+``extra_env`` overrides any of the defaults (``AIRFLOW__CORE__EXECUTOR`` for the
+CeleryExecutor, say). ``add_process()`` starts more processes (Celery workers) in their
+own process groups, working directories and homes, which ``stop()`` ends and removes too.
 """
 
 from __future__ import annotations
@@ -49,14 +53,23 @@ def _pg(dbname: str = "postgres") -> Any:
 class AirflowDeployment:
     """Four Airflow processes on a fresh PostgreSQL database (see the module docstring)."""
 
-    def __init__(self, *, dags_folder: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        dags_folder: Path,
+        extra_env: dict[str, str] | None = None,
+        db_prefix: str = "airflow",
+    ) -> None:
         self.dags_folder = dags_folder
         self.home = Path(tempfile.mkdtemp(prefix="airflow-deploy-"))
-        self.db = f"airflow_{secrets.token_hex(4)}"
+        self.db = f"{db_prefix}_{secrets.token_hex(4)}"
         self.api_port = free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.fernet_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.proc_logs: dict[str, Path] = {}
+        # directories of processes started by add_process (their "hosts"), removed by stop()
+        self.extra_dirs: list[Path] = []
         self._db_created = False
         bin_dir = Path(sys.executable).parent
         self.airflow = str(bin_dir / "airflow")
@@ -90,8 +103,8 @@ class AirflowDeployment:
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
             AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="2",
-            **(extra_env or {}),
         )
+        self.env.update(extra_env or {})
         self.env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD", None)
 
     # ------------------------------------------------------------------ lifecycle
@@ -104,21 +117,47 @@ class AirflowDeployment:
             logs = self.home / "proc-logs"
             logs.mkdir()
             for name in COMPONENTS:
-                with open(logs / f"{name}.log", "wb") as out:
-                    self.procs[name] = subprocess.Popen(
-                        [self.airflow, name],
-                        env=self.env,
-                        cwd=self.home,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,
-                    )
+                self._popen(name, [self.airflow, name], self.env, self.home, logs / f"{name}.log")
             self.wait_healthy(timeout_s)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _popen(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
+        with open(log, "wb") as out:
+            self.procs[name] = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.proc_logs[name] = log
+
+    def add_process(
+        self, name: str, args: list[str], *, env: dict[str, str], home: Path
+    ) -> subprocess.Popen[bytes]:
+        """Start ``airflow ARGS`` in its own process group, in ``home`` (removed by stop()).
+
+        ``env`` is the whole environment of the process (start from ``self.env``); its
+        output goes to ``home/proc-logs/NAME.log``.
+        """
+        if home not in self.extra_dirs:
+            self.extra_dirs.append(home)
+        logs = home / "proc-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self._popen(name, [self.airflow, *args], env, home, logs / f"{name}.log")
+        return self.procs[name]
+
+    def kill_group(self, name: str) -> None:
+        """SIGKILL the process group of ``name`` at once (a host that dies)."""
+        proc = self.procs[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
     def wait_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -165,6 +204,8 @@ class AirflowDeployment:
                 cur.execute(f'drop database if exists "{self.db}"')
             self._db_created = False
         shutil.rmtree(self.home, ignore_errors=True)
+        for directory in self.extra_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
         """What the deployment left behind: live process groups, the database, the home."""
@@ -178,8 +219,7 @@ class AirflowDeployment:
             cur.execute("select 1 from pg_database where datname = %s", (self.db,))
             if cur.fetchone():
                 found.append(f"database {self.db}")
-        if self.home.exists():
-            found.append(f"directory {self.home}")
+        found += [f"directory {d}" for d in (self.home, *self.extra_dirs) if d.exists()]
         return found
 
     def __enter__(self) -> AirflowDeployment:
@@ -190,7 +230,7 @@ class AirflowDeployment:
 
     # ------------------------------------------------------------------ helpers
     def tail(self, name: str, chars: int = 3000) -> str:
-        path = self.home / "proc-logs" / f"{name}.log"
+        path = self.proc_logs.get(name, self.home / "proc-logs" / f"{name}.log")
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
     def cli(self, *args: str, timeout_s: float = 180) -> str:
@@ -226,7 +266,11 @@ class AirflowDeployment:
         deadline = time.monotonic() + timeout_s
         state = None
         while time.monotonic() < deadline:
-            reply = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            try:
+                reply = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            except httpx.TransportError:  # a busy api-server: ask again
+                time.sleep(2)
+                continue
             if reply.status_code == 200:
                 state = reply.json()["state"]
                 if state in ("success", "failed"):
