@@ -390,6 +390,8 @@ class Soak:
             if now >= next_sample:
                 next_sample += sample_s
                 for i, proc in enumerate(procs):
+                    if self.procs[i].poll() is not None:
+                        continue  # exited (its RSS would read 0 until it is reaped)
                     with contextlib.suppress(psutil.Error):
                         self.rss[i].append((now, proc.memory_info().rss))
                 with contextlib.suppress(psutil.Error):
@@ -476,7 +478,8 @@ class Soak:
         memory = []
         for i, samples in enumerate(self.rss):
             growth = memory_growth(samples, self.go_at, self.duration_s, args.warmup_share)
-            memory.append({"worker": i, "pid": self.procs[i].pid, **(growth or {})})
+            series = [[round(t - self.go_at, 1), round(rss / 2**20, 1)] for t, rss in samples]
+            memory.append({"worker": i, **(growth or {}), "rss_mb": series})
         memory_ok = all("growth" in m and m["growth"] < args.max_memory_growth for m in memory)
         sandbox_memory = memory_growth(
             self.sandbox_rss, self.go_at, self.duration_s, args.warmup_share
@@ -576,8 +579,9 @@ class Soak:
             tokens=self.sandbox.issued_tokens(PRESET, self.client_id),
         )
         scanned = 0
+        store = self.run_dir / "token-cache"  # the file store holds tokens by design
         for path in sorted(self.run_dir.rglob("*")):
-            if path.is_file():
+            if path.is_file() and store not in path.parents:
                 scanned += path.stat().st_size
                 scanner.scan_file(path)
         return {
