@@ -22,7 +22,10 @@ writes to ``--summary`` (JSON):
 - **pulls**: every pull completed (a pull that fails is resumed from its checkpoint, at
   most twice, as a user's retry would);
 - **tokens**: the token requests the sandbox counted against the physical limit of the
-  refresh policy (see :func:`token_limits`): within one of it;
+  refresh policy (:func:`token_limits`): at most one more; and, from the workers' cache
+  events, no token replaced before the policy's earliest refresh moment (a second worker
+  fetching while a token is good) and none replaced only after it expired
+  (:func:`token_timeline`);
 - **memory**: each worker's RSS, sampled all along: from the window right after the
   warm-up (``--warmup-share`` of the run) to the run's last tenth, less than
   ``--max-memory-growth`` growth;
@@ -81,13 +84,24 @@ def worker_main(config_path: Path) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
-    from vendorgate import VendorConnection, VendorgateError
+    from vendorgate import VendorConnection, VendorgateError, events
     from vendorgate.http import PageNumber
+
+    fetches: list[dict[str, Any]] = []
+    missed = [0.0]
+
+    def on_event(event: events.Event) -> None:
+        """Note when the cache decided to fetch and when the new token arrived."""
+        if isinstance(event, events.CacheMiss):
+            missed[0] = time.time()
+        elif isinstance(event, events.TokenFetched):
+            fetches.append({"miss": missed[0], "fetched": time.time(), "fp": event.fingerprint})
 
     connection = VendorConnection.from_mapping(config["connection"])
     paginator = PageNumber(page_size=config["page_size"])
     out_dir = Path(config["out_dir"])
     log_path = Path(config["pulls_log"])
+    tokens_log = Path(config["tokens_log"])
     connection.client().close()  # imports and first-use set-up happen before the start
     Path(config["ready_file"]).touch()
     go_file = Path(config["go_file"])
@@ -105,7 +119,7 @@ def worker_main(config_path: Path) -> int:
             result = None
             for _ in range(PULL_RUNS):
                 try:
-                    with connection.client() as client:
+                    with connection.client(on_event=on_event) as client:
                         result = client.pull(config["path"], paginator, output=output)
                     break
                 except VendorgateError as exc:  # resumed from the checkpoint below
@@ -125,6 +139,10 @@ def worker_main(config_path: Path) -> int:
                 )
             log.write(json.dumps(row) + "\n")
             log.flush()
+            if fetches:
+                with tokens_log.open("a", encoding="utf-8") as f:
+                    f.writelines(json.dumps(fetch) + "\n" for fetch in fetches)
+                fetches.clear()
     return 0
 
 
@@ -132,14 +150,17 @@ def worker_main(config_path: Path) -> int:
 
 
 def token_limits(lifetime_s: float, duration_s: float, policy: dict[str, float]) -> dict[str, Any]:
-    """The fewest and the most token requests a perfect shared cache makes in ``duration_s``.
+    """The physical limit of token requests in ``duration_s`` for a refresh policy.
 
     With :class:`~vendorgate.cache.RefreshPolicy` a token of lifetime ``L`` is replaced
     ``margin`` seconds before it expires, minus a jitter drawn from ``[0, J]``; the first
-    token is fetched at the start. So one token serves between ``L - margin - J`` and
-    ``L - margin`` seconds, and a single-flight cache makes between
-    ``floor(D / (L - margin)) + 1`` and ``floor(D / (L - margin - J)) + 1`` requests in
-    ``D`` seconds. The soak passes when the count is within one of that range.
+    token is fetched at the start. One token therefore serves between ``L - margin - J``
+    and ``L - margin`` seconds, and a perfect single-flight cache whose token requests
+    take no time makes between ``low = floor(D / (L - margin)) + 1`` and
+    ``high = floor(D / (L - margin - J)) + 1`` requests in ``D`` seconds: ``high`` is the
+    physical limit. A token's lifetime counts from its reply, so each request's own
+    latency stretches the cycle: on a loaded machine a run makes fewer than ``low``, never
+    more than ``high`` (see :func:`token_timeline` for the per-token check).
     """
     from vendorgate.cache import RefreshPolicy
     from vendorgate.tokens import Token
@@ -159,6 +180,41 @@ def token_limits(lifetime_s: float, duration_s: float, policy: dict[str, float])
         "low": math.floor(duration_s / longest) + 1,
         "high": math.floor(duration_s / shortest) + 1,
         "formula": "floor(D / (L - margin)) + 1 .. floor(D / (L - margin - max_jitter)) + 1",
+    }
+
+
+#: Clock readings of a fetch and of the next miss are taken a moment apart (seconds).
+TIMELINE_TOLERANCE_S = 0.25
+
+
+def token_timeline(
+    fetches: list[dict[str, float]], lifetime_s: float, shortest_s: float
+) -> dict[str, Any]:
+    """Each token's life across the fleet, from the workers' cache events.
+
+    ``fetches`` holds, per token fetched by any worker, ``miss`` (when its cache decided
+    to fetch) and ``fetched`` (when the token arrived). A token is *served* from its
+    arrival until the next miss anywhere: less than ``shortest_s`` (the policy's earliest
+    refresh moment, jitter included) means a second worker fetched while a token was
+    still good, the failure a shared cache exists to prevent. ``expired`` counts tokens
+    whose successor arrived only after they had expired.
+    """
+    rows = sorted(fetches, key=lambda f: f["fetched"])
+    served = [b["miss"] - a["fetched"] for a, b in itertools.pairwise(rows)]
+    latency = [f["fetched"] - f["miss"] for f in rows if f["miss"]]
+    arrivals = [b["fetched"] - a["fetched"] for a, b in itertools.pairwise(rows)]
+
+    def stats(values: list[float]) -> list[float] | None:
+        if not values:
+            return None
+        return [round(min(values), 2), round(statistics.median(values), 2), round(max(values), 2)]
+
+    return {
+        "fetches": len(rows),
+        "served_s_min_median_max": stats(served),
+        "request_latency_s_min_median_max": stats(latency),
+        "early": sum(1 for s in served if s < shortest_s - TIMELINE_TOLERANCE_S),
+        "expired": sum(1 for a in arrivals if a >= lifetime_s),
     }
 
 
@@ -340,6 +396,7 @@ class Soak:
                 "page_size": self.args.page_size,
                 "out_dir": str(self.out_dir),
                 "pulls_log": str(self.run_dir / f"w{i:02d}.pulls.jsonl"),
+                "tokens_log": str(self.run_dir / f"w{i:02d}.tokens.jsonl"),
                 "ready_file": str(self.run_dir / f"w{i:02d}.ready"),
                 "go_file": str(self.run_dir / "go"),
             }
@@ -463,7 +520,18 @@ class Soak:
         counters = self.sandbox.counters()
         requested = counters.tokens(vendor=PRESET, client_id=self.client_id)
         by_pulls = sum(r.get("token_requests", 0) for r in self.rows)
-        tokens_ok = limits["low"] - 1 <= requested <= limits["high"] + 1
+        fetches = [
+            json.loads(line)
+            for path in sorted(self.run_dir.glob("w*.tokens.jsonl"))
+            for line in path.read_text().splitlines()
+        ]
+        timeline = token_timeline(fetches, float(args.lifetime_s), limits["served_s"][0])
+        tokens_ok = (
+            requested <= limits["high"] + 1
+            and timeline["early"] == 0
+            and timeline["expired"] == 0
+            and requested > 0
+        )
         # faulted with a status: answered before the data API counted them
         api = counters.api(PRESET) + counters.rate_limited + counters.server_errors
         faults = {
@@ -548,7 +616,7 @@ class Soak:
                 "dataset_size_end": self.sizes.at_most(math.inf),
                 "bad_outputs": self.bad_outputs[:20],
             },
-            "tokens": {"requested": requested, "by_pulls": by_pulls, **limits},
+            "tokens": {"requested": requested, "by_pulls": by_pulls, **limits, **timeline},
             "faults": faults,
             "memory": {
                 "workers": memory,
@@ -615,6 +683,10 @@ class Soak:
                 client.close()
 
 
+def _triple(values: list[float] | None) -> str:
+    return "/".join(f"{v:g}" for v in values) if values else "-"
+
+
 def render(summary: dict[str, Any]) -> str:
     """The human summary."""
     s, mark = summary, {True: "PASS", False: "FAIL"}
@@ -634,9 +706,14 @@ def render(summary: dict[str, Any]) -> str:
         f"(grew to {r['dataset_size_end']}): lost {r['lost']}, duplicated {r['duplicated']}, "
         f"altered {r['altered']}, unexpected {r['unexpected']}",
         f"  tokens   {mark[checks['tokens']]}  {t['requested']} requested in {t['duration_s']} s "
-        f"(sandbox count; the pulls counted {t['by_pulls']}); physical limit "
-        f"{t['low']}..{t['high']} (lifetime {t['lifetime_s']:g} s, refresh margin "
-        f"{t['refresh_margin_s']:g} s, jitter <= {t['max_jitter_s']:g} s), within one passes",
+        f"(sandbox count; the pulls counted {t['by_pulls']}); physical limit {t['high']} "
+        f"({t['low']} with no jitter; lifetime {t['lifetime_s']:g} s, refresh margin "
+        f"{t['refresh_margin_s']:g} s, jitter <= {t['max_jitter_s']:g} s): at most one more "
+        "passes",
+        f"           each token served {_triple(t['served_s_min_median_max'])} s (min/median/max; "
+        f"policy {t['served_s'][0]:g}..{t['served_s'][1]:g} s) before the next fetch, which "
+        f"took {_triple(t['request_latency_s_min_median_max'])} s; {t['early']} fetched early, "
+        f"{t['expired']} replaced after expiry",
         f"  faults         {f['api_requests']} API requests: {f['rate_limited_429']} x 429, "
         f"{f['server_errors_5xx']} x 5xx, {f['resets_mid_body']} resets mid-body, "
         f"{f['truncated_json']} truncated JSON ({100 * f['share']:.2f} %)",

@@ -100,6 +100,25 @@ def test_token_limits_follow_the_refresh_policy(soak: ModuleType) -> None:
     assert (limits["low"], limits["high"]) == (61, 63)
 
 
+def test_token_timeline_flags_an_early_second_fetch(soak: ModuleType) -> None:
+    """Two workers fetching for the same refresh show as a token served far too briefly."""
+    fetches = [
+        {"miss": 0.0, "fetched": 0.1},
+        {"miss": 9.8, "fetched": 9.9},  # the due refresh
+        {"miss": 10.0, "fetched": 10.1},  # a second worker did not see it: early
+    ]
+    timeline = soak.token_timeline(fetches, 20.0, 9.6)
+    assert (timeline["fetches"], timeline["early"], timeline["expired"]) == (3, 1, 0)
+    assert timeline["served_s_min_median_max"][0] == pytest.approx(0.1)
+
+
+def test_token_timeline_flags_a_token_replaced_after_expiry(soak: ModuleType) -> None:
+    """A successor that arrives after the token's lifetime counts as expired."""
+    fetches = [{"miss": 0.0, "fetched": 0.1}, {"miss": 19.9, "fetched": 20.2}]
+    timeline = soak.token_timeline(fetches, 20.0, 9.6)
+    assert (timeline["early"], timeline["expired"]) == (0, 1)
+
+
 def test_fault_plan_adds_up_to_the_rate(soak: ModuleType) -> None:
     """The three periodic kinds together fault about the requested share."""
     plan = soak.fault_plan(0.05)
