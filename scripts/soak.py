@@ -23,8 +23,8 @@ writes to ``--summary`` (JSON):
   most twice, as a user's retry would);
 - **tokens**: the token requests the sandbox counted against the physical limit of the
   refresh policy (:func:`token_limits`): at most one more; and, from the workers' cache
-  events, no token replaced before the policy's earliest refresh moment (a second worker
-  fetching while a token is good) and none replaced only after it expired
+  events, no refresh before the policy's earliest refresh moment (a second worker
+  fetching while a good token is shared) and none after a token expired
   (:func:`token_timeline`);
 - **memory**: each worker's RSS, sampled all along: from the window right after the
   warm-up (``--warmup-share`` of the run) to the run's last tenth, less than
@@ -183,26 +183,29 @@ def token_limits(lifetime_s: float, duration_s: float, policy: dict[str, float])
     }
 
 
-#: Clock readings of a fetch and of the next miss are taken a moment apart (seconds).
-TIMELINE_TOLERANCE_S = 0.25
+#: The vendor's clock granularity: a JWT's ``iat`` is whole seconds, and a worker that did
+#: not fetch a token itself times it from ``iat`` (``Token.expires_at_for``), up to 1 s early.
+IAT_GRANULARITY_S = 1.0
 
 
 def token_timeline(
     fetches: list[dict[str, float]], lifetime_s: float, shortest_s: float
 ) -> dict[str, Any]:
-    """Each token's life across the fleet, from the workers' cache events.
+    """Each refresh across the fleet, from the workers' cache events.
 
     ``fetches`` holds, per token fetched by any worker, ``miss`` (when its cache decided
-    to fetch) and ``fetched`` (when the token arrived). A token is *served* from its
-    arrival until the next miss anywhere: less than ``shortest_s`` (the policy's earliest
-    refresh moment, jitter included) means a second worker fetched while a token was
-    still good, the failure a shared cache exists to prevent. ``expired`` counts tokens
-    whose successor arrived only after they had expired.
+    to fetch) and ``fetched`` (when the token arrived). The *cycle* from one decision to
+    the next, anywhere in the fleet, is at least ``shortest_s`` (the policy's earliest
+    refresh moment, jitter included) less ``IAT_GRANULARITY_S``; a shorter one is
+    counted ``early``: a second worker fetched while a good token was in the shared
+    cache, the failure a shared cache exists to prevent. ``expired`` counts successors
+    that arrived more than ``lifetime_s - IAT_GRANULARITY_S`` after their predecessor was
+    asked for, i.e. possibly after it expired.
     """
-    rows = sorted(fetches, key=lambda f: f["fetched"])
-    served = [b["miss"] - a["fetched"] for a, b in itertools.pairwise(rows)]
-    latency = [f["fetched"] - f["miss"] for f in rows if f["miss"]]
-    arrivals = [b["fetched"] - a["fetched"] for a, b in itertools.pairwise(rows)]
+    rows = sorted(fetches, key=lambda f: f["miss"])
+    cycles = [b["miss"] - a["miss"] for a, b in itertools.pairwise(rows)]
+    latency = [f["fetched"] - f["miss"] for f in rows]
+    gaps = [b["fetched"] - a["miss"] for a, b in itertools.pairwise(rows)]
 
     def stats(values: list[float]) -> list[float] | None:
         if not values:
@@ -211,10 +214,10 @@ def token_timeline(
 
     return {
         "fetches": len(rows),
-        "served_s_min_median_max": stats(served),
+        "cycle_s_min_median_max": stats(cycles),
         "request_latency_s_min_median_max": stats(latency),
-        "early": sum(1 for s in served if s < shortest_s - TIMELINE_TOLERANCE_S),
-        "expired": sum(1 for a in arrivals if a >= lifetime_s),
+        "early": sum(1 for c in cycles if c < shortest_s - IAT_GRANULARITY_S),
+        "expired": sum(1 for g in gaps if g > lifetime_s - IAT_GRANULARITY_S),
     }
 
 
@@ -710,10 +713,10 @@ def render(summary: dict[str, Any]) -> str:
         f"({t['low']} with no jitter; lifetime {t['lifetime_s']:g} s, refresh margin "
         f"{t['refresh_margin_s']:g} s, jitter <= {t['max_jitter_s']:g} s): at most one more "
         "passes",
-        f"           each token served {_triple(t['served_s_min_median_max'])} s (min/median/max; "
-        f"policy {t['served_s'][0]:g}..{t['served_s'][1]:g} s) before the next fetch, which "
-        f"took {_triple(t['request_latency_s_min_median_max'])} s; {t['early']} fetched early, "
-        f"{t['expired']} replaced after expiry",
+        f"           refresh cycle {_triple(t['cycle_s_min_median_max'])} s (min/median/max; "
+        f"policy {t['served_s'][0]:g}..{t['served_s'][1]:g} s plus each request's "
+        f"{_triple(t['request_latency_s_min_median_max'])} s); {t['early']} fetched early, "
+        f"{t['expired']} possibly after expiry",
         f"  faults         {f['api_requests']} API requests: {f['rate_limited_429']} x 429, "
         f"{f['server_errors_5xx']} x 5xx, {f['resets_mid_body']} resets mid-body, "
         f"{f['truncated_json']} truncated JSON ({100 * f['share']:.2f} %)",
