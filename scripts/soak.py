@@ -375,6 +375,7 @@ class Soak:
             process=True,
             dataset_size=self.args.dataset_size,
             record_bytes=self.args.record_bytes,
+            startup_timeout_s=120.0,  # a loaded machine starts Python slowly
         ).start()
         self.sandbox.add_client(PRESET, self.client_id, client_secret=self.secret)
         self.sandbox.set_faults(
