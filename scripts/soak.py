@@ -420,7 +420,7 @@ class Soak:
                 )
             self.rss.append([])
             self._log_offsets.append(0)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # imports are slow on a loaded machine
         while not all((self.run_dir / f"w{i:02d}.ready").exists() for i in range(len(self.procs))):
             dead = [p.pid for p in self.procs if p.poll() is not None]
             if dead or time.monotonic() > deadline:
