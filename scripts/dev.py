@@ -52,7 +52,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/testing": 118,
         "tests/docs": 17,
         "tests/airflow": 55,
-        "tests/scripts": 19,
+        "tests/scripts": 20,
         "tests/package": 10,
         "tests/reliability": 30,
     },
