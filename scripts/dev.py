@@ -11,6 +11,7 @@ conflict, so ``uv.lock`` holds two forks).
     python3 scripts/dev.py lint     # ruff check, ruff format --check, mypy, docs build
     python3 scripts/dev.py bench    # benchmarks (add --quick for a short run)
     python3 scripts/dev.py reliability  # fault matrix; rewrites the table in docs/reliability.md
+    python3 scripts/dev.py soak     # 10 min, 8 worker processes, 20 s tokens, 5 % API faults
     python3 scripts/dev.py sync     # only (re)build the environments
     python3 scripts/dev.py mutate   # mutation testing of the critical modules (not in CI)
 """
@@ -52,7 +53,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/testing": 118,
         "tests/docs": 17,
         "tests/airflow": 63,
-        "tests/scripts": 5,
+        "tests/scripts": 21,
         "tests/package": 10,
         "tests/reliability": 52,
     },
@@ -388,6 +389,11 @@ def cmd_reliability(extra: list[str]) -> int:
     return _run([str(bin_dir / "python"), "scripts/reliability.py", *extra], check=False)
 
 
+def cmd_soak(extra: list[str]) -> int:
+    bin_dir = sync("airflow")
+    return _run([str(bin_dir / "python"), "scripts/soak.py", *extra], check=False)
+
+
 def cmd_sync(_: list[str]) -> int:
     for name in ("airflow", "prefect"):
         sync(name)
@@ -400,6 +406,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "bench": cmd_bench,
     "reliability": cmd_reliability,
+    "soak": cmd_soak,
     "sync": cmd_sync,
     "mutate": cmd_mutate,
 }
