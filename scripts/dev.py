@@ -53,7 +53,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/testing": 118,
         "tests/docs": 17,
         "tests/airflow": 63,
-        "tests/scripts": 21,
+        "tests/scripts": 22,
         "tests/package": 10,
         "tests/reliability": 52,
     },

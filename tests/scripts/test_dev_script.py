@@ -89,3 +89,15 @@ def test_no_report_counts_as_nothing_run(dev: ModuleType, tmp_path: Path) -> Non
 def test_every_test_directory_is_owned_by_an_environment(dev: ModuleType) -> None:
     """A new test directory cannot be left out of both environments' runs."""
     assert dev.unowned_test_directories() == []
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """pytest imports test files by basename (rootdir mode): two files with one name in two
+    directories make collection fail in CI, so every module under tests/ has its own name."""
+    tests = DEV_PY.parents[1] / "tests"
+    seen: dict[str, list[str]] = {}
+    for path in tests.rglob("*.py"):
+        if path.name in ("conftest.py", "__init__.py") or "__pycache__" in path.parts:
+            continue
+        seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert {name: where for name, where in seen.items() if len(where) > 1} == {}
