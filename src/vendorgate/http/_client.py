@@ -131,6 +131,8 @@ class VendorClient(SyncSender, PageWalker):
         return self._http.build_request("GET", url).url
 
     def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
+        if self.on_event is None:  # nothing to listen with: no context to enter per request
+            return super()._send(request, parse, anonymous=anonymous)
         with events.listen(self.on_event):
             return super()._send(request, parse, anonymous=anonymous)
 
@@ -311,6 +313,8 @@ class AsyncVendorClient(AsyncSender, PageWalker):
     async def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
     ) -> T:
+        if self.on_event is None:  # nothing to listen with: no context to enter per request
+            return await super()._send(request, parse, anonymous=anonymous)
         with events.listen(self.on_event):
             return await super()._send(request, parse, anonymous=anonymous)
 

@@ -483,7 +483,8 @@ class _SyncSlot:
         try:
             state = self._limiter.state
             wait, self.ticket = state.reserve()
-            while True:
+            # unpaced and not paused (nothing to wait for): no second look under the lock
+            while wait > 0 or state.rate is not None:
                 if wait > 0:
                     time.sleep(wait)
                 wait = state.sending()
@@ -524,7 +525,8 @@ class _AsyncSlot:
         try:
             state = self._limiter.state
             wait, self.ticket = state.reserve()
-            while True:
+            # unpaced and not paused (nothing to wait for): no second look under the lock
+            while wait > 0 or state.rate is not None:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 wait = state.sending()
