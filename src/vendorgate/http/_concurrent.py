@@ -42,6 +42,7 @@ async def concurrent_pages(
     total = len(plan)
     held = 2 * width
     results: dict[int, asyncio.Future[Page]] = {}  # launched or awaited, not yet emitted
+    requests: dict[int, PageRequest] = {}  # the requests of the launched pages, until emitted
     launched = 0
     awaited = 0  # pages the consumer has taken (or is waiting for)
     room = asyncio.Event()  # set when the consumer takes a page: more may be launched
@@ -62,8 +63,9 @@ async def concurrent_pages(
             index = launched
             launched += 1
             result = result_of(index)
+            request = requests[index] = plan[index]  # built once: the page before names it
             try:
-                page = await one(plan[index])
+                page = await one(request)
             except asyncio.CancelledError:
                 result.cancel()
                 raise
@@ -81,8 +83,11 @@ async def concurrent_pages(
             room.set()
             page = await result
             del results[emitted]  # the page is the consumer's now
+            requests.pop(emitted, None)
             emitted += 1
-            following = plan[emitted] if emitted < total else None
+            following = None
+            if emitted < total:
+                following = requests.get(emitted) or plan[emitted]
             yield Page(page.request, page.records, following)
     finally:
         for task in workers:

@@ -317,7 +317,8 @@ class _RateState:
         """Book the next slot; return ``(wait_s, ticket)`` (tickets number the bookings)."""
         with self._lock:
             now = time.monotonic()
-            self._recover(now)
+            if self.rate is not None:  # nothing to recover while unpaced
+                self._recover(now)
             slot = max(now, self._paused_until)
             if self.rate is not None and self.header_rate is None:
                 slot = max(slot, self._next_free)
@@ -414,6 +415,8 @@ class _RateState:
                     window = max(1.0, self._window_guess)
                 paced = limits.quota / max(window, 1e-3) * (1.0 - self.limit.headroom)
                 if paced != self.header_rate:
+                    if self.rate is None:  # pacing starts now: recovery counts from here
+                        self._last_update = now
                     self.header_rate = paced
                     self.configured = paced if self.told is None else min(self.told, paced)
                     self._ceiling = self.configured

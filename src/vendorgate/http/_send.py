@@ -34,6 +34,8 @@ from vendorgate.http._response import api_error, safe_url
 from vendorgate.http._retry import transport_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from vendorgate.tokens import TokenSource
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "httpx_options",
     "no_parse",
     "parse_json",
+    "reply_and_json",
     "request_url",
 ]
 
@@ -87,6 +90,11 @@ def request_url(url: httpx.URL) -> str:
 def parse_json(response: httpx.Response) -> Any:
     """Parse a reply's body as JSON."""
     return response.json()
+
+
+def reply_and_json(response: httpx.Response) -> tuple[httpx.Response, Any]:
+    """The reply and its body parsed as JSON (a page: its headers may matter too)."""
+    return response, response.json()
 
 
 def no_parse(response: httpx.Response) -> httpx.Response:
@@ -325,9 +333,11 @@ class AsyncSender(Sender):
         if event.endswith("send_request_headers.started"):
             self.limiter.state.on_wire()
 
-    async def _send(
+    def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
-    ) -> T:
+    ) -> Awaitable[T]:
+        # a plain function returning the retry loop's coroutine: one coroutine less per
+        # request (nothing here waits; the loop starts when the caller awaits it)
         url = request_url(request.url)
         state = self.limiter.state
         base_timeout = request.extensions.get("timeout") or {}  # as in the sync shell
@@ -355,4 +365,4 @@ class AsyncSender(Sender):
             state.replied(response.status_code, response.headers.raw)
             return self._check(response, parse, slot.ticket)
 
-        return await self._retrier.arun(once, method=request.method, url=url)
+        return self._retrier.arun(once, method=request.method, url=url)
