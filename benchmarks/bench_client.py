@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -421,6 +422,57 @@ def pacing(pages: int, headers: str) -> None:
         print(f"   {name:<24} {ratio:.3f} x ideal")
 
 
+def pacing_model(requests: int) -> None:
+    """The told-the-limit pacing on a virtual clock, for delays a busy machine adds.
+
+    1 client told 50 requests/s (paced 47.5/s) books ``requests`` requests; every sleep
+    wakes up late by an exponential delay (mean ``late``), and every request takes
+    ``wire`` + an exponential delay (mean ``wire / 2``) from its slot to the socket. No
+    server, no real sleeps: the figures do not depend on the machine's load. Reported:
+    the time to the last request over the ideal ``requests / 50`` s, and the least gap
+    between two requests on the wire (the vendor's own interval is 20 ms).
+    """
+    import random
+
+    from vendorgate.http import RateLimit, RateLimiter
+
+    real_monotonic = time.monotonic
+    now = [1000.0]
+    time.monotonic = lambda: now[0]  # the limiter reads time.monotonic at each call
+    print(
+        f"\n## pacing model (virtual clock): {requests} requests told 50 requests/s, "
+        "median of 5 seeds"
+    )
+    print(f"   {'late wake-up':>12} {'slot to wire':>12} {'ratio to ideal':>15} {'least gap':>10}")
+    try:
+        for late_ms, wire_ms in ((0.0, 0.0), (0.2, 0.3), (0.5, 0.5), (1.0, 1.0), (2.0, 2.0)):
+            ratios, least = [], []
+            for seed in range(5):
+                rnd = random.Random(seed)
+                state = RateLimiter(RateLimit(requests_per_s=50)).state
+                start = now[0]
+                wires: list[float] = []
+                for _ in range(requests):
+                    wait, _ticket = state.reserve()
+                    while True:
+                        if wait > 0:
+                            now[0] += wait + (rnd.expovariate(1000 / late_ms) if late_ms else 0)
+                        wait = state.sending()
+                        if wait <= 0:
+                            break
+                    now[0] += wire_ms / 1000 + (rnd.expovariate(2000 / wire_ms) if wire_ms else 0)
+                    state.on_wire()
+                    wires.append(now[0])
+                ratios.append((wires[-1] - start) / (requests / 50))
+                least.append(min(b - a for a, b in itertools.pairwise(wires)))
+            print(
+                f"   {late_ms:>9.1f} ms {wire_ms:>9.1f} ms {statistics.median(ratios):>15.3f} "
+                f"{min(least) * 1000:>7.2f} ms"
+            )
+    finally:
+        time.monotonic = real_monotonic
+
+
 def _child_rss(records: int, api_url: str, token_url: str, secret: str, out: str) -> None:
     from vendorgate.http import AsyncVendorClient, PageNumber
 
@@ -477,7 +529,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--child-rss", nargs=5, help=argparse.SUPPRESS)
-    parser.add_argument("--only", default="throughput,overhead,ratelimit,pacing,memory")
+    parser.add_argument(
+        "--only", default="throughput,overhead,ratelimit,pacing,pacing-model,memory"
+    )
     parser.add_argument(
         "--headers", default="ietf", help="header style of the pacing rows: ietf, x, x-epoch"
     )
@@ -496,6 +550,8 @@ def main() -> None:
             rate_limited(200 if args.quick else 1000, burst)
     if "pacing" in only:
         pacing(200 if args.quick else 1000, args.headers)
+    if "pacing-model" in only:
+        pacing_model(1000)
     if "memory" in only:
         memory(10_000 if args.quick else 50_000)
 
