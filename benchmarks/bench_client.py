@@ -6,12 +6,18 @@
 The vendor sandbox runs in a subprocess (``VendorSandbox(process=True)``); every figure
 and its baseline come from the same run. Scenarios:
 
-1. Pull N pages (10 records each) with 50 ms of injected latency per page: the
-   ``AsyncVendorClient`` at concurrency 8 against a plain ``httpx.AsyncClient`` doing the
-   same requests at the same concurrency with a fixed Authorization header (target
-   ratio >= 0.9; both keep a window of 8 requests in flight: 8 workers for httpx) and
-   against a sequential loop (``VendorClient``, target >= 4x). Then the
-   same pair at zero latency, where client overhead dominates.
+1. Pull N pages (10 records each) with 50 ms of injected latency per page, then at zero
+   latency (where client overhead dominates): the ``AsyncVendorClient`` at concurrency 8
+   against a plain ``httpx.AsyncClient`` doing the same requests at the same concurrency
+   with a fixed Authorization header (8 workers: both keep a window of 8 requests in
+   flight), and the sequential ``VendorClient`` against a plain ``httpx.Client`` loop
+   (at 50 ms the sequential pair pulls N/8 pages: it is latency bound). The four run
+   interleaved, in a rotating order, for several rounds; medians of wall time (and of
+   this process's CPU time per page) are compared. Targets: each client >= 0.95 of its
+   plain httpx twin at both latencies; the async client >= 4x the sequential one at
+   50 ms and faster than it at 0 ms.
+   ``--only overhead`` runs the same four page walks over ``httpx.MockTransport`` (no
+   server, no sockets) and compares CPU time per page: the clients' own work.
 2. The sandbox limits the data API to 50 requests/s (token bucket, 429 with Retry-After
    beyond it); the async client, told the vendor's limit, pulls M pages: every page,
    zero failures, total time <= 1.15 x M / 50 s. Run twice: with a bucket of 1 (the
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -61,12 +68,14 @@ def _provider(sandbox_url: str, token_url: str, secret: str) -> Any:
 
 
 async def _vendorgate_async(provider: Any, api_url: str, concurrency: int) -> int:
+    """``AsyncVendorClient`` paging through every page; the records of each page counted
+    (as the plain httpx baseline counts ``len(r.json()["items"])``)."""
     from vendorgate.http import AsyncVendorClient, PageNumber
 
     n = 0
     async with AsyncVendorClient(provider, base_url=api_url, concurrency=concurrency) as client:
-        async for _ in client.paginate("/items", PageNumber(page_size=PER_PAGE)):
-            n += 1
+        async for page in client.iter_pages("/items", PageNumber(page_size=PER_PAGE)):
+            n += len(page.records)
     return n
 
 
@@ -93,24 +102,68 @@ async def _plain_httpx(token: str, api_url: str, pages: int, concurrency: int) -
     return total
 
 
-def _sequential(provider: Any, api_url: str) -> int:
+def _sequential(provider: Any, api_url: str, pages: int | None = None) -> int:
+    """``VendorClient`` paging through every page (``pages``: stop after that many)."""
     from vendorgate.http import PageNumber, VendorClient
 
+    n = 0
     with VendorClient(provider, base_url=api_url) as client:
-        return sum(1 for _ in client.paginate("/items", PageNumber(page_size=PER_PAGE)))
+        for page in client.iter_pages("/items", PageNumber(page_size=PER_PAGE)):
+            n += len(page.records)
+            if pages is not None and n >= pages * PER_PAGE:
+                break
+    return n
 
 
-def _timed(fn: Any) -> tuple[float, Any]:
-    started = time.perf_counter()
+def _plain_sync(token: str, api_url: str, pages: int) -> int:
+    """The sync baseline: a plain ``httpx.Client`` with a fixed header, page after page."""
+    import httpx
+
+    total = 0
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}) as client:
+        for page in range(1, pages + 1):
+            r = client.get("/items", params={"page": page, "per_page": PER_PAGE})
+            r.raise_for_status()
+            total += len(r.json()["items"])
+    return total
+
+
+def _timed(fn: Any) -> tuple[float, float, Any]:
+    """``(wall seconds, CPU seconds of this process, result)`` of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    return time.perf_counter() - started, result
+    return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def throughput(pages: int, *, with_sequential: bool) -> None:
+def _rounds(cases: dict[str, Any], rounds: int) -> dict[str, tuple[float, float]]:
+    """Run every case once per round, in an order that rotates each round (no case
+    always runs first or last on a machine whose load drifts); the median wall and CPU
+    seconds of each case."""
+    names = list(cases)
+    walls: dict[str, list[float]] = {n: [] for n in names}
+    cpus: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            wall, cpu, _n = _timed(cases[name])
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    return {n: (statistics.median(walls[n]), statistics.median(cpus[n])) for n in names}
+
+
+def throughput(pages: int, *, rounds: int) -> None:
+    """Each client against plain httpx doing the same requests, at 50 ms and 0 ms."""
     from vendorgate.testing.sandbox import VendorSandbox
 
-    print(f"\n## throughput: {pages} pages x {PER_PAGE} records, concurrency 8")
-    print(f"{'latency':>8} {'client':<28} {'seconds':>8} {'pages/s':>8} {'ratio':>8}")
+    # sequential clients at 50 ms are latency bound (20 pages/s): fewer pages suffice
+    seq_pages = {50: max(20, pages // 8), 0: pages}
+    print(
+        f"\n## throughput: {pages} pages x {PER_PAGE} records (sequential rows at 50 ms: "
+        f"{seq_pages[50]}), async concurrency 8; median of {rounds} interleaved rounds"
+    )
+    print(
+        f"{'latency':>8} {'client':<34} {'seconds':>8} {'pages/s':>8} {'CPU ms/page':>12} "
+        f"{'ratio':>6}"
+    )
     with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
         secret = sb.demo_credentials(PRESET)["client_secret"].reveal()
         api_url = sb.api_url(PRESET)
@@ -120,32 +173,169 @@ def throughput(pages: int, *, with_sequential: bool) -> None:
             sb.set_faults(path=f"/{PRESET}/api/*", latency_ms=latency_ms)
             # warm up connections and the server
             asyncio.run(_plain_httpx(token, api_url, min(pages, 50), 8))
-            # zero latency measures client overhead: noisy on a shared machine, so the
-            # two async clients alternate over 3 rounds and the medians are compared
-            rounds = 1 if latency_ms else 3
-            plain_t, vg_t = [], []
-            n_vg = 0
-            for _ in range(rounds):
-                t, _n = _timed(lambda: asyncio.run(_plain_httpx(token, api_url, pages, 8)))
-                plain_t.append(t)
-                t, n_vg = _timed(lambda: asyncio.run(_vendorgate_async(provider, api_url, 8)))
-                vg_t.append(t)
-            t_plain, t_vg = statistics.median(plain_t), statistics.median(vg_t)
-            rows: list[tuple[str, float, int]] = [
-                ("plain httpx, 8 workers", t_plain, pages),
-                ("vendorgate AsyncVendorClient", t_vg, n_vg // PER_PAGE),
-            ]
-            if with_sequential:
-                t_seq, n_seq = _timed(lambda: _sequential(provider, api_url))
-                rows.append(("sequential VendorClient", t_seq, n_seq // PER_PAGE))
-            for name, t, _n in rows:
-                ratio = t_plain / t  # throughput relative to plain httpx
-                print(f"{latency_ms:>6}ms {name:<28} {t:>8.2f} {pages / t:>8.0f} {ratio:>8.2f}")
-            assert n_vg == pages * PER_PAGE, (n_vg, pages * PER_PAGE)
-            goal = ("(target >= 0.9)", "(target >= 4)") if latency_ms else ("", "")
-            print(f"{'':>8} => vendorgate/plain throughput {t_plain / t_vg:.2f} {goal[0]}")
-            if with_sequential:
-                print(f"{'':>8} => vendorgate vs sequential {t_seq / t_vg:.1f}x {goal[1]}")
+            sp = seq_pages[latency_ms]
+            cases = {
+                "plain httpx.AsyncClient, 8 workers": (
+                    lambda: asyncio.run(_plain_httpx(token, api_url, pages, 8)),
+                    pages,
+                ),
+                "AsyncVendorClient, concurrency 8": (
+                    lambda: asyncio.run(_vendorgate_async(provider, api_url, 8)),
+                    pages,
+                ),
+                "plain httpx.Client, sequential": (
+                    lambda sp=sp: _plain_sync(token, api_url, sp),
+                    sp,
+                ),
+                "VendorClient, sequential": (
+                    lambda sp=sp: _sequential(provider, api_url, sp),
+                    sp,
+                ),
+            }
+            got = {name: fn() for name, (fn, _n) in cases.items()}  # warm-up, and counts
+            for name, (_fn, n) in cases.items():
+                assert got[name] == n * PER_PAGE, (name, got[name], n * PER_PAGE)
+            med = _rounds({name: fn for name, (fn, _n) in cases.items()}, rounds)
+            names = list(cases)
+            rate = {name: cases[name][1] / med[name][0] for name in names}
+            base = {names[0]: names[0], names[1]: names[0], names[2]: names[2], names[3]: names[2]}
+            for name in names:
+                wall, cpu = med[name]
+                n = cases[name][1]
+                ratio = rate[name] / rate[base[name]]
+                print(
+                    f"{latency_ms:>6}ms {name:<34} {wall:>8.2f} {rate[name]:>8.0f} "
+                    f"{cpu / n * 1000:>12.2f} {ratio:>6.2f}"
+                )
+            a_ratio = rate[names[1]] / rate[names[0]]
+            s_ratio = rate[names[3]] / rate[names[2]]
+            seq_x = rate[names[1]] / rate[names[3]]
+            print(
+                f"{'':>8} => AsyncVendorClient / plain async throughput {a_ratio:.2f} "
+                "(target >= 0.95)"
+            )
+            print(f"{'':>8} => VendorClient / plain sync throughput {s_ratio:.2f} (target >= 0.95)")
+            goal = "(target >= 4)" if latency_ms else "(target > 1)"
+            print(f"{'':>8} => AsyncVendorClient vs sequential VendorClient {seq_x:.1f}x {goal}")
+
+
+def overhead(pages: int, *, rounds: int) -> None:
+    """Client overhead without a server: CPU time per page over ``httpx.MockTransport``.
+
+    The same page walk as the throughput rows (10-record JSON pages, a total in the
+    body), with the replies built in the process: what is left is the clients' own work,
+    measured as this process's CPU time (less sensitive to other load than wall time),
+    interleaved over rounds, medians compared.
+    """
+    import httpx
+
+    from vendorgate._token import Token
+    from vendorgate.http import AsyncVendorClient, PageNumber, VendorClient
+
+    now = time.time()
+    token = Token(access_token="overhead-token", expires_at=now + 3600, issued_at=now)
+    bodies = [
+        json.dumps(
+            {
+                "items": [
+                    {"id": (p - 1) * PER_PAGE + i, "name": "x" * 150} for i in range(PER_PAGE)
+                ],
+                "total": pages * PER_PAGE,
+                "page": p,
+                "per_page": PER_PAGE,
+            }
+        ).encode()
+        for p in range(1, pages + 1)
+    ]
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        return httpx.Response(
+            200, content=bodies[page - 1], headers={"content-type": "application/json"}
+        )
+
+    async def areply(request: httpx.Request) -> httpx.Response:
+        return reply(request)
+
+    class Source:  # a warm token source: what a TokenProvider is between refreshes
+        vendor = "overhead"
+        invalid_token_statuses = frozenset({401})
+
+        def get_token(self) -> Token:
+            return token
+
+        async def aget_token(self) -> Token:
+            return token
+
+        def invalidate(self, _t: Token) -> bool:
+            return True
+
+        async def ainvalidate(self, _t: Token) -> bool:
+            return True
+
+    base = "http://127.0.0.1:9/api"
+    auth = {"Authorization": "Bearer overhead-token"}
+
+    async def plain_async() -> int:
+        todo = iter(range(1, pages + 1))
+        total = 0
+        transport = httpx.MockTransport(areply)
+        async with httpx.AsyncClient(base_url=base, headers=auth, transport=transport) as c:
+
+            async def worker() -> None:
+                nonlocal total
+                for page in todo:
+                    r = await c.get("/items", params={"page": page, "per_page": PER_PAGE})
+                    r.raise_for_status()
+                    total += len(r.json()["items"])
+
+            await asyncio.gather(*(worker() for _ in range(8)))
+        return total
+
+    async def vg_async() -> int:
+        n = 0
+        transport = httpx.MockTransport(areply)
+        async with AsyncVendorClient(
+            Source(), base_url=base, concurrency=8, transport=transport
+        ) as c:
+            async for page in c.iter_pages("/items", PageNumber(page_size=PER_PAGE)):
+                n += len(page.records)
+        return n
+
+    def plain_sync() -> int:
+        total = 0
+        transport = httpx.MockTransport(reply)
+        with httpx.Client(base_url=base, headers=auth, transport=transport) as c:
+            for page in range(1, pages + 1):
+                r = c.get("/items", params={"page": page, "per_page": PER_PAGE})
+                r.raise_for_status()
+                total += len(r.json()["items"])
+        return total
+
+    def vg_sync() -> int:
+        transport = httpx.MockTransport(reply)
+        with VendorClient(Source(), base_url=base, transport=transport) as c:
+            pages_ = c.iter_pages("/items", PageNumber(page_size=PER_PAGE))
+            return sum(len(page.records) for page in pages_)
+
+    cases = {
+        "plain httpx.AsyncClient, 8 workers": lambda: asyncio.run(plain_async()),
+        "AsyncVendorClient, concurrency 8": lambda: asyncio.run(vg_async()),
+        "plain httpx.Client, sequential": plain_sync,
+        "VendorClient, sequential": vg_sync,
+    }
+    for name, fn in cases.items():  # warm-up, and every record arrives
+        assert fn() == pages * PER_PAGE, name
+    med = _rounds(cases, rounds)
+    names = list(cases)
+    print(
+        f"\n## client overhead without a server (httpx.MockTransport): {pages} pages, CPU "
+        f"time per page, median of {rounds} interleaved rounds"
+    )
+    for i, name in enumerate(names):
+        cpu = med[name][1] / pages * 1e6
+        ratio = med[names[i - i % 2]][1] / med[name][1]
+        print(f"   {name:<34} {cpu:8.1f} us/page  ratio {ratio:.2f}")
 
 
 def rate_limited(pages: int, burst: int, *, told: bool = True, headers: str | None = None) -> float:
@@ -232,6 +422,57 @@ def pacing(pages: int, headers: str) -> None:
         print(f"   {name:<24} {ratio:.3f} x ideal")
 
 
+def pacing_model(requests: int) -> None:
+    """The told-the-limit pacing on a virtual clock, for delays a busy machine adds.
+
+    1 client told 50 requests/s (paced 47.5/s) books ``requests`` requests; every sleep
+    wakes up late by an exponential delay (mean ``late``), and every request takes
+    ``wire`` + an exponential delay (mean ``wire / 2``) from its slot to the socket. No
+    server, no real sleeps: the figures do not depend on the machine's load. Reported:
+    the time to the last request over the ideal ``requests / 50`` s, and the least gap
+    between two requests on the wire (the vendor's own interval is 20 ms).
+    """
+    import random
+
+    from vendorgate.http import RateLimit, RateLimiter
+
+    real_monotonic = time.monotonic
+    now = [1000.0]
+    time.monotonic = lambda: now[0]  # the limiter reads time.monotonic at each call
+    print(
+        f"\n## pacing model (virtual clock): {requests} requests told 50 requests/s, "
+        "median of 5 seeds"
+    )
+    print(f"   {'late wake-up':>12} {'slot to wire':>12} {'ratio to ideal':>15} {'least gap':>10}")
+    try:
+        for late_ms, wire_ms in ((0.0, 0.0), (0.2, 0.3), (0.5, 0.5), (1.0, 1.0), (2.0, 2.0)):
+            ratios, least = [], []
+            for seed in range(5):
+                rnd = random.Random(seed)
+                state = RateLimiter(RateLimit(requests_per_s=50)).state
+                start = now[0]
+                wires: list[float] = []
+                for _ in range(requests):
+                    wait, _ticket = state.reserve()
+                    while True:
+                        if wait > 0:
+                            now[0] += wait + (rnd.expovariate(1000 / late_ms) if late_ms else 0)
+                        wait = state.sending()
+                        if wait <= 0:
+                            break
+                    now[0] += wire_ms / 1000 + (rnd.expovariate(2000 / wire_ms) if wire_ms else 0)
+                    state.on_wire()
+                    wires.append(now[0])
+                ratios.append((wires[-1] - start) / (requests / 50))
+                least.append(min(b - a for a, b in itertools.pairwise(wires)))
+            print(
+                f"   {late_ms:>9.1f} ms {wire_ms:>9.1f} ms {statistics.median(ratios):>15.3f} "
+                f"{min(least) * 1000:>7.2f} ms"
+            )
+    finally:
+        time.monotonic = real_monotonic
+
+
 def _child_rss(records: int, api_url: str, token_url: str, secret: str, out: str) -> None:
     from vendorgate.http import AsyncVendorClient, PageNumber
 
@@ -288,7 +529,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--child-rss", nargs=5, help=argparse.SUPPRESS)
-    parser.add_argument("--only", default="throughput,ratelimit,pacing,memory")
+    parser.add_argument(
+        "--only", default="throughput,overhead,ratelimit,pacing,pacing-model,memory"
+    )
     parser.add_argument(
         "--headers", default="ietf", help="header style of the pacing rows: ietf, x, x-epoch"
     )
@@ -299,12 +542,16 @@ def main() -> None:
         return
     only = set(args.only.split(","))
     if "throughput" in only:
-        throughput(400 if args.quick else 2000, with_sequential=True)
+        throughput(400 if args.quick else 2000, rounds=3 if args.quick else 5)
+    if "overhead" in only:
+        overhead(1000 if args.quick else 3000, rounds=5 if args.quick else 9)
     if "ratelimit" in only:
         for burst in (1, 5):
             rate_limited(200 if args.quick else 1000, burst)
     if "pacing" in only:
         pacing(200 if args.quick else 1000, args.headers)
+    if "pacing-model" in only:
+        pacing_model(1000)
     if "memory" in only:
         memory(10_000 if args.quick else 50_000)
 

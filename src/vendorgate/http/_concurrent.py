@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from typing import TYPE_CHECKING
 
 from vendorgate.http._pagination import Page
@@ -31,44 +30,71 @@ async def concurrent_pages(
     earlier page is still out starts the next one at once (no head-of-line stall), and
     at most ``2 * width`` pages wait behind the one awaited, fetched or fetching.
 
+    The fetches run in ``width`` worker tasks, each taking the next planned page as soon
+    as its last one is in (the shape of a plain worker pool: one task per worker, not one
+    per page, and each request enters the connection pool the moment a connection came
+    free, instead of several at once on the next loop turn).
+
     Each yielded page's ``next`` is the following planned request (``None`` for the
     last). Closing the generator cancels the fetches still running.
     """
-    pending: deque[asyncio.Task[Page]] = deque()
+    loop = asyncio.get_running_loop()
     total = len(plan)
     held = 2 * width
+    results: dict[int, asyncio.Future[Page]] = {}  # launched or awaited, not yet emitted
+    requests: dict[int, PageRequest] = {}  # the requests of the launched pages, until emitted
     launched = 0
-    running = 0
-    closing = False
+    awaited = 0  # pages the consumer has taken (or is waiting for)
+    room = asyncio.Event()  # set when the consumer takes a page: more may be launched
 
-    def finished(_task: asyncio.Task[Page]) -> None:
-        nonlocal running
-        running -= 1
-        if not closing:
-            fill()
+    def result_of(index: int) -> asyncio.Future[Page]:
+        result = results.get(index)
+        if result is None:
+            result = results[index] = loop.create_future()
+        return result
 
-    def fill() -> None:
-        nonlocal launched, running
-        while launched < total and running < width and len(pending) < held:
-            task = asyncio.ensure_future(one(plan[launched]))
-            task.add_done_callback(finished)
-            pending.append(task)
+    async def worker() -> None:
+        nonlocal launched
+        while launched < total:
+            if launched - awaited >= held:
+                room.clear()
+                await room.wait()
+                continue
+            index = launched
             launched += 1
-            running += 1
+            result = result_of(index)
+            request = requests[index] = plan[index]  # built once: the page before names it
+            try:
+                page = await one(request)
+            except asyncio.CancelledError:
+                result.cancel()
+                raise
+            except BaseException as exc:  # handed to the consumer, in order
+                result.set_exception(exc)
+            else:
+                result.set_result(page)
 
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(width, total))]
     try:
-        fill()
         emitted = 0
-        while pending:
-            page = await pending.popleft()
-            fill()
+        while emitted < total:
+            result = result_of(emitted)
+            awaited = emitted + 1
+            room.set()
+            page = await result
+            del results[emitted]  # the page is the consumer's now
+            requests.pop(emitted, None)
             emitted += 1
-            following = plan[emitted] if emitted < total else None
+            following = None
+            if emitted < total:
+                following = requests.get(emitted) or plan[emitted]
             yield Page(page.request, page.records, following)
     finally:
-        closing = True
-        for task in pending:
+        for task in workers:
             task.cancel()
-        for task in pending:
+        for task in workers:
             with contextlib.suppress(BaseException):
                 await task
+        for result in results.values():
+            if result.done() and not result.cancelled():
+                result.exception()  # retrieved: no "never retrieved" warning

@@ -4,8 +4,13 @@ One limiter belongs to one client and is shared by every request it makes (threa
 :class:`~vendorgate.http.VendorClient`, tasks for
 :class:`~vendorgate.http.AsyncVendorClient`). Requests are spaced evenly at the current
 rate, a little under the configured one (``headroom``), and the spacing is enforced on
-actual send times: a sleep that woke up late, or a request that reached the socket late
-(httpx reports that moment through its ``trace`` extension), pushes the next ones back.
+actual send times: a sleep that woke up late, or a request that reached the socket later
+than usual (httpx reports that moment through its ``trace`` extension), pushes the next
+ones back. Late wake-ups do not add up, though: the next request may then follow after a
+little less than the interval (half the headroom; never closer than the vendor's own
+interval), so a client whose sleeps wake up late keeps close to its schedule; and the
+usual time from a slot to the socket (httpx's own work) is expected of every request, not
+added to each gap.
 
 A 429 cuts the rate (multiplicative decrease, at most once per batch of requests in
 flight), pauses every request for the server's ``Retry-After``, and lowers the ceiling
@@ -247,6 +252,8 @@ _RECENT_SENDS = 32
 _IN_FLIGHT_MARGIN = 16
 #: Replies remembered while learning a limit from 429s (their count in the last second).
 _ANSWERED = 4096
+#: Send-to-wire delays the usual one is the least of.
+_WIRE_DELAYS = 16
 
 
 class _RateState:
@@ -260,6 +267,17 @@ class _RateState:
         # "never": time.monotonic() has no defined zero, so no sentinel may assume one
         self._next_free = -math.inf
         self._last_sent = -math.inf
+        self._last_wire = -math.inf
+        # a late send may be followed sooner than the paced interval (catching up with
+        # the schedule), but never sooner than this fraction of it: half the headroom is
+        # spent on catching up, half stays as a margin for jitter (1 with no headroom)
+        headroom = limit.headroom
+        self._catch_up = (1.0 - headroom) / (1.0 - headroom / 2.0)
+        # the usual time from "may send" to "on the wire" (httpx's own work before the
+        # headers are written): the least of the last few, so one slow connect does not
+        # count as usual (and none is usual before that many were seen)
+        self._wire_delays: deque[float] = deque([0.0] * _WIRE_DELAYS, maxlen=_WIRE_DELAYS)
+        self._wire_delay = 0.0
         self._paused_until = -math.inf
         self._issued = 0
         self._decrease_ticket = 0
@@ -299,7 +317,8 @@ class _RateState:
         """Book the next slot; return ``(wait_s, ticket)`` (tickets number the bookings)."""
         with self._lock:
             now = time.monotonic()
-            self._recover(now)
+            if self.rate is not None:  # nothing to recover while unpaced
+                self._recover(now)
             slot = max(now, self._paused_until)
             if self.rate is not None and self.header_rate is None:
                 slot = max(slot, self._next_free)
@@ -325,11 +344,16 @@ class _RateState:
             interval = 1.0 / rate
             if self.header_rate is not None:
                 return self._sending_on_headers(now, interval)
-            early = self._last_sent + interval - now
+            # the bookings keep the schedule (one per interval); a send that woke up late
+            # is not made up for by bursting: the next may follow it after ``gap`` (a
+            # little under the interval), counted from this send or from when the last
+            # request reached the wire, less the usual delay until it does
+            gap = interval * self._catch_up
+            early = max(self._last_sent, self._last_wire - self._wire_delay) + gap - now
             if early > 0:
                 return early
             self._last_sent = now
-            self._next_free = max(self._next_free, now + interval)
+            self._next_free = max(self._next_free, now + gap)
             return 0.0
 
     def _sending_on_headers(self, now: float, interval: float) -> float:
@@ -349,13 +373,23 @@ class _RateState:
 
     def on_wire(self) -> None:
         """A request is being written to the socket now (after connecting, maybe late):
-        space the next ones from this moment."""
+        space the next ones from this moment.
+
+        The time since the last send is the delay until the wire; the usual one (the
+        least of the last few) is expected of the next request too, so it is not added
+        to the spacing twice: only a request that reached the wire later than usual (a
+        slow connect, a pool wait) pushes the next ones back.
+        """
         with self._lock:
             now = time.monotonic()
             if self.rate is None or now <= self._last_sent or self.header_rate is not None:
                 return
-            self._last_sent = now
-            self._next_free = max(self._next_free, now + 1.0 / self.rate)
+            delays = self._wire_delays
+            delays.append(now - self._last_sent)
+            self._wire_delay = min(delays)
+            self._last_wire = now
+            gap = self._catch_up / self.rate
+            self._next_free = max(self._next_free, now - self._wire_delay + gap)
 
     def replied(self, status: int, raw: Iterable[tuple[bytes, bytes]]) -> None:
         """Called with every reply: learn from its rate-limit headers, count answers."""
@@ -381,6 +415,8 @@ class _RateState:
                     window = max(1.0, self._window_guess)
                 paced = limits.quota / max(window, 1e-3) * (1.0 - self.limit.headroom)
                 if paced != self.header_rate:
+                    if self.rate is None:  # pacing starts now: recovery counts from here
+                        self._last_update = now
                     self.header_rate = paced
                     self.configured = paced if self.told is None else min(self.told, paced)
                     self._ceiling = self.configured
@@ -483,7 +519,8 @@ class _SyncSlot:
         try:
             state = self._limiter.state
             wait, self.ticket = state.reserve()
-            while True:
+            # unpaced and not paused (nothing to wait for): no second look under the lock
+            while wait > 0 or state.rate is not None:
                 if wait > 0:
                     time.sleep(wait)
                 wait = state.sending()
@@ -524,7 +561,8 @@ class _AsyncSlot:
         try:
             state = self._limiter.state
             wait, self.ticket = state.reserve()
-            while True:
+            # unpaced and not paused (nothing to wait for): no second look under the lock
+            while wait > 0 or state.rate is not None:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 wait = state.sending()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import httpx
@@ -33,6 +34,8 @@ from vendorgate.http._response import api_error, safe_url
 from vendorgate.http._retry import transport_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from vendorgate.tokens import TokenSource
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "httpx_options",
     "no_parse",
     "parse_json",
+    "reply_and_json",
     "request_url",
 ]
 
@@ -58,6 +62,11 @@ _Parse = Callable[[httpx.Response], T]
 
 #: What reading a reply body may raise (:meth:`Sender._unread` turns each into its error).
 _UNREAD = (httpx.TransportError, httpx.DecodingError, BodyTooLarge, BodyDeadline)
+
+#: ``send()`` keyword arguments: a request sent without the client's auth, or as configured
+#: (shared, read-only: never built per request).
+_ANONYMOUS: Mapping[str, Any] = MappingProxyType({"auth": None})
+_AS_CONFIGURED: Mapping[str, Any] = MappingProxyType({})
 
 
 def _h2_available() -> bool:
@@ -81,6 +90,11 @@ def request_url(url: httpx.URL) -> str:
 def parse_json(response: httpx.Response) -> Any:
     """Parse a reply's body as JSON."""
     return response.json()
+
+
+def reply_and_json(response: httpx.Response) -> tuple[httpx.Response, Any]:
+    """The reply and its body parsed as JSON (a page: its headers may matter too)."""
+    return response, response.json()
 
 
 def no_parse(response: httpx.Response) -> httpx.Response:
@@ -155,6 +169,8 @@ def httpx_options(
 class Sender:
     """What the sync and async clients share: configuration and reply checking."""
 
+    limiter: RateLimiter | AsyncRateLimiter
+
     def __init__(
         self,
         source: TokenSource | None,
@@ -173,20 +189,20 @@ class Sender:
         self.rate_limit = rate_limit or RateLimit()
         self._retrier = Retrier(self.retry_policy, vendor=self.vendor, logger=logger)
 
-    def _check(
-        self,
-        response: httpx.Response,
-        parse: _Parse[T],
-        throttled: Callable[[float | None], None],
-    ) -> T:
-        """Classify a fully read reply: value, retryable failure, or final typed error."""
+    def _check(self, response: httpx.Response, parse: _Parse[T], ticket: int) -> T:
+        """Classify a fully read reply: value, retryable failure, or final typed error.
+
+        ``ticket`` is the rate limiter's booking of the attempt (a 429 is reported on it).
+        """
         status = response.status_code
+        if status < 300:  # the common case first: no policy lookups for a good reply
+            return self._parsed(response, parse)
         policy = self.retry_policy
         if status == 429 or status in policy.retry_statuses:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if status == 429:  # every request of this client pauses, within the wait cap
                 pause = None if retry_after is None else policy.wait_s(1, retry_after)
-                throttled(None if retry_testing_active() else pause)
+                self.limiter.throttled(ticket, None if retry_testing_active() else pause)
             err = api_error(
                 response,
                 vendor=self.vendor,
@@ -227,6 +243,10 @@ class Sender:
                 404: "not found (check the path and the base URL)",
             }.get(status, "request refused (check the path, parameters and body)")
             raise api_error(response, vendor=self.vendor, reason=reason)
+        return self._parsed(response, parse)
+
+    def _parsed(self, response: httpx.Response, parse: _Parse[T]) -> T:
+        """``parse(response)``; a body it cannot parse is a (retryable) typed error."""
         try:
             return parse(response)
         except (ValueError, UnicodeDecodeError, RecursionError, OverflowError) as exc:
@@ -239,7 +259,7 @@ class Sender:
                 ),
                 cls=BadResponseError,
             )
-            if policy.retry_bad_body:
+            if self.retry_policy.retry_bad_body:
                 raise Retry(err, cause=f"bad body ({type(exc).__name__})") from exc
             raise err from exc
 
@@ -274,8 +294,10 @@ class SyncSender(Sender):
     def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
         url = request_url(request.url)
         state = self.limiter.state
-        base_timeout = dict(request.extensions.get("timeout") or {})
-        kw: dict[str, Any] = {"auth": None} if anonymous else {}
+        # the request's own timeouts (a fresh dict per built request, never changed here:
+        # each attempt gets a new one)
+        base_timeout = request.extensions.get("timeout") or {}
+        kw = _ANONYMOUS if anonymous else _AS_CONFIGURED
 
         def once(deadline: float) -> T:
             # per attempt: the attempt may not outlast the budget, and a rate learnt
@@ -295,11 +317,7 @@ class SyncSender(Sender):
                 except _UNREAD as exc:
                     self._unread(exc, request, response, url)
             state.replied(response.status_code, response.headers.raw)
-
-            def throttled(retry_after: float | None) -> None:
-                self.limiter.throttled(slot.ticket, retry_after)
-
-            return self._check(response, parse, throttled)
+            return self._check(response, parse, slot.ticket)
 
         return self._retrier.run(once, method=request.method, url=url)
 
@@ -315,13 +333,15 @@ class AsyncSender(Sender):
         if event.endswith("send_request_headers.started"):
             self.limiter.state.on_wire()
 
-    async def _send(
+    def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
-    ) -> T:
+    ) -> Awaitable[T]:
+        # a plain function returning the retry loop's coroutine: one coroutine less per
+        # request (nothing here waits; the loop starts when the caller awaits it)
         url = request_url(request.url)
         state = self.limiter.state
-        base_timeout = dict(request.extensions.get("timeout") or {})
-        kw: dict[str, Any] = {"auth": None} if anonymous else {}
+        base_timeout = request.extensions.get("timeout") or {}  # as in the sync shell
+        kw = _ANONYMOUS if anonymous else _AS_CONFIGURED
 
         async def once(deadline: float) -> T:
             # per attempt: the attempt may not outlast the budget, and a rate learnt
@@ -343,10 +363,6 @@ class AsyncSender(Sender):
                 except _UNREAD as exc:
                     self._unread(exc, request, response, url)
             state.replied(response.status_code, response.headers.raw)
+            return self._check(response, parse, slot.ticket)
 
-            def throttled(retry_after: float | None) -> None:
-                self.limiter.throttled(slot.ticket, retry_after)
-
-            return self._check(response, parse, throttled)
-
-        return await self._retrier.arun(once, method=request.method, url=url)
+        return self._retrier.arun(once, method=request.method, url=url)

@@ -196,3 +196,41 @@ def test_a_request_reaching_the_wire_late_delays_the_next(virtual_time: VirtualT
     wait, _ = state.reserve()
     assert wait == pytest.approx(0.1)
     assert state.sending() == pytest.approx(0.1)
+
+
+def test_a_late_send_is_made_up_within_the_headroom(virtual_time: VirtualTime) -> None:
+    """After a late wake-up the next request may follow sooner than the paced interval,
+    catching up with the schedule, but never sooner than the vendor's own interval."""
+    limiter = RateLimiter(RateLimit(requests_per_s=10, headroom=0.1))
+    state = limiter.state
+    interval = 1 / 9  # paced at 9/s
+    gap = interval * 0.9 / 0.95  # half the headroom may be spent catching up
+    state.reserve()
+    state.reserve()
+    virtual_time.advance(0.05)  # the first one's sleep woke up 50 ms late
+    assert state.sending() == 0.0
+    virtual_time.advance(interval - 0.05)  # the second one wakes at its booked slot
+    wait = state.sending()
+    assert wait == pytest.approx(0.05 + gap - interval)  # not 0.05: part is made up
+    virtual_time.advance(wait)
+    assert state.sending() == 0.0
+    assert 0.05 + gap >= 1 / 10  # still no closer than the vendor's 10/s allow
+
+
+def test_the_usual_time_to_the_wire_is_not_counted_twice(virtual_time: VirtualTime) -> None:
+    """Requests that always take 5 ms from their slot to the socket still go out one
+    paced interval apart, not interval + 5 ms (the delay is expected, not a late send)."""
+    limiter = RateLimiter(RateLimit(requests_per_s=10, headroom=0))
+    state = limiter.state
+    sent = []
+    for _ in range(60):
+        wait, _ = state.reserve()
+        virtual_time.advance(wait)
+        while (wait := state.sending()) > 0:
+            virtual_time.advance(wait)
+        sent.append(time.monotonic())
+        virtual_time.advance(0.005)  # httpx's own work before the headers are written
+        state.on_wire()
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert gaps[-20:] == pytest.approx([0.1] * 20, rel=1e-6)
+    assert gaps[0] == pytest.approx(0.105)  # nothing is usual yet: spaced on the wire
