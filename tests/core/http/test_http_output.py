@@ -288,7 +288,7 @@ async def test_async_pull_keeps_the_event_loop_responsive(
     real_write = OutputWriter.write_page
 
     def slow_write(self: OutputWriter, records: list[Any], nxt: PageRequest | None) -> None:
-        time.sleep(0.2)  # a slow network disk
+        time.sleep(0.4)  # a slow network disk
         real_write(self, records, nxt)
 
     monkeypatch.setattr(OutputWriter, "write_page", slow_write)
@@ -309,4 +309,5 @@ async def test_async_pull_keeps_the_event_loop_responsive(
     done.set()
     await beat
     assert result.records == 95
-    assert max(gaps) < 0.15
+    # a write on the loop would stall it for 0.4 s; the margin absorbs a loaded runner
+    assert max(gaps) < 0.3
