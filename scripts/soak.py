@@ -779,10 +779,14 @@ def main(argv: list[str]) -> int:
     if args.nice:
         os.nice(args.nice)  # inherited by the sandbox and the workers
 
-    def stop_on_term(signum: int, frame: object) -> None:
+    stop_requested: list[int] = []
+
+    def stop_on_signal(signum: int, frame: object) -> None:
+        stop_requested.append(signum)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop_on_term)
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
     soak = Soak(args, argv)
     summary: dict[str, Any] | None = None
     interrupted = False
@@ -802,6 +806,13 @@ def main(argv: list[str]) -> int:
         soak.watch()
         summary = soak.summary()
     except KeyboardInterrupt:
+        interrupted = True
+        print("soak: interrupted; stopping every process it started", file=sys.stderr)
+    except Exception:
+        # Ctrl-C reaches the whole process group: the sandbox may die of it before this
+        # process's own KeyboardInterrupt is raised, so a call to it fails first
+        if not stop_requested:
+            raise
         interrupted = True
         print("soak: interrupted; stopping every process it started", file=sys.stderr)
     finally:
