@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+from _prefect_helpers import load_flow_example
 
 if TYPE_CHECKING:
     from vendorgate.testing import OpenBaoServer, VendorSandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
-FLOWS = Path(__file__).resolve().parents[2] / "flows_examples"
 PRESETS = [
     "techwolf-eu",
     "techwolf-us",
@@ -26,18 +24,6 @@ PRESETS = [
     "oauth2-private-key-jwt",
     "wokelo",
 ]
-
-
-def _load(name: str) -> Any:
-    if str(FLOWS) not in sys.path:
-        sys.path.insert(0, str(FLOWS))  # the flows import their sibling _sandbox_blocks
-    spec = importlib.util.spec_from_file_location(name, FLOWS / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _vendor(sandbox: VendorSandbox, preset: str) -> str:
@@ -53,9 +39,9 @@ def test_preset_flow_pulls_everything_with_one_token(
     preset: str,
 ) -> None:
     """Each preset's example flow extracts every record with one token request."""
-    blocks = _load("_sandbox_blocks")
+    blocks = load_flow_example("_sandbox_blocks")
     block = blocks.save_blocks(preset, sandbox, openbao, name=f"test-{preset}")
-    module = _load(f"{preset.replace('-', '_')}_flow")
+    module = load_flow_example(f"{preset.replace('-', '_')}_flow")
     flow = getattr(module, f"{preset.replace('-', '_')}_items")
 
     result = flow(api_block=block, output_dir=str(tmp_path))
@@ -71,11 +57,11 @@ def test_concurrent_flow_shares_one_token(
     prefect_harness: None, sandbox: VendorSandbox, openbao: OpenBaoServer, tmp_path: Path
 ) -> None:
     """Twenty-four concurrent task runs cause one token request at the vendor."""
-    blocks = _load("_sandbox_blocks")
+    blocks = load_flow_example("_sandbox_blocks")
     block = blocks.save_blocks(
         "oauth2-basic", sandbox, openbao, name="test-concurrent", client_id="concurrent-client"
     )
-    module = _load("vendorgate_concurrent_flow")
+    module = load_flow_example("vendorgate_concurrent_flow")
 
     result = module.concurrent_extract(api_block=block, output_dir=str(tmp_path), tasks=24)
 
@@ -114,7 +100,7 @@ def test_core_flow_two_tasks_share_one_token(
         "paginator": {"type": "page_number", "page_size": 50, "records_path": "items"},
         "output": str(tmp_path / "items.jsonl"),
     }
-    flow_module = _load("vendorgate_core_flow")
+    flow_module = load_flow_example("vendorgate_core_flow")
 
     state = flow_module.vendorgate_core_pull(settings, return_state=True)
 

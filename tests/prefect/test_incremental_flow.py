@@ -3,13 +3,12 @@ a run killed between its commit and its mark, the async task, the Variable store
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _prefect_helpers import load_flow_example
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -18,20 +17,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
-FLOWS = Path(__file__).resolve().parents[2] / "flows_examples"
 KEY = "incremental-items/extract-vendor-data/items"
-
-
-def _load(name: str) -> Any:
-    if str(FLOWS) not in sys.path:
-        sys.path.insert(0, str(FLOWS))  # the flows import their sibling _sandbox_blocks
-    spec = importlib.util.spec_from_file_location(name, FLOWS / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _ids(path: Path) -> list[int]:
@@ -107,9 +93,9 @@ def test_scheduled_runs_fetch_only_new_records_and_a_killed_run_loses_and_repeat
     """Three runs fetch only what is new; a run killed after its commit, rerun or followed
     by the next run, leaves every record in exactly one output."""
     _forget(marks, KEY)
-    blocks = _load("_sandbox_blocks")
+    blocks = load_flow_example("_sandbox_blocks")
     block = blocks.save_blocks("lonewolf", growing, openbao, name="test-incremental")
-    flow = _load("vendorgate_incremental_flow").incremental_items
+    flow = load_flow_example("vendorgate_incremental_flow").incremental_items
 
     def run(day: str) -> dict[str, Any]:
         result: dict[str, Any] = flow(api_block=block, output_dir=str(tmp_path), run_date=day)
@@ -169,7 +155,7 @@ def test_async_task_pulls_incrementally_with_an_explicit_key(
     from vendorgate.prefect import aextract_vendor_data
 
     _forget(marks, "acme.items")
-    blocks = _load("_sandbox_blocks")
+    blocks = load_flow_example("_sandbox_blocks")
     block = blocks.save_blocks("lonewolf", growing, openbao, name="test-incremental-async")
 
     @flow(name="incremental-async")
@@ -233,7 +219,7 @@ def test_task_refuses_an_unknown_incremental_key(
     from vendorgate import ConfigurationError
     from vendorgate.prefect import extract_vendor_data
 
-    blocks = _load("_sandbox_blocks")
+    blocks = load_flow_example("_sandbox_blocks")
     block = blocks.save_blocks("lonewolf", growing, openbao, name="test-incremental-typo")
 
     @flow(name="incremental-typo")

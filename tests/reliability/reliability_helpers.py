@@ -12,6 +12,16 @@ from pathlib import Path
 from vendorgate.http import PageNumber, PullResult
 
 PAGE = PageNumber(page_size=100)
+REDIS = ("127.0.0.1", 6379)
+
+
+def redis_available() -> bool:
+    """Whether a Redis server answers on 127.0.0.1:6379."""
+    try:
+        socket.create_connection(REDIS, timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def free_port() -> int:

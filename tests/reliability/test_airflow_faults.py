@@ -35,7 +35,7 @@ else:
     )
 
 from airflow_runs import AirflowScenario, DagRunResult, Driver, migrate, write_dag_folder
-from reliability_helpers import free_port, read_ids
+from reliability_helpers import free_port, read_ids, redis_available
 
 from vendorgate.http import Checkpoint, Output
 from vendorgate.testing import OpenBaoServer
@@ -49,7 +49,6 @@ pytestmark = [
 
 TOKEN_PATH = "/lonewolf/oauth/token"
 API = "/lonewolf/api/*"
-REDIS = ("127.0.0.1", 6379)
 
 
 class Drivers:
@@ -435,17 +434,7 @@ def test_af_variable_cache_down(run, af: AirflowScenario) -> None:  # type: igno
     assert run.tokens_requested() == 1
 
 
-def _redis_available() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(REDIS, timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _redis_available(), reason="no Redis at 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_available(), reason="no Redis at 127.0.0.1:6379")
 @pytest.mark.scenario(
     "Airflow extract: Redis token cache down",
     expect="task success@1, the cache bypassed with a warning in the log",

@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_helpers import FreezingProxy, free_port, pull_items, read_ids
+from reliability_helpers import (
+    REDIS,
+    FreezingProxy,
+    free_port,
+    pull_items,
+    read_ids,
+    redis_available,
+)
 
 from vendorgate import OutputBusyError
 from vendorgate.http import Checkpoint, Output
@@ -21,7 +28,6 @@ from vendorgate.http import Checkpoint, Output
 # 120 s: a child worker takes up to ~30 s just to start on a loaded CI runner
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(120)]
 
-REDIS = ("127.0.0.1", 6379)
 TOKEN_PATH = "/lonewolf/oauth/token"
 API = "/lonewolf/api/*"
 
@@ -40,17 +46,7 @@ _WORKER = textwrap.dedent(
 )
 
 
-def _redis_available() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(REDIS, timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-needs_redis = pytest.mark.skipif(not _redis_available(), reason="no Redis at 127.0.0.1:6379")
+needs_redis = pytest.mark.skipif(not redis_available(), reason="no Redis at 127.0.0.1:6379")
 
 
 def _redis_cache(run, url: str = "redis://127.0.0.1:6379/0", **timing: float) -> dict:  # type: ignore[no-untyped-def]

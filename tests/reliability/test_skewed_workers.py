@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_helpers import read_ids
+from reliability_helpers import REDIS, read_ids, redis_available
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(120)]
 
-REDIS = ("127.0.0.1", 6379)
 SKEW_S = 300.0
 OFFSETS = (-SKEW_S, 0.0, SKEW_S)
 #: A token lifetime shorter than the skew: a worker 5 minutes ahead sees every token
@@ -75,16 +74,6 @@ _WORKER = textwrap.dedent(
     print(json.dumps(report))
     """
 )
-
-
-def _redis_available() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(REDIS, timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def _skewed_env(run, offset: float, secrets: dict[str, str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -204,7 +193,7 @@ def _shared_cache_run(run, cache: dict[str, Any]) -> None:  # type: ignore[no-un
     )
 
 
-@pytest.mark.skipif(not _redis_available(), reason="no Redis at 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_available(), reason="no Redis at 127.0.0.1:6379")
 @pytest.mark.scenario(
     "clock skew: workers -5 min, 0, +5 min share a Redis cache (token lifetime 240 s)",
     expect="success, every record once per worker, no 401, <= 3 token requests",
