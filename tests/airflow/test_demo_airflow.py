@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +14,11 @@ from vendorgate.testing._demo import run_demo
 pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.timeout(1200)]
 
 
-def test_demo_runs_the_mapped_dag_with_one_token_request() -> None:
+def test_demo_runs_the_mapped_dag_with_one_token_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """'vendorgate demo' reports the DAG's output file and one token request for 25 tasks."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the copy it keeps: removed after
     out = io.StringIO()
     run_demo(pages=1, page_size=10, out=out, steps=[airflow_demo_step])
     text = out.getvalue()

@@ -306,7 +306,7 @@ def test_retry_policy_and_rate_limit_round_trip() -> None:
 
 
 @pytest.mark.slow
-def test_spec_client_reads_from_the_sandbox(sandbox) -> None:  # type: ignore[no-untyped-def]
+def test_spec_client_reads_from_the_sandbox(sandbox, tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
     """A spec built from plain JSON fetches one token and pages through the sandbox's API."""
     demo = sandbox.demo_credentials("lonewolf")
     spec = VendorConnection.from_mapping(
@@ -318,7 +318,7 @@ def test_spec_client_reads_from_the_sandbox(sandbox) -> None:  # type: ignore[no
                 "token_url": sandbox.token_url("lonewolf"),
             },
             "base_url": sandbox.api_url("lonewolf"),
-            "cache": {"backend": "file", "directory": "/tmp/vendorgate-spec-test-cache"},
+            "cache": {"backend": "file", "directory": str(tmp_path / "cache")},
         }
     )
     before = sandbox.counters().tokens("lonewolf")
