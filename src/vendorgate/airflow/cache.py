@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from vendorgate._errors import CacheError
 from vendorgate.airflow._masking import mask_token
+from vendorgate.airflow._variables import VariableUnreadable, read_variable
 from vendorgate.cache._base import TokenStore
 from vendorgate.cache._codec import decode_entry, encode_entry, storage_name
 
@@ -69,14 +70,18 @@ class AirflowVariableStore(TokenStore):
         return f"{self.prefix}{storage_name(key)}"
 
     def get(self, key: str) -> Token | None:
-        """Return the stored token, or ``None`` (absent, expired or unreadable)."""
-        from airflow.sdk import Variable
+        """Return the stored token, or ``None`` (absent, expired or unreadable).
 
+        Raises :class:`~vendorgate.CacheError` when the Variable cannot be read (the
+        Execution API or the metadata database failed): that is not a miss, and a miss
+        would make this worker ask the vendor for a token another worker already holds.
+        """
         try:
-            raw = Variable.get(self.variable_key(key), default=None)
-        except Exception as exc:  # the Execution API or the DB is unreachable
+            raw = read_variable(self.variable_key(key))
+        except VariableUnreadable as exc:
             raise CacheError(
-                f"cannot read the Airflow Variable token cache ({type(exc).__name__})"
+                f"cannot read the Airflow Variable token cache ({exc}); check the Airflow "
+                "api-server and metadata database"
             ) from None
         token = decode_entry(raw, backend=self.name)
         if token is None:

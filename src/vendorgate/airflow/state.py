@@ -17,9 +17,10 @@ one), both start from the same mark and the last to finish writes its mark: reco
 then fetched twice (into both outputs), never lost, because every stored mark comes from
 an output that was committed with every record up to it.
 
-A secrets backend that holds a Variable of the same key (``AIRFLOW_VAR_VENDORGATE_MARK_...``
-or Vault) shadows the metadata database: ``Variable.get`` returns the backend's value
-and the mark never moves. Keep mark keys out of secrets backends.
+Marks are read from the metadata database (through the Execution API), where
+``Variable.set`` writes them: a secrets backend holding a Variable of the same key
+(``AIRFLOW_VAR_VENDORGATE_MARK_...``, Vault) does not shadow them. A read that fails is an
+error, never "no mark yet", which would pull everything again.
 """
 
 from __future__ import annotations
@@ -72,18 +73,21 @@ class AirflowVariableStateStore:
         return f"{self.prefix}{slug}_{digest}"
 
     def get(self, key: str) -> str | None:
-        """The stored state of ``key`` (``None``: never set, the first run pulls from the start)."""
-        from airflow.sdk import Variable
+        """The stored state of ``key`` (``None``: never set, the first run pulls from the start).
+
+        A read that fails raises :class:`~vendorgate.http.StateStoreError`: taking it for
+        "never set" would pull everything again.
+        """
+        from vendorgate.airflow._variables import VariableUnreadable, read_variable
 
         name = self.variable_key(key)
         try:
-            value = Variable.get(name, default=None)
-        except Exception as exc:  # the Execution API or the metadata DB is unreachable
+            value = read_variable(name)
+        except VariableUnreadable as exc:
             raise StateStoreError(
                 f"cannot read the Airflow Variable {name!r} holding the incremental mark "
-                f"({type(exc).__name__}): check that the task reaches Airflow's API; "
-                "nothing was pulled"
-            ) from exc
+                f"({exc}): check that the task reaches Airflow's API; nothing was pulled"
+            ) from None
         return None if value is None else str(value)
 
     def set(self, key: str, value: str) -> None:

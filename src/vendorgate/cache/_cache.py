@@ -444,6 +444,12 @@ class TokenCache:
         if offset is not None:
             with self._state_guard:
                 self._offsets[key] = offset
+        log.info(
+            "token cache: fetched a new token %s (valid %.0f s)%s",
+            token.fingerprint,
+            token.lifetime_s,
+            "" if self.store is None else f"; sharing it through the {self.store.name} store",
+        )
         if events.listening():
             events.emit(events.TokenFetched(key, token.fingerprint, token.lifetime_s))
 
