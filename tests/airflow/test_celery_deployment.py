@@ -9,7 +9,10 @@ provider's multi-host setting: entries in Airflow Variables, the refresh lock in
 
 One DAG run of 50 mapped page reads (plus a collect and an extract task) is spread over
 both workers; one worker's process group is SIGKILLed while it runs tasks; Airflow finds
-them by their missing heartbeat and retries them on the other worker. The run must end
+them by their missing heartbeat and retries them on the other worker. Airflow starts each
+task in a process group of its own, so the killed worker's running tasks live on for a
+moment without their supervisor, as after a worker crash: they must not ask the vendor
+for a token (they once did, when their failed cache read looked like a miss). The run must end
 ``success`` with every record of the sandbox's data set exactly once in both outputs,
 one token request for the whole run, and no secret or token in any log.
 """
@@ -263,14 +266,22 @@ def _other_failures(run: CeleryRun, pages: list[dict[str, Any]], lost: list[int]
 
 
 def _cache_log_lines(run: CeleryRun) -> str:
-    """What the token cache logged in the task logs (why a task fetched a token)."""
+    """Why tasks asked the vendor: the token cache's lines in the task logs, and the
+    api-server's failed Variable reads (which Airflow answers as "not found")."""
     lines = []
     for host, home in run.worker_homes.items():
         for log in sorted((home / "logs").rglob("*.log")):
             for line in log.read_text(errors="replace").splitlines():
-                if "token cache" in line or "vendorgate.tokens" in line:
-                    lines.append(f"{host} {log.parent.name}/{log.name}: {line[:300]}")
-    return "\n".join(lines[-40:])
+                if any(
+                    word in line
+                    for word in ("token cache", "vendorgate.tokens", "API server", "supervisor")
+                ):
+                    where = f"{log.parent.parent.name}/{log.parent.name}/{log.name}"
+                    lines.append(f"{host} {where}: {line[:400]}")
+    server = run.dep.tail("api-server", 2_000_000).splitlines()
+    failed_reads = [line for line in server if "Unable to retrieve variable" in line]
+    lines += [f"api-server: {line[:400]}" for line in failed_reads]
+    return "\n".join(lines[-60:])
 
 
 def _ids(path: Path) -> list[int]:

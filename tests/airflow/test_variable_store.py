@@ -47,4 +47,4 @@ def test_a_variable_that_cannot_be_read_is_never_taken_for_an_absent_one(
         timeout=600,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "4 passed" in run.stdout.splitlines()[-1]
+    assert "5 passed" in run.stdout.splitlines()[-1]

@@ -18,17 +18,35 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-__all__ = ["VariableUnreadable", "read_variable"]
+__all__ = ["SupervisorGone", "VariableUnreadable", "read_variable"]
 
 
 class VariableUnreadable(Exception):
     """The Variable could not be read; ``str()`` names the cause (never a value)."""
 
 
+class SupervisorGone(RuntimeError):
+    """This task's supervisor process is gone: the task is an orphan of a dead worker.
+
+    Airflow starts each task in its own process group, so when a worker dies (killed,
+    out of memory) its running tasks live on for a while without the supervisor that
+    reports their state. Such a task must not go on to ask the vendor for a token (the
+    retried task on another worker will find the shared one): this error is not a
+    :class:`~vendorgate.CacheError`, so the token cache does not fall back to fetching.
+    """
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(
+            f"this task's Airflow supervisor is gone ({cause}): its worker died; stopping "
+            "here instead of asking the vendor for a token (Airflow retries the task)"
+        )
+
+
 def read_variable(key: str) -> str | None:
     """The Variable's value, ``None`` when it does not exist.
 
     :raises VariableUnreadable: the Execution API or the metadata database failed.
+    :raises SupervisorGone: the task's supervisor died (its worker was killed).
     """
     comms = _supervisor_comms()
     if comms is None:
@@ -43,6 +61,8 @@ def read_variable(key: str) -> str | None:
 
     try:
         reply = comms.send(GetVariable(key=key))
+    except (EOFError, OSError) as exc:  # the socket to the supervisor is closed
+        raise SupervisorGone(type(exc).__name__) from None
     except Exception as exc:  # the supervisor's call to the Execution API raised
         raise VariableUnreadable(type(exc).__name__) from None
     if isinstance(reply, VariableResult):

@@ -118,3 +118,37 @@ def test_the_cache_tells_why_it_asks_the_vendor_when_the_store_fails(
     assert fetched == ["x"]
     assert "backend unavailable" in caplog.text
     assert "cannot read the Airflow Variable token cache" in caplog.text
+
+
+@contextmanager
+def _supervisor_dead() -> Iterator[None]:
+    """The task's socket to its supervisor, whose end is closed (the worker was killed)."""
+    from airflow.sdk.execution_time.comms import CommsDecoder
+    from airflow.sdk.execution_time.supervisor import set_supervisor_comms
+
+    task_end, supervisor_end = socket.socketpair()
+    supervisor_end.close()
+    try:
+        with set_supervisor_comms(CommsDecoder(socket=task_end)):
+            yield
+    finally:
+        task_end.close()
+
+
+def test_an_orphaned_task_does_not_ask_the_vendor_for_a_token() -> None:
+    """A task whose worker died (its supervisor gone) stops instead of fetching a token."""
+    from vendorgate.airflow._variables import SupervisorGone
+    from vendorgate.cache import TokenCache
+
+    cache = TokenCache(store=AirflowVariableStore())
+    fetched: list[str] = []
+
+    def fetch(_previous: Token | None) -> Token:
+        fetched.append("x")
+        return make_token()
+
+    with _supervisor_dead(), pytest.raises(SupervisorGone, match="supervisor is gone"):
+        cache.get_or_fetch(f"orphan-{uuid.uuid4().hex}", fetch)
+    assert fetched == []
+    with _supervisor_dead(), pytest.raises(SupervisorGone):
+        AirflowVariableStateStore().get("dag.task")
