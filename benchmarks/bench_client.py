@@ -219,14 +219,9 @@ def throughput(pages: int, *, rounds: int) -> None:
             print(f"{'':>8} => AsyncVendorClient vs sequential VendorClient {seq_x:.1f}x {goal}")
 
 
-def overhead(pages: int, *, rounds: int) -> None:
-    """Client overhead without a server: CPU time per page over ``httpx.MockTransport``.
-
-    The same page walk as the throughput rows (10-record JSON pages, a total in the
-    body), with the replies built in the process: what is left is the clients' own work,
-    measured as this process's CPU time (less sensitive to other load than wall time),
-    interleaved over rounds, medians compared.
-    """
+def _overhead_cases(pages: int) -> dict[str, Any]:
+    """The four page walks over ``httpx.MockTransport`` (10-record JSON pages, a total in
+    the body, replies built in the process): the clients' own work and no server's."""
     import httpx
 
     from vendorgate._token import Token
@@ -318,12 +313,22 @@ def overhead(pages: int, *, rounds: int) -> None:
             pages_ = c.iter_pages("/items", PageNumber(page_size=PER_PAGE))
             return sum(len(page.records) for page in pages_)
 
-    cases = {
+    return {
         "plain httpx.AsyncClient, 8 workers": lambda: asyncio.run(plain_async()),
         "AsyncVendorClient, concurrency 8": lambda: asyncio.run(vg_async()),
         "plain httpx.Client, sequential": plain_sync,
         "VendorClient, sequential": vg_sync,
     }
+
+
+def overhead(pages: int, *, rounds: int) -> None:
+    """Client overhead without a server: CPU time per page over ``httpx.MockTransport``.
+
+    The same page walk as the throughput rows, with the replies built in the process:
+    what is left is the clients' own work, measured as this process's CPU time (less
+    sensitive to other load than wall time), interleaved over rounds, medians compared.
+    """
+    cases = _overhead_cases(pages)
     for name, fn in cases.items():  # warm-up, and every record arrives
         assert fn() == pages * PER_PAGE, name
     med = _rounds(cases, rounds)
@@ -336,6 +341,72 @@ def overhead(pages: int, *, rounds: int) -> None:
         cpu = med[name][1] / pages * 1e6
         ratio = med[names[i - i % 2]][1] / med[name][1]
         print(f"   {name:<34} {cpu:8.1f} us/page  ratio {ratio:.2f}")
+
+
+#: The page counts of the two runs whose difference is the instructions per page.
+_INSTR_PAGES = (60, 240)
+
+
+def _child_walk(case: int, pages: int) -> None:
+    """One walk of ``_overhead_cases`` (by index), run under callgrind by
+    :func:`instructions`."""
+    fn = list(_overhead_cases(pages).values())[case]
+    assert fn() == pages * PER_PAGE
+
+
+def _callgrind_total(case: int, pages: int) -> int:
+    """The instructions callgrind counts for one process running one walk."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--child-walk",
+                str(case),
+                str(pages),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+        with open(out) as fh:
+            for line in fh:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no total")
+
+
+def instructions() -> None:
+    """Instructions per page of each walk of ``--only overhead``, counted by callgrind.
+
+    Each walk runs in a fresh process under ``valgrind --tool=callgrind`` for
+    ``_INSTR_PAGES`` pages; the difference of the two totals over the difference of the
+    page counts is the cost of one more page (start-up, imports and warm-up cancel). An
+    instruction count does not depend on the machine's load: the ratio to plain httpx is
+    the steadiest figure of the client's overhead (a few hundred instructions of noise).
+    """
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        print("\n## instructions per page: skipped (no valgrind; apt-get install valgrind)")
+        return
+    few, many = _INSTR_PAGES
+    names = list(_overhead_cases(1))
+    per_page = []
+    for case in range(len(names)):
+        low, high = _callgrind_total(case, few), _callgrind_total(case, many)
+        per_page.append((high - low) / (many - few))
+    print(
+        f"\n## instructions per page (callgrind, httpx.MockTransport, runs of {few} and "
+        f"{many} pages, PYTHONHASHSEED=0)"
+    )
+    for i, name in enumerate(names):
+        base = per_page[i - i % 2]
+        print(f"   {name:<34} {per_page[i]:>12,.0f}  plain / client {base / per_page[i]:.3f}")
 
 
 def rate_limited(pages: int, burst: int, *, told: bool = True, headers: str | None = None) -> float:
@@ -529,8 +600,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--child-rss", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child-walk", nargs=2, type=int, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--only", default="throughput,overhead,ratelimit,pacing,pacing-model,memory"
+        "--only", default="throughput,overhead,instructions,ratelimit,pacing,pacing-model,memory"
     )
     parser.add_argument(
         "--headers", default="ietf", help="header style of the pacing rows: ietf, x, x-epoch"
@@ -540,11 +612,16 @@ def main() -> None:
         size, api_url, token_url, secret, out = args.child_rss
         _child_rss(int(size), api_url, token_url, secret, out)
         return
+    if args.child_walk:
+        _child_walk(*args.child_walk)
+        return
     only = set(args.only.split(","))
     if "throughput" in only:
         throughput(400 if args.quick else 2000, rounds=3 if args.quick else 5)
     if "overhead" in only:
         overhead(1000 if args.quick else 3000, rounds=5 if args.quick else 9)
+    if "instructions" in only:
+        instructions()
     if "ratelimit" in only:
         for burst in (1, 5):
             rate_limited(200 if args.quick else 1000, burst)

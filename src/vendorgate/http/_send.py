@@ -44,6 +44,7 @@ __all__ = [
     "Sender",
     "SyncSender",
     "decode_failure",
+    "MergedURL",
     "httpx_options",
     "no_parse",
     "parse_json",
@@ -85,6 +86,39 @@ def request_url(url: httpx.URL) -> str:
         return f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
     except (UnicodeDecodeError, ValueError):  # pragma: no cover - httpx URLs are ASCII
         return safe_url(url)
+
+
+class MergedURL:
+    """The last URL a client was asked for, merged with its base URL (one entry).
+
+    httpx parses a relative URL and then the URL merged with the base URL on every
+    ``build_request``: two URL parses, about a third of building a request. A page walk
+    asks for the same URL page after page (only the query changes), so the merged
+    :class:`httpx.URL` (immutable) is kept and handed to ``build_request``, which takes an
+    absolute URL as it is. The entry is keyed on the URL string and on the client's
+    ``base_url`` object (a new base URL is a new object), and replaced as a whole
+    (threads sharing a client read a consistent entry). The merge is httpx's own rule:
+    an absolute URL stays as it is; a relative one is appended to the base URL's path
+    (the base URL ends in ``/``; a leading ``/`` of the URL is dropped).
+    """
+
+    __slots__ = ("_entry",)
+
+    def __init__(self) -> None:
+        self._entry: tuple[httpx.URL | None, str, httpx.URL | str] = (None, "", "")
+
+    def __call__(self, base: httpx.URL, url: str) -> httpx.URL | str:
+        """``url`` merged with ``base`` (``url`` itself when the merge is not absolute)."""
+        last_base, last_url, merged = self._entry
+        if last_base is base and last_url == url:
+            return merged
+        target = httpx.URL(url)
+        if target.is_relative_url:
+            target = base.copy_with(raw_path=base.raw_path + target.raw_path.lstrip(b"/"))
+        # a URL still relative (no base URL) is left to httpx as the string it was
+        merged = url if target.is_relative_url else target
+        self._entry = (base, url, merged)
+        return merged
 
 
 def parse_json(response: httpx.Response) -> Any:
