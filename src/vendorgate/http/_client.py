@@ -417,12 +417,12 @@ class AsyncVendorClient(AsyncSender, PageWalker):
                 await pages.aclose()
             return
 
-    def _planned(self, paginator: Paginator) -> Callable[[PageRequest], Awaitable[Page]]:
-        """Fetch one planned page (same origin as the first: sent with the token)."""
+    def _planned(self, paginator: Paginator) -> Callable[[PageRequest], Awaitable[list[Any]]]:
+        """Fetch one planned page's records (same origin as the first: sent with the token)."""
 
-        async def one(req: PageRequest) -> Page:
+        async def one(req: PageRequest) -> list[Any]:
             response, body = await self._fetch(req)
-            return Page(req, self._records(paginator, response, body), None)
+            return self._records(paginator, response, body)
 
         return one
 
