@@ -97,3 +97,51 @@ async def test_async_walk_goes_to_the_base_url_in_force_at_each_request() -> Non
         assert seen == ["/one/items", "/two/items", "/two/items"]
         body = await client.get_json("/items", params={"page": 1})
         assert body["items"][0]["path"] == "/two/items"
+
+
+def test_loop_guard_key_ignores_parameter_order_and_counts_value_types() -> None:
+    from vendorgate.http import PageRequest
+    from vendorgate.http._walk import _page_key
+
+    a = PageRequest("/items", {"cursor": "c1", "limit": 10})
+    assert _page_key(a) == _page_key(PageRequest("/items", {"limit": 10, "cursor": "c1"}))
+    assert _page_key(a) == _page_key(PageRequest("/items", {"limit": 10, "cursor": "c1"}, {"m": 1}))
+    keys = {
+        _page_key(PageRequest("/items", {"cursor": value}))
+        for value in (1, 1.0, True, "1", None, "c1")
+    }
+    assert len(keys) == 6
+    assert _page_key(a) != _page_key(PageRequest("/other", {"cursor": "c1", "limit": 10}))
+    # unhashable values (lists, tables) still have a key, order of table keys aside
+    listed = PageRequest("/items", {"ids": [1, 2], "f": {"a": 1, "b": 2}})
+    assert _page_key(listed) == _page_key(
+        PageRequest("/items", {"f": {"b": 2, "a": 1}, "ids": [1, 2]})
+    )
+    assert _page_key(listed) != _page_key(
+        PageRequest("/items", {"ids": [2, 1], "f": {"a": 1, "b": 2}})
+    )
+
+
+@pytest.mark.parametrize(
+    "cursors",
+    [["a", "b", "a"], [["x", 1], ["y", 2], ["x", 1]], [{"k": 1}, {"k": 2}, {"k": 1}]],
+    ids=["strings", "lists", "tables"],
+)
+def test_loop_guard_catches_a_loop_of_any_cursor_shape(cursors: list[object]) -> None:
+    """A cursor that comes back (string, list or table) ends the walk with the loop error."""
+    from vendorgate import BadResponseError
+    from vendorgate.http import Custom, PageRequest
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"items": [1]})
+
+    def next_page(req: PageRequest, resp: object, body: object, recs: object) -> PageRequest:
+        n = int(req.params.get("n", 0)) + 1
+        return PageRequest(req.url, {"n": n % 2 if n > 1 else n, "c": cursors[min(n, 2)]})
+
+    client = VendorClient(
+        FakeSource(), base_url="http://127.0.0.1:9", transport=httpx.MockTransport(reply)
+    )
+    with pytest.raises(BadResponseError, match="repeats an earlier one"):
+        list(client.iter_pages("/items", Custom(next_page)))
+    client.close()
