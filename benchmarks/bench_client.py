@@ -18,6 +18,10 @@ and its baseline come from the same run. Scenarios:
    50 ms and faster than it at 0 ms.
    ``--only overhead`` runs the same four page walks over ``httpx.MockTransport`` (no
    server, no sockets) and compares CPU time per page: the clients' own work.
+   ``--only instructions`` counts the instructions per page of the four walks with
+   ``valgrind --tool=callgrind`` (a fresh process per walk, runs of 60 and 240 pages,
+   the difference over 180 pages), over ``httpx.MockTransport`` and against the sandbox
+   at 0 ms (the client process only): figures that do not depend on the machine's load.
 2. The sandbox limits the data API to 50 requests/s (token bucket, 429 with Retry-After
    beyond it); the async client, told the vendor's limit, pulls M pages: every page,
    zero failures, total time <= 1.15 x M / 50 s. Run twice: with a bucket of 1 (the
@@ -347,14 +351,32 @@ def overhead(pages: int, *, rounds: int) -> None:
 _INSTR_PAGES = (60, 240)
 
 
-def _child_walk(case: int, pages: int) -> None:
-    """One walk of ``_overhead_cases`` (by index), run under callgrind by
+def _sandbox_cases(pages: int, api_url: str, token_url: str, secret: str) -> dict[str, Any]:
+    """The four walks of the throughput rows against a running sandbox (0 ms)."""
+    provider = _provider("", token_url, secret)
+    token = provider.get_token().access_token
+    return {
+        "plain httpx.AsyncClient, 8 workers": lambda: asyncio.run(
+            _plain_httpx(token, api_url, pages, 8)
+        ),
+        "AsyncVendorClient, concurrency 8": lambda: asyncio.run(
+            _vendorgate_async(provider, api_url, 8)
+        ),
+        "plain httpx.Client, sequential": lambda: _plain_sync(token, api_url, pages),
+        "VendorClient, sequential": lambda: _sequential(provider, api_url, pages),
+    }
+
+
+def _child_walk(case: int, pages: int, sandbox: list[str]) -> None:
+    """One walk (by index) of ``_overhead_cases``, or of ``_sandbox_cases`` when
+    ``sandbox`` holds its API URL, token URL and secret; run under callgrind by
     :func:`instructions`."""
-    fn = list(_overhead_cases(pages).values())[case]
+    cases = _sandbox_cases(pages, *sandbox) if sandbox else _overhead_cases(pages)
+    fn = list(cases.values())[case]
     assert fn() == pages * PER_PAGE
 
 
-def _callgrind_total(case: int, pages: int) -> int:
+def _callgrind_total(case: int, pages: int, sandbox: list[str]) -> int:
     """The instructions callgrind counts for one process running one walk."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
@@ -368,6 +390,7 @@ def _callgrind_total(case: int, pages: int) -> int:
                 "--child-walk",
                 str(case),
                 str(pages),
+                *sandbox,
             ],
             check=True,
             capture_output=True,
@@ -394,19 +417,31 @@ def instructions() -> None:
     if shutil.which("valgrind") is None:
         print("\n## instructions per page: skipped (no valgrind; apt-get install valgrind)")
         return
+    from vendorgate.testing.sandbox import VendorSandbox
+
     few, many = _INSTR_PAGES
     names = list(_overhead_cases(1))
-    per_page = []
-    for case in range(len(names)):
-        low, high = _callgrind_total(case, few), _callgrind_total(case, many)
-        per_page.append((high - low) / (many - few))
-    print(
-        f"\n## instructions per page (callgrind, httpx.MockTransport, runs of {few} and "
-        f"{many} pages, PYTHONHASHSEED=0)"
-    )
-    for i, name in enumerate(names):
-        base = per_page[i - i % 2]
-        print(f"   {name:<34} {per_page[i]:>12,.0f}  plain / client {base / per_page[i]:.3f}")
+    totals: dict[str, list[list[int]]] = {"mock": [], "sandbox": []}
+    for pages in (few, many):
+        totals["mock"].append([_callgrind_total(c, pages, []) for c in range(len(names))])
+        with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
+            secret = sb.demo_credentials(PRESET)["client_secret"].reveal()
+            where = [sb.api_url(PRESET), sb.token_url(PRESET), secret]
+            totals["sandbox"].append([_callgrind_total(c, pages, where) for c in range(len(names))])
+    for kind, (low, high) in totals.items():
+        what = (
+            "httpx.MockTransport, no server"
+            if kind == "mock"
+            else "against the sandbox at 0 ms (sockets, httpcore; the sandbox not counted)"
+        )
+        print(
+            f"\n## instructions per page (callgrind; {what}; runs of {few} and {many} pages, "
+            "PYTHONHASHSEED=0)"
+        )
+        per_page = [(h - lo) / (many - few) for lo, h in zip(low, high, strict=True)]
+        for i, name in enumerate(names):
+            base = per_page[i - i % 2]
+            print(f"   {name:<34} {per_page[i]:>12,.0f}  plain / client {base / per_page[i]:.3f}")
 
 
 def rate_limited(pages: int, burst: int, *, told: bool = True, headers: str | None = None) -> float:
@@ -600,7 +635,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--child-rss", nargs=5, help=argparse.SUPPRESS)
-    parser.add_argument("--child-walk", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-walk", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument(
         "--only", default="throughput,overhead,instructions,ratelimit,pacing,pacing-model,memory"
     )
@@ -613,7 +648,8 @@ def main() -> None:
         _child_rss(int(size), api_url, token_url, secret, out)
         return
     if args.child_walk:
-        _child_walk(*args.child_walk)
+        case, pages, *sandbox = args.child_walk
+        _child_walk(int(case), int(pages), sandbox)
         return
     only = set(args.only.split(","))
     if "throughput" in only:
