@@ -18,6 +18,10 @@ and its baseline come from the same run. Scenarios:
    50 ms and faster than it at 0 ms.
    ``--only overhead`` runs the same four page walks over ``httpx.MockTransport`` (no
    server, no sockets) and compares CPU time per page: the clients' own work.
+   ``--only instructions`` counts the instructions per page of the four walks with
+   ``valgrind --tool=callgrind`` (a fresh process per walk, runs of 60 and 240 pages,
+   the difference over 180 pages), over ``httpx.MockTransport`` and against the sandbox
+   at 0 ms (the client process only): figures that do not depend on the machine's load.
 2. The sandbox limits the data API to 50 requests/s (token bucket, 429 with Retry-After
    beyond it); the async client, told the vendor's limit, pulls M pages: every page,
    zero failures, total time <= 1.15 x M / 50 s. Run twice: with a bucket of 1 (the
@@ -219,14 +223,9 @@ def throughput(pages: int, *, rounds: int) -> None:
             print(f"{'':>8} => AsyncVendorClient vs sequential VendorClient {seq_x:.1f}x {goal}")
 
 
-def overhead(pages: int, *, rounds: int) -> None:
-    """Client overhead without a server: CPU time per page over ``httpx.MockTransport``.
-
-    The same page walk as the throughput rows (10-record JSON pages, a total in the
-    body), with the replies built in the process: what is left is the clients' own work,
-    measured as this process's CPU time (less sensitive to other load than wall time),
-    interleaved over rounds, medians compared.
-    """
+def _overhead_cases(pages: int) -> dict[str, Any]:
+    """The four page walks over ``httpx.MockTransport`` (10-record JSON pages, a total in
+    the body, replies built in the process): the clients' own work and no server's."""
     import httpx
 
     from vendorgate._token import Token
@@ -318,12 +317,22 @@ def overhead(pages: int, *, rounds: int) -> None:
             pages_ = c.iter_pages("/items", PageNumber(page_size=PER_PAGE))
             return sum(len(page.records) for page in pages_)
 
-    cases = {
+    return {
         "plain httpx.AsyncClient, 8 workers": lambda: asyncio.run(plain_async()),
         "AsyncVendorClient, concurrency 8": lambda: asyncio.run(vg_async()),
         "plain httpx.Client, sequential": plain_sync,
         "VendorClient, sequential": vg_sync,
     }
+
+
+def overhead(pages: int, *, rounds: int) -> None:
+    """Client overhead without a server: CPU time per page over ``httpx.MockTransport``.
+
+    The same page walk as the throughput rows, with the replies built in the process:
+    what is left is the clients' own work, measured as this process's CPU time (less
+    sensitive to other load than wall time), interleaved over rounds, medians compared.
+    """
+    cases = _overhead_cases(pages)
     for name, fn in cases.items():  # warm-up, and every record arrives
         assert fn() == pages * PER_PAGE, name
     med = _rounds(cases, rounds)
@@ -336,6 +345,110 @@ def overhead(pages: int, *, rounds: int) -> None:
         cpu = med[name][1] / pages * 1e6
         ratio = med[names[i - i % 2]][1] / med[name][1]
         print(f"   {name:<34} {cpu:8.1f} us/page  ratio {ratio:.2f}")
+
+
+#: The page counts of the two runs whose difference is the instructions per page.
+_INSTR_PAGES = (60, 240)
+
+
+def _sandbox_cases(pages: int, api_url: str, token_url: str, secret: str) -> dict[str, Any]:
+    """The four walks of the throughput rows against a running sandbox (0 ms)."""
+    provider = _provider("", token_url, secret)
+    token = provider.get_token().access_token
+    return {
+        "plain httpx.AsyncClient, 8 workers": lambda: asyncio.run(
+            _plain_httpx(token, api_url, pages, 8)
+        ),
+        "AsyncVendorClient, concurrency 8": lambda: asyncio.run(
+            _vendorgate_async(provider, api_url, 8)
+        ),
+        "plain httpx.Client, sequential": lambda: _plain_sync(token, api_url, pages),
+        "VendorClient, sequential": lambda: _sequential(provider, api_url, pages),
+    }
+
+
+def _child_walk(case: int, pages: int, sandbox: list[str]) -> None:
+    """One walk (by index) of ``_overhead_cases``, or of ``_sandbox_cases`` when
+    ``sandbox`` holds its API URL, token URL and secret; run under callgrind by
+    :func:`instructions`."""
+    cases = _sandbox_cases(pages, *sandbox) if sandbox else _overhead_cases(pages)
+    fn = list(cases.values())[case]
+    assert fn() == pages * PER_PAGE
+
+
+def _callgrind_total(case: int, pages: int, sandbox: list[str]) -> int:
+    """The instructions callgrind counts for one process running one walk."""
+    for attempt in (1, 2):  # a walk that failed (a loaded machine) runs once more
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "callgrind.out")
+            proc = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    __file__,
+                    "--child-walk",
+                    str(case),
+                    str(pages),
+                    *sandbox,
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )
+            if proc.returncode == 0:
+                with open(out) as fh:
+                    for line in fh:
+                        if line.startswith(("summary:", "totals:")):
+                            return int(line.split()[1])
+            print(f"   walk {case} of {pages} pages failed (attempt {attempt}):")
+            print("   " + "\n   ".join(proc.stderr.strip().splitlines()[-6:]), flush=True)
+    raise RuntimeError("callgrind wrote no total")
+
+
+def instructions() -> None:
+    """Instructions per page of each walk of ``--only overhead``, counted by callgrind.
+
+    Each walk runs in a fresh process under ``valgrind --tool=callgrind`` for
+    ``_INSTR_PAGES`` pages; the difference of the two totals over the difference of the
+    page counts is the cost of one more page (start-up, imports and warm-up cancel). An
+    instruction count does not depend on the machine's load: the ratio to plain httpx is
+    the steadiest figure of the client's overhead (over MockTransport a few hundred
+    instructions of noise; against the sandbox a few percent, as httpcore's pool retries
+    vary with the order tasks run in).
+    """
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        print("\n## instructions per page: skipped (no valgrind; apt-get install valgrind)")
+        return
+    from vendorgate.testing.sandbox import VendorSandbox
+
+    few, many = _INSTR_PAGES
+    names = list(_overhead_cases(1))
+
+    def report(what: str, low: list[int], high: list[int]) -> None:
+        print(
+            f"\n## instructions per page (callgrind; {what}; runs of {few} and {many} pages, "
+            "PYTHONHASHSEED=0)"
+        )
+        per_page = [(h - lo) / (many - few) for lo, h in zip(low, high, strict=True)]
+        for i, name in enumerate(names):
+            base = per_page[i - i % 2]
+            print(f"   {name:<34} {per_page[i]:>12,.0f}  plain / client {base / per_page[i]:.3f}")
+
+    cases = range(len(names))
+    mock = [[_callgrind_total(c, pages, []) for c in cases] for pages in (few, many)]
+    report("httpx.MockTransport, no server", *mock)
+    sandboxed = []
+    for pages in (few, many):
+        with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
+            secret = sb.demo_credentials(PRESET)["client_secret"].reveal()
+            where = [sb.api_url(PRESET), sb.token_url(PRESET), secret]
+            sandboxed.append([_callgrind_total(c, pages, where) for c in cases])
+    report("against the sandbox at 0 ms: sockets and httpcore, the client process only", *sandboxed)
 
 
 def rate_limited(pages: int, burst: int, *, told: bool = True, headers: str | None = None) -> float:
@@ -529,8 +642,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--child-rss", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child-walk", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--only", default="throughput,overhead,ratelimit,pacing,pacing-model,memory"
+        "--only",
+        default="throughput,overhead,ratelimit,pacing,pacing-model,memory",
+        help="scenarios; 'instructions' (callgrind, about 13 minutes) runs only when named",
     )
     parser.add_argument(
         "--headers", default="ietf", help="header style of the pacing rows: ietf, x, x-epoch"
@@ -540,11 +656,17 @@ def main() -> None:
         size, api_url, token_url, secret, out = args.child_rss
         _child_rss(int(size), api_url, token_url, secret, out)
         return
+    if args.child_walk:
+        case, pages, *sandbox = args.child_walk
+        _child_walk(int(case), int(pages), sandbox)
+        return
     only = set(args.only.split(","))
     if "throughput" in only:
         throughput(400 if args.quick else 2000, rounds=3 if args.quick else 5)
     if "overhead" in only:
         overhead(1000 if args.quick else 3000, rounds=5 if args.quick else 9)
+    if "instructions" in only:
+        instructions()
     if "ratelimit" in only:
         for burst in (1, 5):
             rate_limited(200 if args.quick else 1000, burst)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ __all__ = [
     "attempt_timeout",
     "current_deadline",
     "give_up",
+    "longest_timeout",
     "parse_retry_after",
     "read_body",
     "retry_testing",
@@ -384,11 +386,13 @@ class Retrier:
         deadline: float,
         method: str,
         what: str,
-        url: str,
+        url: str | Callable[[], str],
     ) -> float | ReplyDetails:
         """After failed attempt ``num``: the seconds to sleep, or the error to raise."""
         p = self.policy
         now = self._clock()
+        if not isinstance(url, str):
+            url = url()
         if events.listening() and failure.error.status == 429:
             events.emit(events.RateLimited(self.vendor, url, failure.retry_after_s))
         allowed = failure.always or method.upper() in p.retry_methods
@@ -413,7 +417,12 @@ class Retrier:
         return float(sleep)
 
     def run(
-        self, once: Callable[[float], T], *, method: str, url: str, what: str | None = None
+        self,
+        once: Callable[[float], T],
+        *,
+        method: str,
+        url: str | Callable[[], str],
+        what: str | None = None,
     ) -> T:
         """Call ``once(deadline)`` until it succeeds, raises a final error, or the policy
         gives up (then the last :class:`Retry`'s typed error is raised).
@@ -425,7 +434,8 @@ class Retrier:
         Args:
             once: One attempt.
             method: The HTTP method (decides whether the policy retries it).
-            url: The safe URL, for the log line.
+            url: The safe URL, for the log line (or a function computing it: called
+                only when there is a retry to log).
             what: What is being done, for the log line (default: ``method``).
         """
         started, deadline = self._deadline()
@@ -459,7 +469,7 @@ class Retrier:
         once: Callable[[float], Awaitable[T]],
         *,
         method: str,
-        url: str,
+        url: str | Callable[[], str],
         what: str | None = None,
     ) -> T:
         """Async :meth:`run`."""
@@ -635,6 +645,15 @@ def tls_advice(problem: str) -> str:
         f"{what}; not retried: trust its CA with verify= (a CA bundle path) or "
         "REQUESTS_CA_BUNDLE, or use the host name the certificate names"
     )
+
+
+def longest_timeout(base: Mapping[str, float | None]) -> float:
+    """The longest phase of httpx timeouts (infinite when a phase has none, or there are
+    none): while more time than this is left, :func:`attempt_timeout` changes nothing."""
+    values = list(base.values())
+    if not values or None in values:
+        return math.inf
+    return max(float(v) for v in values if v is not None)
 
 
 def attempt_timeout(

@@ -21,6 +21,7 @@ from vendorgate.http._ratelimit import AsyncRateLimiter, RateLimit, RateLimiter
 from vendorgate.http._send import (
     DEFAULT_TIMEOUT,
     AsyncSender,
+    MergedURL,
     SyncSender,
     httpx_options,
     no_parse,
@@ -107,6 +108,7 @@ class VendorClient(SyncSender, PageWalker):
         self._http = httpx.Client(
             **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport)
         )
+        self._merged = MergedURL()
 
     @property
     def http(self) -> httpx.Client:
@@ -181,11 +183,15 @@ class VendorClient(SyncSender, PageWalker):
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
         """``GET`` and parse JSON; a truncated or non-JSON body is retried, then
         :class:`BadResponseError`."""
-        request = self._http.build_request("GET", url, params=params)
+        http = self._http
+        request = http.build_request("GET", self._merged(http.base_url, url), params=params)
         return self._send(request, parse_json)
 
     def _fetch(self, page: PageRequest, *, anonymous: bool = False) -> tuple[httpx.Response, Any]:
-        request = self._http.build_request("GET", page.url, params=dict(page.params) or None)
+        http = self._http
+        request = http.build_request(
+            "GET", self._merged(http.base_url, page.url), params=dict(page.params) or None
+        )
         if anonymous:
             request.headers.pop("authorization", None)
         return self._send(request, reply_and_json, anonymous=anonymous)
@@ -287,6 +293,7 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         self._http = httpx.AsyncClient(
             **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport)
         )
+        self._merged = MergedURL()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -358,13 +365,17 @@ class AsyncVendorClient(AsyncSender, PageWalker):
 
     async def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:
         """Async :meth:`VendorClient.get_json`."""
-        request = self._http.build_request("GET", url, params=params)
+        http = self._http
+        request = http.build_request("GET", self._merged(http.base_url, url), params=params)
         return await self._send(request, parse_json)
 
     def _fetch(
         self, page: PageRequest, *, anonymous: bool = False
     ) -> Awaitable[tuple[httpx.Response, Any]]:
-        request = self._http.build_request("GET", page.url, params=dict(page.params) or None)
+        http = self._http
+        request = http.build_request(
+            "GET", self._merged(http.base_url, page.url), params=dict(page.params) or None
+        )
         if anonymous:
             request.headers.pop("authorization", None)
         return self._send(request, reply_and_json, anonymous=anonymous)
@@ -406,12 +417,12 @@ class AsyncVendorClient(AsyncSender, PageWalker):
                 await pages.aclose()
             return
 
-    def _planned(self, paginator: Paginator) -> Callable[[PageRequest], Awaitable[Page]]:
-        """Fetch one planned page (same origin as the first: sent with the token)."""
+    def _planned(self, paginator: Paginator) -> Callable[[PageRequest], Awaitable[list[Any]]]:
+        """Fetch one planned page's records (same origin as the first: sent with the token)."""
 
-        async def one(req: PageRequest) -> Page:
+        async def one(req: PageRequest) -> list[Any]:
             response, body = await self._fetch(req)
-            return Page(req, self._records(paginator, response, body), None)
+            return self._records(paginator, response, body)
 
         return one
 

@@ -15,6 +15,7 @@ from vendorgate.http._pagination import Page
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+    from typing import Any
 
     from vendorgate.http._pagination import PageRequest
 
@@ -22,9 +23,10 @@ __all__ = ["concurrent_pages"]
 
 
 async def concurrent_pages(
-    one: Callable[[PageRequest], Awaitable[Page]], plan: Sequence[PageRequest], width: int
+    one: Callable[[PageRequest], Awaitable[list[Any]]], plan: Sequence[PageRequest], width: int
 ) -> AsyncGenerator[Page, None]:
-    """Fetch every request of ``plan`` with ``one``, ``width`` at a time; yield in order.
+    """Fetch every request of ``plan`` with ``one`` (its records), ``width`` at a time;
+    yield the pages in order.
 
     ``width`` fetches stay in flight whenever possible: a fetch that finishes while an
     earlier page is still out starts the next one at once (no head-of-line stall), and
@@ -41,13 +43,13 @@ async def concurrent_pages(
     loop = asyncio.get_running_loop()
     total = len(plan)
     held = 2 * width
-    results: dict[int, asyncio.Future[Page]] = {}  # launched or awaited, not yet emitted
+    results: dict[int, asyncio.Future[list[Any]]] = {}  # launched or awaited, not emitted
     requests: dict[int, PageRequest] = {}  # the requests of the launched pages, until emitted
     launched = 0
     awaited = 0  # pages the consumer has taken (or is waiting for)
     room = asyncio.Event()  # set when the consumer takes a page: more may be launched
 
-    def result_of(index: int) -> asyncio.Future[Page]:
+    def result_of(index: int) -> asyncio.Future[list[Any]]:
         result = results.get(index)
         if result is None:
             result = results[index] = loop.create_future()
@@ -65,14 +67,14 @@ async def concurrent_pages(
             result = result_of(index)
             request = requests[index] = plan[index]  # built once: the page before names it
             try:
-                page = await one(request)
+                records = await one(request)
             except asyncio.CancelledError:
                 result.cancel()
                 raise
             except BaseException as exc:  # handed to the consumer, in order
                 result.set_exception(exc)
             else:
-                result.set_result(page)
+                result.set_result(records)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(width, total))]
     try:
@@ -81,14 +83,14 @@ async def concurrent_pages(
             result = result_of(emitted)
             awaited = emitted + 1
             room.set()
-            page = await result
+            records = await result
             del results[emitted]  # the page is the consumer's now
-            requests.pop(emitted, None)
+            request = requests.pop(emitted)
             emitted += 1
             following = None
             if emitted < total:
                 following = requests.get(emitted) or plan[emitted]
-            yield Page(page.request, page.records, following)
+            yield Page(request, records, following)
     finally:
         for task in workers:
             task.cancel()

@@ -103,15 +103,14 @@ class PlannedPages(Sequence[PageRequest]):
         self._param = param
         self._values = values
         self._meta = dict(meta)
+        self._page_meta = {**template.meta, **self._meta}  # every page's (copied per page)
 
     def __len__(self) -> int:
         return len(self._values)
 
     def _at(self, value: int) -> PageRequest:
         return PageRequest(
-            self._template.url,
-            {**self._template.params, self._param: value},
-            {**self._template.meta, **self._meta},
+            self._template.url, {**self._template.params, self._param: value}, dict(self._page_meta)
         )
 
     @overload
@@ -150,8 +149,10 @@ class Page:
 
 def dig(body: Any, path: str | None, *, what: str = "records_path") -> Any:
     """Follow a dotted ``path`` (``"data.items"``) into a JSON ``body``; ``None`` if absent."""
-    if path is None or path == "":
+    if not path:
         return body
+    if type(body) is dict and "." not in path:  # the common case: one key of a JSON object
+        return body.get(path)
     node = body
     for part in path.split("."):
         if isinstance(node, Mapping):
@@ -164,6 +165,8 @@ def dig(body: Any, path: str | None, *, what: str = "records_path") -> Any:
 
 
 def _int_or_none(value: Any) -> int | None:
+    if type(value) is int:  # the common case first (a bool is not an int here)
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -315,8 +318,13 @@ class PageNumber(Paginator):
             return None
         if last is None and len(records) < size:
             return None
-        nxt = request.with_params(**{self.page_param: current + 1})
-        return nxt.with_meta(**{_SERVER_PAGE_SIZE: size})
+        # one new request (not one per merged part): params and meta as with_params and
+        # with_meta would give them
+        return PageRequest(
+            request.url,
+            {**request.params, self.page_param: current + 1},
+            {**request.meta, _SERVER_PAGE_SIZE: size},
+        )
 
     def plan(
         self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]
@@ -372,8 +380,11 @@ class OffsetLimit(Paginator):
         size = _server_page_size(request, body, records, None)
         if total is None and len(records) < size:
             return None
-        nxt = request.with_params(**{self.offset_param: offset})
-        return nxt.with_meta(**{_SERVER_PAGE_SIZE: size})
+        return PageRequest(
+            request.url,
+            {**request.params, self.offset_param: offset},
+            {**request.meta, _SERVER_PAGE_SIZE: size},
+        )
 
     def plan(
         self, request: PageRequest, response: httpx.Response, body: Any, records: list[Any]

@@ -9,6 +9,8 @@ of a reply: value, retryable failure or typed error); :class:`SyncSender` and
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -24,6 +26,7 @@ from vendorgate._retry import (
     RetryPolicy,
     aread_body,
     attempt_timeout,
+    longest_timeout,
     parse_retry_after,
     read_body,
     retry_testing_active,
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncSender",
+    "MergedURL",
     "Sender",
     "SyncSender",
     "decode_failure",
@@ -85,6 +89,39 @@ def request_url(url: httpx.URL) -> str:
         return f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
     except (UnicodeDecodeError, ValueError):  # pragma: no cover - httpx URLs are ASCII
         return safe_url(url)
+
+
+class MergedURL:
+    """The last URL a client was asked for, merged with its base URL (one entry).
+
+    httpx parses a relative URL and then the URL merged with the base URL on every
+    ``build_request``: two URL parses, about a third of building a request. A page walk
+    asks for the same URL page after page (only the query changes), so the merged
+    :class:`httpx.URL` (immutable) is kept and handed to ``build_request``, which takes an
+    absolute URL as it is. The entry is keyed on the URL string and on the client's
+    ``base_url`` object (a new base URL is a new object), and replaced as a whole
+    (threads sharing a client read a consistent entry). The merge is httpx's own rule:
+    an absolute URL stays as it is; a relative one is appended to the base URL's path
+    (the base URL ends in ``/``; a leading ``/`` of the URL is dropped).
+    """
+
+    __slots__ = ("_entry",)
+
+    def __init__(self) -> None:
+        self._entry: tuple[httpx.URL | None, str, httpx.URL | str] = (None, "", "")
+
+    def __call__(self, base: httpx.URL, url: str) -> httpx.URL | str:
+        """``url`` merged with ``base`` (``url`` itself when the merge is not absolute)."""
+        last_base, last_url, merged = self._entry
+        if last_base is base and last_url == url:
+            return merged
+        target = httpx.URL(url)
+        if target.is_relative_url:
+            target = base.copy_with(raw_path=base.raw_path + target.raw_path.lstrip(b"/"))
+        # a URL still relative (no base URL) is left to httpx as the string it was
+        merged = url if target.is_relative_url else target
+        self._entry = (base, url, merged)
+        return merged
 
 
 def parse_json(response: httpx.Response) -> Any:
@@ -188,6 +225,22 @@ class Sender:
         self.retry_policy = retry or RetryPolicy()
         self.rate_limit = rate_limit or RateLimit()
         self._retrier = Retrier(self.retry_policy, vendor=self.vendor, logger=logger)
+        # the last request timeouts seen and their longest phase (see _timeouts)
+        self._longest: tuple[Mapping[str, Any], float] = ({}, math.inf)
+
+    def _timeouts(self, request: httpx.Request) -> tuple[Mapping[str, Any], float]:
+        """The request's own timeouts and their longest phase: an attempt that starts with
+        more time left than that keeps them as they are (no capped copy per attempt).
+
+        Requests are built with the client's timeouts, so the longest phase is worked out
+        again only when they differ from the last request's.
+        """
+        base: Mapping[str, Any] = request.extensions.get("timeout") or {}
+        last, longest = self._longest
+        if base != last:
+            longest = longest_timeout(base)
+            self._longest = (base, longest)
+        return base, longest
 
     def _check(self, response: httpx.Response, parse: _Parse[T], ticket: int) -> T:
         """Classify a fully read reply: value, retryable failure, or final typed error.
@@ -292,17 +345,19 @@ class SyncSender(Sender):
             self.limiter.state.on_wire()
 
     def _send(self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False) -> T:
-        url = request_url(request.url)
         state = self.limiter.state
         # the request's own timeouts (a fresh dict per built request, never changed here:
-        # each attempt gets a new one)
-        base_timeout = request.extensions.get("timeout") or {}
+        # an attempt with less time left than their longest phase gets a capped copy)
+        base_timeout, longest = self._timeouts(request)
         kw = _ANONYMOUS if anonymous else _AS_CONFIGURED
 
         def once(deadline: float) -> T:
             # per attempt: the attempt may not outlast the budget, and a rate learnt
             # since the first attempt paces this one on its wire time too
-            request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
+            if deadline - time.monotonic() > longest:
+                request.extensions["timeout"] = base_timeout
+            else:
+                request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
             if state.rate is not None or state.configured is not None:
                 request.extensions["trace"] = self._trace
             with self.limiter.slot() as slot:
@@ -310,16 +365,17 @@ class SyncSender(Sender):
                     response = self._http.send(request, stream=True, **kw)
                 except httpx.TransportError as exc:
                     raise transport_failure(
-                        exc, vendor=self.vendor, method=request.method, url=url
+                        exc, vendor=self.vendor, method=request.method, url=request_url(request.url)
                     ) from exc
                 try:
                     read_body(response, deadline=deadline, limit=self.retry_policy.max_body_bytes)
                 except _UNREAD as exc:
-                    self._unread(exc, request, response, url)
+                    self._unread(exc, request, response, request_url(request.url))
             state.replied(response.status_code, response.headers.raw)
             return self._check(response, parse, slot.ticket)
 
-        return self._retrier.run(once, method=request.method, url=url)
+        # the safe URL is worked out only for a log line or an error
+        return self._retrier.run(once, method=request.method, url=lambda: request_url(request.url))
 
 
 class AsyncSender(Sender):
@@ -338,15 +394,17 @@ class AsyncSender(Sender):
     ) -> Awaitable[T]:
         # a plain function returning the retry loop's coroutine: one coroutine less per
         # request (nothing here waits; the loop starts when the caller awaits it)
-        url = request_url(request.url)
         state = self.limiter.state
-        base_timeout = request.extensions.get("timeout") or {}  # as in the sync shell
+        base_timeout, longest = self._timeouts(request)  # as in the sync shell
         kw = _ANONYMOUS if anonymous else _AS_CONFIGURED
 
         async def once(deadline: float) -> T:
             # per attempt: the attempt may not outlast the budget, and a rate learnt
             # since the first attempt paces this one on its wire time too
-            request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
+            if deadline - time.monotonic() > longest:
+                request.extensions["timeout"] = base_timeout
+            else:
+                request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
             if state.rate is not None or state.configured is not None:
                 request.extensions["trace"] = self._atrace
             async with self.limiter.slot() as slot:
@@ -354,15 +412,15 @@ class AsyncSender(Sender):
                     response = await self._http.send(request, stream=True, **kw)
                 except httpx.TransportError as exc:
                     raise transport_failure(
-                        exc, vendor=self.vendor, method=request.method, url=url
+                        exc, vendor=self.vendor, method=request.method, url=request_url(request.url)
                     ) from exc
                 try:
                     await aread_body(
                         response, deadline=deadline, limit=self.retry_policy.max_body_bytes
                     )
                 except _UNREAD as exc:
-                    self._unread(exc, request, response, url)
+                    self._unread(exc, request, response, request_url(request.url))
             state.replied(response.status_code, response.headers.raw)
             return self._check(response, parse, slot.ticket)
 
-        return self._retrier.arun(once, method=request.method, url=url)
+        return self._retrier.arun(once, method=request.method, url=lambda: request_url(request.url))

@@ -32,8 +32,18 @@ def origin(url: httpx.URL) -> str:
 
 
 def _page_key(request: PageRequest) -> int:
-    """A compact identity of a page request (URL and parameters), for the cycle guard."""
-    return hash(json.dumps([request.url, request.params], sort_keys=True, default=str))
+    """A compact identity of a page request (URL and parameters), for the cycle guard.
+
+    Parameters in any order are the same page; a value's type counts (``1``, ``1.0``,
+    ``True`` and ``"1"`` are four pages). Hashable values (strings, numbers: cursors and
+    page numbers) are hashed as they are; a request with a list or a table among its
+    values is hashed through its JSON text.
+    """
+    try:
+        items = sorted([(k, v.__class__, v) for k, v in request.params.items()])
+        return hash((request.url, *items))
+    except TypeError:  # an unhashable value
+        return hash(json.dumps([request.url, request.params], sort_keys=True, default=str))
 
 
 class Walk:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from vendorgate.http._concurrent import concurrent_pages
-from vendorgate.http._pagination import Page, PageRequest
+from vendorgate.http._pagination import PageRequest
 
 
 @pytest.mark.anyio
@@ -17,12 +17,12 @@ async def test_a_slow_first_page_does_not_stall_the_window() -> None:
     release_first = asyncio.Event()
     started: list[int] = []
 
-    async def one(req: PageRequest) -> Page:
+    async def one(req: PageRequest) -> list[int]:
         n = int(req.params["page"])
         started.append(n)
         if n == 1:
             await release_first.wait()
-        return Page(req, [n], None)
+        return [n]
 
     pages = concurrent_pages(one, plan, 2)
     first = asyncio.ensure_future(pages.__anext__())
