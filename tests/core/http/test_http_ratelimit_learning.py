@@ -26,6 +26,7 @@ def test_only_the_replies_of_the_last_second_are_the_quota(virtual_time: Virtual
     """Replies older than one second before the 429 do not count; one exactly a second old does."""
     state = _RateState(RateLimit(headroom=0.0))
     _answer_at(state, virtual_time, *(100.0 + i * 0.01 for i in range(30)))  # long before
+    _answer_at(state, virtual_time, 199.5, 199.75)  # 1.5 and 1.25 s before the 429
     _answer_at(state, virtual_time, 200.0, 200.25, 200.5, 200.75, 200.875)
     virtual_time.now = 201.0
     _, ticket = state.reserve()
@@ -99,3 +100,30 @@ def test_without_answered_replies_the_booking_rate_is_cut(
         _, ticket = state.reserve()
     state.throttled(ticket, None)
     assert state.rate == (None if rate is None else pytest.approx(rate))
+
+
+def test_after_a_429_the_rate_recovers_to_just_under_where_it_drew_it(
+    virtual_time: VirtualTime,
+) -> None:
+    """The rate climbs back to 95 % of the rate that drew the 429, then 100x slower."""
+    virtual_time.now = 0.0
+    state = _RateState(
+        RateLimit(requests_per_s=100, headroom=0.0, decrease_factor=0.5, increase_per_s=10)
+    )
+    _, ticket = state.reserve()
+    state.throttled(ticket, None)
+    assert state.rate == 50.0
+    virtual_time.now = 10.0  # 10 s without a 429: +100/s, but the ceiling is 95 (+1)
+    state.reserve()
+    assert state.rate == pytest.approx(96.0)
+
+
+def test_a_429_never_lifts_the_rate_above_the_configured_one(virtual_time: VirtualTime) -> None:
+    """Told a rate below the floor, a 429 does not let the client recover past what it was told."""
+    virtual_time.now = 0.0
+    state = _RateState(RateLimit(requests_per_s=0.1, headroom=0.0, min_requests_per_s=0.2))
+    _, ticket = state.reserve()
+    state.throttled(ticket, None)
+    virtual_time.now = 100.0
+    state.reserve()
+    assert state.rate == 0.1
