@@ -72,7 +72,11 @@ CASES: list[tuple[str, list[tuple[str, str]], LimitHeaders | None]] = [
     ("x-family", [("X-RateLimit-Limit", "100, 100;w=60")], H(quota=100)),
     ("x-family limit with a window", [("X-RateLimit-Limit", "60;w=60")], H(quota=60)),
     ("x-family, names in any case", [("x-ratelimit-REMAINING", "7, 3")], H(remaining=7)),
-    ("older draft names", [("RateLimit-Limit", "20"), ("RateLimit-Remaining", "4")], H(20, None, 4)),
+    (
+        "older draft names",
+        [("RateLimit-Limit", "20"), ("RateLimit-Remaining", "4")],
+        H(quota=20, remaining=4),
+    ),
     (
         "a policy first wins over X-RateLimit-Limit",
         [("RateLimit-Policy", '"p";q=10;w=1'), ("X-RateLimit-Limit", "500")],
