@@ -48,6 +48,7 @@ CASES: list[tuple[str, list[tuple[str, str]], LimitHeaders | None]] = [
         H(quota=5, window_s=1),
     ),
     ("policy without a quota says nothing", [("RateLimit-Policy", '"d";w=60')], None),
+    ("a nameless policy of only a window", [("RateLimit-Policy", "w=60")], None),
     # -- RateLimit: remaining and reset; the least remaining, the longest reset
     ("later draft fields", [("RateLimit", '"default";r=50;t=30')], H(remaining=50, reset_s=30)),
     (
@@ -83,6 +84,8 @@ CASES: list[tuple[str, list[tuple[str, str]], LimitHeaders | None]] = [
         H(quota=10, window_s=1),
     ),
     ("quoted numbers", [("X-RateLimit-Remaining", '"5"')], H(remaining=5)),
+    ("nothing remaining is a figure", [("X-RateLimit-Remaining", "0")], H(remaining=0)),
+    ("a fraction of a second", [("RateLimit", '"d";r=0;t=0.5')], H(remaining=0, reset_s=0.5)),
     ("a negative count says nothing", [("X-RateLimit-Remaining", "-1")], None),
     ("infinity says nothing", [("X-RateLimit-Limit", "inf")], None),
     ("not a number says nothing", [("X-RateLimit-Limit", "nan")], None),
