@@ -67,3 +67,38 @@ def test_a_new_reply_renews_what_remains(virtual_time: VirtualTime) -> None:
     virtual_time.advance(1.0)
     state.observe(LimitHeaders(quota=8, window_s=1, remaining=_IN_FLIGHT_MARGIN + 3), 101.0)
     assert _burst(state) == (2, 0.125)  # the same two again, not one (three spent already)
+
+
+def test_a_pause_holds_every_send_to_its_end_then_spacing_resumes(
+    virtual_time: VirtualTime,
+) -> None:
+    """During a Retry-After pause a send waits the rest of it; at its end sends are spaced."""
+    virtual_time.now = 10.0
+    state = _RateState(RateLimit(requests_per_s=10, headroom=0.0, adaptive=False))
+    _, ticket = state.reserve()
+    state.throttled(ticket, 0.5)
+    virtual_time.now = 10.25
+    assert state.sending() == pytest.approx(0.25)
+    virtual_time.now = 10.5
+    assert state.sending() == 0.0
+    assert state.sending() == pytest.approx(0.1)
+
+
+def test_a_send_exactly_one_interval_later_is_counted(virtual_time: VirtualTime) -> None:
+    """Sends exactly one interval apart all go out, each moving the schedule on."""
+    virtual_time.now = 10.0
+    state = _RateState(RateLimit(requests_per_s=8, headroom=0.0))
+    assert state.sending() == 0.0
+    virtual_time.now = 10.125
+    assert state.sending() == 0.0
+    assert state.sending() == 0.125
+
+
+def test_a_late_send_pushes_the_next_booking_back(virtual_time: VirtualTime) -> None:
+    """A send half a second late books the next request one interval after it, not at once."""
+    virtual_time.now = 10.0
+    state = _RateState(RateLimit(requests_per_s=10, headroom=0.0))
+    assert state.reserve()[0] == 0.0
+    virtual_time.now = 10.5  # the sleep woke up late
+    assert state.sending() == 0.0
+    assert state.reserve()[0] == pytest.approx(0.1)

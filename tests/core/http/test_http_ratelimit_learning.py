@@ -127,3 +127,31 @@ def test_a_429_never_lifts_the_rate_above_the_configured_one(virtual_time: Virtu
     virtual_time.now = 100.0
     state.reserve()
     assert state.rate == 0.1
+
+
+def test_a_busy_client_recovers_too(virtual_time: VirtualTime) -> None:
+    """Recovery accrues over many bookings a tenth of a second apart, not only after idle
+    seconds; by default it climbs a fifth of the ceiling per second."""
+    virtual_time.now = 0.0
+    state = _RateState(RateLimit(requests_per_s=100, headroom=0.0, decrease_factor=0.5))
+    _, ticket = state.reserve()
+    state.throttled(ticket, None)
+    assert state.rate == 50.0  # ceiling 95: recovers 19 per second
+    for _ in range(10):
+        virtual_time.advance(0.125)
+        state.reserve()
+    assert state.rate == pytest.approx(50.0 + 19.0 * 1.25, rel=0.005)  # the ceiling creeps too
+
+
+def test_a_slow_client_recovers_at_least_one_request_per_second_each_second(
+    virtual_time: VirtualTime,
+) -> None:
+    """Below five requests per second the default recovery is one per second."""
+    virtual_time.now = 0.0
+    state = _RateState(RateLimit(requests_per_s=4, headroom=0.0, decrease_factor=0.5))
+    _, ticket = state.reserve()
+    state.throttled(ticket, None)
+    assert state.rate == 2.0
+    virtual_time.now = 1.0
+    state.reserve()
+    assert state.rate == pytest.approx(3.0)
