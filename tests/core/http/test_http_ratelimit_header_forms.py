@@ -36,6 +36,13 @@ CASES: list[tuple[str, list[tuple[str, str]], LimitHeaders | None]] = [
         H(quota=50, window_s=10),
     ),
     ("policy without a window", [("RateLimit-Policy", '"d";q=7')], H(quota=7)),
+    ("policies without windows: the smaller", [("RateLimit-Policy", '"a";q=10, "b";q=15')], H(10)),
+    ("policies without windows, smaller last", [("RateLimit-Policy", '"a";q=10, "b";q=8')], H(8)),
+    (
+        "a policy without a quota is skipped, not the end",
+        [("RateLimit-Policy", '"d";w=60, "e";q=5;w=1')],
+        H(quota=5, window_s=1),
+    ),
     ("earlier draft policy", [("RateLimit-Policy", "100;w=60")], H(quota=100, window_s=60)),
     (
         "policy with spaces and upper-case keys",
@@ -91,6 +98,7 @@ CASES: list[tuple[str, list[tuple[str, str]], LimitHeaders | None]] = [
     ("not a number says nothing", [("X-RateLimit-Limit", "nan")], None),
     # -- resets: seconds, Unix seconds, Unix milliseconds; a past moment is "now"
     ("reset in seconds", [("X-RateLimit-Reset", "30")], H(reset_s=30)),
+    ("the first of several resets", [("X-RateLimit-Reset", "30, 60")], H(reset_s=30)),
     ("reset as a Unix time", [("X-RateLimit-Reset", "1800000030")], H(reset_s=30)),
     ("reset as a Unix time in ms", [("X-RateLimit-Reset", "1800000030000")], H(reset_s=30)),
     ("reset as a past Unix time", [("RateLimit-Reset", "1799999990")], H(reset_s=0)),

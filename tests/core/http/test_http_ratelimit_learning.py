@@ -53,6 +53,20 @@ def test_four_replies_in_the_last_second_teach_a_rate_three_do_not(
     assert three.rate == pytest.approx(3 / 0.5 * 0.7)  # four bookings over 0.5 s, less 30 %
 
 
+@pytest.mark.parametrize("status", [400, 404, 500, 503])
+def test_failed_replies_are_not_the_quota(virtual_time: VirtualTime, status: int) -> None:
+    """Only replies that succeeded count; failures before the 429 teach no quota."""
+    state = _RateState(RateLimit(headroom=0.0))
+    virtual_time.now = 30.0
+    for _ in range(6):
+        state.reserve()
+        state.replied(status, [])
+    _answer_at(state, virtual_time, 30.0, 30.0, 30.0)
+    _, ticket = state.reserve()
+    state.throttled(ticket, None)
+    assert state.rate is None  # three successes: too few; ten bookings at one instant: no span
+
+
 def test_a_learnt_rate_is_never_below_the_floor(virtual_time: VirtualTime) -> None:
     """A tiny quota still paces at min_requests_per_s at least."""
     state = _RateState(RateLimit(headroom=0.9, min_requests_per_s=1.5))
