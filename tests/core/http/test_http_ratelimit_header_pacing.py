@@ -4,6 +4,7 @@ in flight) covers it, and never by more than one second's worth of requests."""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import pytest
@@ -102,3 +103,21 @@ def test_a_late_send_pushes_the_next_booking_back(virtual_time: VirtualTime) -> 
     virtual_time.now = 10.5  # the sleep woke up late
     assert state.sending() == 0.0
     assert state.reserve()[0] == pytest.approx(0.1)
+
+
+def test_a_write_seen_at_the_send_instant_is_no_usual_delay(virtual_time: VirtualTime) -> None:
+    """On a coarse clock the socket write can read the same time as the send: that is not
+    a zero delay to the wire, and the usual 5 ms learnt before still is not counted twice."""
+    state = _RateState(RateLimit(requests_per_s=10, headroom=0.0))
+    sent = []
+    for i in range(40):
+        wait, _ = state.reserve()
+        virtual_time.advance(wait)
+        while (wait := state.sending()) > 0:
+            virtual_time.advance(wait)
+        sent.append(virtual_time.now)
+        if i != 30:
+            virtual_time.advance(0.005)  # httpx's own work before the headers are written
+        state.on_wire()
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert gaps[20:] == pytest.approx([0.1] * 19, rel=1e-6)
