@@ -16,7 +16,7 @@ import httpx
 import pytest
 from http_helpers import FakeSource
 
-from vendorgate import APITransportError
+from vendorgate import APITransportError, ServerError
 from vendorgate.http import RetryPolicy, VendorClient
 
 POLICY = RetryPolicy(attempts=3, wait_initial_s=0.001, wait_max_s=0.002, timeout_s=10)
@@ -70,6 +70,7 @@ def test_a_post_is_retried_only_when_it_was_never_sent(
     assert info.value.__cause__ is error
     retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
     if maybe_sent:
+        assert str(info.value) == prefix + "(check the network and the timeouts)"  # no "gave up"
         assert retries == []
     else:
         assert len(retries) == POLICY.attempts - 1
@@ -126,3 +127,46 @@ def test_a_tls_verification_failure_is_named_and_not_retried(
     assert (info.value.vendor, info.value.url) == ("acme", "https://api.example.com/items")
     assert info.value.__cause__ is error
     assert not [r for r in caplog.records if "retry" in r.getMessage()]
+
+
+def test_retry_policy_none_makes_one_attempt() -> None:
+    """RetryPolicy.none(): one attempt, even for a failure that is always retried."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        raise httpx.ConnectError("refused")
+
+    with (
+        VendorClient(
+            FakeSource(),
+            base_url="https://api.example.com",
+            retry=RetryPolicy.none(),
+            transport=httpx.MockTransport(handler),
+        ) as client,
+        pytest.raises(APITransportError) as info,
+    ):
+        client.get("/items")
+    assert seen == ["GET"]
+    assert "gave up" not in str(info.value)
+
+
+def test_an_exhausted_status_error_has_the_last_attempts_error_as_cause() -> None:
+    """With no third-party exception behind it, the given-up error's cause is the last
+    attempt's own error (the reply's details), not nothing."""
+    with (
+        VendorClient(
+            FakeSource(),
+            base_url="https://api.example.com",
+            retry=POLICY,
+            vendor="acme",
+            transport=httpx.MockTransport(lambda r: httpx.Response(503, json={"e": 1})),
+        ) as client,
+        pytest.raises(ServerError) as info,
+    ):
+        client.get("/items")
+    assert "gave up after 3 attempts" in str(info.value)
+    cause = info.value.__cause__
+    assert isinstance(cause, ServerError)
+    assert cause.status == 503
+    assert "gave up" not in str(cause)
