@@ -19,9 +19,10 @@ def _verify(message: str) -> ssl.SSLCertVerificationError:
     return err
 
 
-def _verify_quiet(message: str) -> ssl.SSLCertVerificationError:
-    """A verification error whose text does not say CERTIFICATE_VERIFY_FAILED."""
-    err = ssl.SSLCertVerificationError(1, message)
+def _verify_quiet(message: str, *, text: str | None = None) -> ssl.SSLCertVerificationError:
+    """A verification error whose text (default: ``message``) may say less than its
+    ``verify_message``."""
+    err = ssl.SSLCertVerificationError(1, message if text is None else text)
     err.verify_message = message
     return err
 
@@ -44,6 +45,11 @@ CASES: list[tuple[str, BaseException, str | None]] = [
     ("self-signed", _verify("self-signed certificate"), "certificate"),
     ("expired", _verify("certificate has expired"), "certificate"),
     ("hostname", _verify("Hostname mismatch, certificate is not valid for 'x'."), "hostname"),
+    (
+        "the verify message alone names the host",
+        _verify_quiet("Hostname mismatch", text="[SSL: CERTIFICATE_VERIFY_FAILED] verify failed"),
+        "hostname",
+    ),
     (
         "ip address",
         _verify("IP address mismatch, certificate is not valid for '1.2.3.4'."),
