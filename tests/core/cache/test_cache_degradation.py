@@ -6,6 +6,7 @@ import logging
 import socket
 import stat
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -257,7 +258,9 @@ def test_file_backend_warns_once_about_an_unsafe_directory(
     """A cache directory others may write (or own) is reported once, without failing tasks."""
     import os
 
-    directory = tmp_path / "shared"
+    # a name of its own: the warning is once per directory and per process, and a second
+    # pytest run in the same process (mutmut's stats, then clean run) gets the same tmp_path
+    directory = tmp_path / f"shared-{uuid.uuid4().hex}"
     directory.mkdir()
     if flaw == "group-writable":
         directory.chmod(0o770)

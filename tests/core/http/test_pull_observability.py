@@ -127,3 +127,12 @@ async def test_async_pull_counts_its_concurrent_pages(sandbox, tmp_path: Path) -
     assert result.records == sandbox.dataset_size
     assert result.retries == sandbox.counters().server_errors
     assert result.token_requests == 1
+
+
+def test_a_token_rejected_mid_pull_counts_both_token_requests(sandbox, tmp_path: Path) -> None:
+    """A 401 drops the token and a new one is fetched: the pull reports two token requests."""
+    sandbox.set_faults(path=API, status=401, status_burst=1)
+    with _client(sandbox) as client:
+        result = client.pull("/items", PageNumber(page_size=PAGE), output=tmp_path / "o.jsonl")
+    assert result.records == sandbox.dataset_size
+    assert result.token_requests == 2
