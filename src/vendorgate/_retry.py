@@ -519,11 +519,25 @@ class BodyDeadline(Exception):
     """Internal signal: a reply body did not arrive in full before the attempt's deadline."""
 
 
-def _body_check(size: int, limit: int | None, deadline: float | None, now: float) -> None:
+def _body_check(
+    response: Any, size: int, limit: int | None, deadline: float | None, now: float
+) -> None:
     if limit is not None and size > limit:
         raise BodyTooLarge(limit)
-    if deadline is not None and now > deadline:
+    if deadline is not None and now > deadline and not _arrived_whole(response, size):
         raise BodyDeadline("reply not complete by the deadline")
+
+
+def _arrived_whole(response: Any, size: int) -> bool:
+    """Whether the reply's declared ``Content-Length`` has all arrived (``size`` decoded
+    bytes so far). A reply in hand is read whatever the clock says: an attempt that
+    started late (a rate-limit pause, a busy machine) is not a slow server."""
+    length = str(response.headers.get("content-length", ""))
+    if not length.isdigit():
+        return False
+    if response.headers.get("content-encoding"):
+        return bool(response.num_bytes_downloaded >= int(length))
+    return size >= int(length)
 
 
 def _declared_over(headers: Any, limit: int | None) -> bool:
@@ -549,8 +563,10 @@ def read_body(
     Each chunk's wait is bounded by the attempt's read timeout (capped at the time left
     by :func:`attempt_timeout`); after each chunk the total size and the deadline are
     checked, so a reply that trickles in ends at most one read gap past ``deadline`` and
-    no more than ``limit`` bytes are ever held. The body is then available as
-    ``response.content`` / ``.text`` / ``.json()`` as after ``response.read()``.
+    no more than ``limit`` bytes are ever held. A reply whose declared length has all
+    arrived is returned even when the clock has passed ``deadline`` (it is not late).
+    The body is then available as ``response.content`` / ``.text`` / ``.json()`` as
+    after ``response.read()``.
 
     Raises:
         BodyTooLarge: More than ``limit`` bytes.
@@ -565,7 +581,7 @@ def read_body(
     try:
         for chunk in response.iter_bytes():
             size += len(chunk)
-            _body_check(size, limit, deadline, clock())
+            _body_check(response, size, limit, deadline, clock())
             parts.append(chunk)
     finally:
         response.close()
@@ -589,7 +605,7 @@ async def aread_body(
     try:
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            _body_check(size, limit, deadline, clock())
+            _body_check(response, size, limit, deadline, clock())
             parts.append(chunk)
     finally:
         await response.aclose()
