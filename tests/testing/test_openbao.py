@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import hvac
@@ -109,14 +111,17 @@ def test_killed_parent_takes_server_down() -> None:
         "from vendorgate.testing import OpenBaoServer\n"
         "s = OpenBaoServer().start()\n"
         "print(s.pid, flush=True)\n"
+        "print(s.audit_log_path.parent, flush=True)\n"
         "sys.stdin.read()\n"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
+    server_dir = ""
     try:
         assert child.stdout is not None
         bao_pid = int(child.stdout.readline())
+        server_dir = child.stdout.readline().decode().strip()
         bao = psutil.Process(bao_pid)
         child.kill()
         child.wait(10)
@@ -125,6 +130,8 @@ def test_killed_parent_takes_server_down() -> None:
         if child.poll() is None:
             child.kill()
             child.wait(10)
+        if server_dir.startswith(tempfile.gettempdir()):  # the killed child could not
+            shutil.rmtree(server_dir, ignore_errors=True)
     assert not psutil.pid_exists(bao_pid)
 
 
