@@ -39,6 +39,18 @@ class Pages:
         return httpx.Response(200, json={"items": [{"id": i} for i in ids], "pages": 3})
 
 
+def _options(api: Pages, seen: list[events.Event]) -> dict[str, object]:
+    """The client every test here builds: the fake API, the fast policy, events to ``seen``."""
+    return {
+        "source": FakeSource(),
+        "base_url": "https://api.test",
+        "retry": POLICY,
+        "vendor": "acme",
+        "transport": httpx.MockTransport(api),
+        "on_event": seen.append,
+    }
+
+
 def _figures(seen: list[events.Event]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for e in seen:
@@ -70,12 +82,7 @@ def test_a_resumed_pull_reports_every_page_and_its_figures(
     with (
         caplog.at_level(logging.INFO, logger="vendorgate.http"),
         VendorClient(
-            FakeSource(),
-            base_url="https://api.test",
-            retry=POLICY,
-            vendor="acme",
-            transport=httpx.MockTransport(api),
-            on_event=seen.append,
+            **_options(api, seen),
         ) as client,
     ):
         with pytest.raises(APIError):
@@ -109,12 +116,7 @@ async def test_an_async_resumed_pull_reports_the_same(
     target = tmp_path / "items.jsonl"
     with caplog.at_level(logging.INFO, logger="vendorgate.http"):
         async with AsyncVendorClient(
-            FakeSource(),
-            base_url="https://api.test",
-            retry=POLICY,
-            vendor="acme",
-            transport=httpx.MockTransport(api),
-            on_event=seen.append,
+            **_options(api, seen),
         ) as client:
             with pytest.raises(APIError):
                 await client.pull("/items", PageNumber(page_size=10), output=target)
@@ -143,12 +145,7 @@ def test_a_fresh_pull_is_not_reported_as_resumed(
     with (
         caplog.at_level(logging.INFO, logger="vendorgate.http"),
         VendorClient(
-            FakeSource(),
-            base_url="https://api.test",
-            retry=POLICY,
-            vendor="acme",
-            transport=httpx.MockTransport(api),
-            on_event=seen.append,
+            **_options(api, seen),
         ) as client,
     ):
         result = client.pull("/items", PageNumber(page_size=10), output=target)
@@ -180,12 +177,7 @@ def test_an_output_url_is_reported_without_its_credentials(
         with (
             caplog.at_level(logging.INFO, logger="vendorgate.http"),
             VendorClient(
-                FakeSource(),
-                base_url="https://api.test",
-                retry=POLICY,
-                vendor="acme",
-                transport=httpx.MockTransport(api),
-                on_event=seen.append,
+                **_options(api, seen),
             ) as client,
         ):
             client.pull(
