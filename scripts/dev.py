@@ -47,19 +47,23 @@ ENVS = {
 # environment that collects nothing, or a run that lost tests fails `test` and is named.
 # Raise a minimum when you add tests; lower it only when tests are removed on purpose.
 TEST_PLAN: dict[str, dict[str, int]] = {
+    # Tests each environment must *run* (skips not counted) per directory: the counts of
+    # 2026-11-29 less the tests that may skip (backend-specific cases, fsspec), so losing
+    # one test file, not only a whole directory, fails the run. Raise them as tests are
+    # added; lower one only with the commit that deletes tests.
     "airflow": {
-        "tests/core": 815,
-        "tests/cli": 20,
-        "tests/testing": 118,
-        "tests/docs": 17,
-        "tests/airflow": 63,
+        "tests/core": 1830,
+        "tests/cli": 70,
+        "tests/testing": 178,
+        "tests/docs": 27,
+        "tests/airflow": 66,
         "tests/scripts": 22,
-        "tests/package": 10,
-        "tests/reliability": 52,
+        "tests/package": 16,
+        "tests/reliability": 50,
     },
     # Slow real-server core tests already ran in the Airflow environment; here: fast core
     # tests (marker "not slow") and every Prefect test.
-    "prefect": {"tests/core": 600, "tests/prefect": 121},
+    "prefect": {"tests/core": 1380, "tests/prefect": 124},
 }
 TEST_MARKERS = {"airflow": None, "prefect": "not slow or prefect"}
 # pytest options that narrow the selection: with any of them the minimums are not checked.
