@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,8 @@ def _blocks(page: Path) -> list[str]:
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A user can paste the page's examples and they work."""
     monkeypatch.chdir(tmp_path)
+    # the examples' defaults (an fsspec URL output's staging directory) stay in tmp_path
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for i, code in enumerate(_blocks(page)):
         where = f"{page.relative_to(DOCS)} block {i}"
