@@ -325,6 +325,78 @@ def _overhead_cases(pages: int) -> dict[str, Any]:
     }
 
 
+def _process_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process has used so far, from ``/proc`` (Linux);
+    ``None`` where that cannot be read."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def crossover(pages: int, *, rounds: int) -> None:
+    """The async client against the sequential one at 0, 1 and 2 ms, with the CPU each
+    side spends per page: why concurrency cannot win at 0 ms, and where it starts to."""
+    from vendorgate.testing.sandbox import VendorSandbox
+
+    print(
+        f"\n## async (concurrency 8) vs sequential near zero latency: {pages} pages, median "
+        f"of {rounds} interleaved rounds; CPU per page of the client process and the sandbox"
+    )
+    print(
+        f"{'latency':>8} {'client':<26} {'pages/s':>8} {'client CPU ms':>14} {'sandbox CPU ms':>15}"
+    )
+    with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
+        secret = sb.demo_credentials(PRESET)["client_secret"].reveal()
+        api_url = sb.api_url(PRESET)
+        provider = _provider(sb.url, sb.token_url(PRESET), secret)
+        provider.get_token()
+        cases = {
+            "AsyncVendorClient": lambda: asyncio.run(_vendorgate_async(provider, api_url, 8)),
+            "VendorClient, sequential": lambda: _sequential(provider, api_url),
+        }
+        for latency_ms in (0, 1, 2):
+            sb.set_faults(path=f"/{PRESET}/api/*", latency_ms=latency_ms)
+            figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
+            for fn in cases.values():
+                fn()  # warm-up
+            for r in range(rounds):
+                names = list(cases)
+                for name in names[r % 2 :] + names[: r % 2]:
+                    before = _process_cpu_s(sb.pid)
+                    wall, cpu, n = _timed(cases[name])
+                    after = _process_cpu_s(sb.pid)
+                    assert n == pages * PER_PAGE, (name, n)
+                    server = after - before if before is not None and after is not None else -1.0
+                    figures[name].append((wall, cpu, server))
+            med = {
+                name: tuple(statistics.median(f[i] for f in rows) for i in range(3))
+                for name, rows in figures.items()
+            }
+            for name, (wall, cpu, server) in med.items():
+                shown = f"{server / pages * 1000:15.3f}" if server >= 0 else f"{'n/a':>15}"
+                print(
+                    f"{latency_ms:>6}ms {name:<26} {pages / wall:>8.0f} "
+                    f"{cpu / pages * 1000:>14.3f} {shown}"
+                )
+            a_wall, a_cpu, _ = med["AsyncVendorClient"]
+            s_wall, s_cpu, s_server = med["VendorClient, sequential"]
+            print(f"{'':>8} => async / sequential {s_wall / a_wall:.2f}x")
+            if latency_ms == 0 and s_server >= 0:
+                # one asyncio thread is busy for a_cpu per page whatever the cores; the
+                # sequential loop needs its own CPU plus the server's, back to back
+                print(
+                    f"{'':>8} => the async client's own CPU per page "
+                    f"({a_cpu / pages * 1000:.3f} ms) against the sequential client's plus "
+                    f"the sandbox's ({(s_cpu + s_server) / pages * 1000:.3f} ms): async can "
+                    "only win when the vendor takes longer than the difference"
+                )
+
+
 def overhead(pages: int, *, rounds: int) -> None:
     """Client overhead without a server: CPU time per page over ``httpx.MockTransport``.
 
@@ -645,7 +717,7 @@ def main() -> None:
     parser.add_argument("--child-walk", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument(
         "--only",
-        default="throughput,overhead,ratelimit,pacing,pacing-model,memory",
+        default="throughput,crossover,overhead,ratelimit,pacing,pacing-model,memory",
         help="scenarios; 'instructions' (callgrind, about 13 minutes) runs only when named",
     )
     parser.add_argument(
@@ -663,6 +735,8 @@ def main() -> None:
     only = set(args.only.split(","))
     if "throughput" in only:
         throughput(400 if args.quick else 2000, rounds=3 if args.quick else 5)
+    if "crossover" in only:
+        crossover(400 if args.quick else 2000, rounds=3 if args.quick else 5)
     if "overhead" in only:
         overhead(1000 if args.quick else 3000, rounds=5 if args.quick else 9)
     if "instructions" in only:
