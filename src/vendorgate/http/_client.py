@@ -22,7 +22,9 @@ from vendorgate.http._send import (
     DEFAULT_TIMEOUT,
     AsyncSender,
     MergedURL,
+    PoolGate,
     SyncSender,
+    enter_pool,
     httpx_options,
     no_parse,
     parse_json,
@@ -290,8 +292,10 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         check.integer(concurrency, "concurrency")
         self.concurrency = concurrency
         self.limiter = AsyncRateLimiter(self.rate_limit)
+        self._gate = PoolGate()  # requests enter httpcore's pool one at a time
         self._http = httpx.AsyncClient(
-            **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport)
+            **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport),
+            event_hooks={"request": [enter_pool]},
         )
         self._merged = MergedURL()
 
