@@ -444,21 +444,27 @@ class PoolGate:
 class PoolEntry:
     """One attempt's pass through its client's :class:`PoolGate`, and its httpcore trace.
 
-    Set as the request's ``trace`` extension: httpcore calls it at each step of the
-    exchange; taking a connection lets the next request into the pool, and when the
-    client paces requests, the request headers reaching the wire is the moment the next
-    ones are spaced from.
+    Kept in the request's ``vendorgate.pool`` extension; the client's request hook makes
+    it the ``trace`` extension and passes the gate. httpcore calls the trace at each
+    step of the exchange: taking a connection lets the next request into the pool, and
+    when the client paces requests, the request headers reaching the wire is the moment
+    the next ones are spaced from. Past that step the trace is taken off the request
+    (httpcore would call it for every later step, for nothing).
     """
 
-    __slots__ = ("_gate", "_inside", "_state")
+    __slots__ = ("_extensions", "_gate", "_inside", "_state")
 
     def __init__(self, gate: PoolGate, state: _RateState | None) -> None:
         self._gate = gate
         self._inside = False
         self._state = state
+        # the request's extensions while it is traced (no reference cycle left behind)
+        self._extensions: dict[str, Any] | None = None
 
-    async def enter(self) -> None:
-        """Pass the gate (called by the client's request hook, once per send)."""
+    async def enter(self, extensions: dict[str, Any]) -> None:
+        """Pass the gate, traced (the client's request hook, once per send)."""
+        extensions["trace"] = self
+        self._extensions = extensions
         gate = self._gate
         if not gate.enter_now():
             await gate.enter()
@@ -470,11 +476,21 @@ class PoolEntry:
             self._inside = False
             self._gate.leave()
 
+    def done(self) -> None:
+        """The send returned or failed: leave the gate, stop tracing."""
+        self.leave()
+        if self._extensions is not None:
+            self._extensions.pop("trace", None)
+            self._extensions = None
+
     async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
         if event.endswith("send_request_headers.started"):
             self.leave()
             if self._state is not None:
                 self._state.on_wire()
+            if self._extensions is not None:  # later steps need no trace
+                self._extensions.pop("trace", None)
+                self._extensions = None
         elif event == "connection.connect_tcp.started":
             self.leave()
 
@@ -482,9 +498,10 @@ class PoolEntry:
 async def enter_pool(request: httpx.Request) -> None:
     """The async client's httpx request hook: the request passes its pool gate (after
     the auth flow attached the token, before the transport)."""
-    entry = request.extensions.get("trace")
-    if type(entry) is PoolEntry:
-        await entry.enter()
+    extensions = request.extensions
+    entry = extensions.get("vendorgate.pool")
+    if entry is not None:
+        await entry.enter(extensions)
 
 
 class AsyncSender(Sender):
@@ -512,7 +529,9 @@ class AsyncSender(Sender):
             else:
                 request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
             paced = state.rate is not None or state.configured is not None
-            entry = request.extensions["trace"] = PoolEntry(gate, state if paced else None)
+            entry = request.extensions["vendorgate.pool"] = PoolEntry(
+                gate, state if paced else None
+            )
             async with self.limiter.slot() as slot:
                 try:
                     response = await self._http.send(request, stream=True, **kw)
@@ -521,7 +540,7 @@ class AsyncSender(Sender):
                         exc, vendor=self.vendor, method=request.method, url=request_url(request.url)
                     ) from exc
                 finally:
-                    entry.leave()  # a send that failed before taking a connection
+                    entry.done()  # a send that failed before taking a connection too
                 try:
                     await aread_body(
                         response, deadline=deadline, limit=self.retry_policy.max_body_bytes
