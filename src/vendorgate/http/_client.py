@@ -292,7 +292,9 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         check.integer(concurrency, "concurrency")
         self.concurrency = concurrency
         self.limiter = AsyncRateLimiter(self.rate_limit)
-        self._gate = PoolGate()  # requests enter httpcore's pool one at a time
+        # requests enter httpcore's pool one at a time (a transport of the caller's is
+        # not gated: it may never report taking a connection)
+        self._gate = PoolGate() if transport is None else None
         self._http = httpx.AsyncClient(
             **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport),
             event_hooks={"request": [enter_pool]},

@@ -397,6 +397,8 @@ class PoolGate:
     ``send_request_headers`` trace event) or left ``send``. The gate is taken after the
     token is attached (an httpx request hook), so a token refresh never holds it.
     Waiters pass in arrival order; a waiter cancelled after being let in lets the next in.
+    Only the client's own transport (httpx's, over httpcore's pool) is gated: another
+    transport may never report taking a connection, and would be sent one at a time.
     """
 
     __slots__ = ("_busy", "_waiters")
@@ -454,8 +456,8 @@ class PoolEntry:
 
     __slots__ = ("_extensions", "_gate", "_inside", "_state")
 
-    def __init__(self, gate: PoolGate, state: _RateState | None) -> None:
-        self._gate = gate
+    def __init__(self, gate: PoolGate | None, state: _RateState | None) -> None:
+        self._gate = gate  # None: no gate (a transport of the caller's)
         self._inside = False
         self._state = state
         # the request's extensions while it is traced (no reference cycle left behind)
@@ -466,13 +468,14 @@ class PoolEntry:
         extensions["trace"] = self
         self._extensions = extensions
         gate = self._gate
-        if not gate.enter_now():
-            await gate.enter()
-        self._inside = True
+        if gate is not None:
+            if not gate.enter_now():
+                await gate.enter()
+            self._inside = True
 
     def leave(self) -> None:
         """Let the next request in, if this one still holds the gate."""
-        if self._inside:
+        if self._inside and self._gate is not None:
             self._inside = False
             self._gate.leave()
 
@@ -509,7 +512,7 @@ class AsyncSender(Sender):
 
     _http: httpx.AsyncClient
     limiter: AsyncRateLimiter
-    _gate: PoolGate
+    _gate: PoolGate | None
 
     def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False

@@ -192,3 +192,29 @@ async def test_a_waiter_cancelled_once_let_in_lets_the_next_in() -> None:
     assert gate.busy
     gate.leave()
     assert not gate.busy
+
+
+@pytest.mark.anyio
+async def test_a_transport_of_the_callers_is_not_gated(sandbox: VendorSandbox) -> None:
+    """A transport that never reports taking a connection (here an ASGI-like handler
+    that answers once two requests are in) still gets requests at the same time."""
+    inside: list[httpx.Request] = []
+    both_in = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        inside.append(request)
+        if len(inside) == 2:
+            both_in.set()
+        await both_in.wait()
+        return httpx.Response(200, json={"items": [1]})
+
+    async with AsyncVendorClient(
+        provider_for(sandbox),
+        base_url="http://127.0.0.1:9/api",
+        transport=httpx.MockTransport(handler),
+    ) as client:
+        # a guard against a hang, not a timing assertion: both requests are in at once
+        got = await asyncio.wait_for(
+            asyncio.gather(client.get_json("/items"), client.get_json("/items")), timeout=30
+        )
+    assert got == [{"items": [1]}, {"items": [1]}]
