@@ -21,7 +21,8 @@ and its baseline come from the same run. Scenarios:
    ``--only instructions`` counts the instructions per page of the four walks with
    ``valgrind --tool=callgrind`` (a fresh process per walk, runs of 60 and 240 pages,
    the difference over 180 pages), over ``httpx.MockTransport`` and against the sandbox
-   at 0 ms (the client process only): figures that do not depend on the machine's load.
+   at 0 ms (the client process only): figures that do not depend on the machine's load;
+   ``--only instructions-async`` counts only the two async walks against the sandbox.
    ``--only pool`` counts, per page of the two async walks against the sandbox at 0 ms
    (a fresh process each, several runs, medians), what httpcore's connection pool does:
    passes over the pool, ``ConnectionNotAvailable`` retries (a request handed a
@@ -412,8 +413,11 @@ def _callgrind_total(case: int, pages: int, sandbox: list[str]) -> int:
     raise RuntimeError("callgrind wrote no total")
 
 
-def instructions() -> None:
+def instructions(*, async_sandbox_only: bool = False) -> None:
     """Instructions per page of each walk of ``--only overhead``, counted by callgrind.
+
+    ``async_sandbox_only`` (``--only instructions-async``): the two async walks against
+    the sandbox only (four callgrind runs instead of sixteen).
 
     Each walk runs in a fresh process under ``valgrind --tool=callgrind`` for
     ``_INSTR_PAGES`` pages; the difference of the two totals over the difference of the
@@ -433,19 +437,21 @@ def instructions() -> None:
     few, many = _INSTR_PAGES
     names = list(_overhead_cases(1))
 
+    cases = range(2 if async_sandbox_only else len(names))
+
     def report(what: str, low: list[int], high: list[int]) -> None:
         print(
             f"\n## instructions per page (callgrind; {what}; runs of {few} and {many} pages, "
             "PYTHONHASHSEED=0)"
         )
         per_page = [(h - lo) / (many - few) for lo, h in zip(low, high, strict=True)]
-        for i, name in enumerate(names):
-            base = per_page[i - i % 2]
-            print(f"   {name:<34} {per_page[i]:>12,.0f}  plain / client {base / per_page[i]:.3f}")
+        for i in cases:
+            ratio = per_page[i - i % 2] / per_page[i]
+            print(f"   {names[i]:<34} {per_page[i]:>12,.0f}  plain / client {ratio:.3f}")
 
-    cases = range(len(names))
-    mock = [[_callgrind_total(c, pages, []) for c in cases] for pages in (few, many)]
-    report("httpx.MockTransport, no server", *mock)
+    if not async_sandbox_only:
+        mock = [[_callgrind_total(c, pages, []) for c in cases] for pages in (few, many)]
+        report("httpx.MockTransport, no server", *mock)
     sandboxed = []
     for pages in (few, many):
         with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
@@ -722,8 +728,9 @@ def main() -> None:
         "--only",
         default="throughput,overhead,ratelimit,pacing,pacing-model,memory",
         help=(
-            "scenarios; 'instructions' (callgrind, about 13 minutes) and 'pool' (httpcore's "
-            "pool per page) run only when named"
+            "scenarios; 'instructions' (callgrind, about 13 minutes), 'instructions-async' "
+            "(its two async walks against the sandbox) and 'pool' (httpcore's pool per page) "
+            "run only when named"
         ),
     )
     parser.add_argument(
@@ -749,6 +756,8 @@ def main() -> None:
         overhead(1000 if args.quick else 3000, rounds=5 if args.quick else 9)
     if "instructions" in only:
         instructions()
+    if "instructions-async" in only:
+        instructions(async_sandbox_only=True)
     if "pool" in only:
         pool_events(240, 5)
     if "ratelimit" in only:
