@@ -384,6 +384,11 @@ class SyncSender(Sender):
         return self._retrier.run(once, method=request.method, url=lambda: request_url(request.url))
 
 
+#: httpcore's trace events of a request opening its own connection (plain, through a
+#: proxy or SOCKS, or a Unix socket): the gate's next request may enter the pool.
+_CONNECTING = ("connect_tcp.started", "connect_unix_socket.started")
+
+
 class PoolGate:
     """One request at a time between entering httpcore's pool and taking its connection.
 
@@ -494,7 +499,7 @@ class PoolEntry:
             if self._extensions is not None:  # later steps need no trace
                 self._extensions.pop("trace", None)
                 self._extensions = None
-        elif event == "connection.connect_tcp.started":
+        elif event.endswith(_CONNECTING):  # a new connection is this request's alone
             self.leave()
 
 

@@ -11,16 +11,21 @@ failures) and must let waiters in in arrival order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from http_helpers import provider_for
 
-from vendorgate.http import AsyncVendorClient, PageNumber
+from vendorgate.http import AsyncVendorClient, PageNumber, RetryPolicy
 from vendorgate.http._send import PoolGate
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from vendorgate.testing.sandbox import VendorSandbox
     from vendorgate.tokens import Token, TokenProvider
 
@@ -134,6 +139,57 @@ async def test_a_token_refresh_in_flight_does_not_hold_up_other_requests(
         assert not first.done()
         source.release.set()
         assert (await first)["items"] == (await second)["items"]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (a stalled TLS
+    handshake, for an https URL)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@pytest.mark.anyio
+async def test_a_request_opening_a_connection_does_not_hold_up_the_next(
+    sandbox: VendorSandbox, silent_server: int
+) -> None:
+    """A request stuck opening its connection (a TLS handshake that never ends) does not
+    keep the client's next request, to another host, out of the pool."""
+    async with AsyncVendorClient(
+        provider_for(sandbox),
+        base_url=sandbox.api_url("lonewolf"),
+        retry=RetryPolicy.none(),
+    ) as client:
+        stuck = asyncio.ensure_future(client.get_json(f"https://127.0.0.1:{silent_server}/x"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        second = asyncio.ensure_future(client.get_json("/items"))
+        # a guard against a hang, not a timing assertion: ``second`` needs no wait
+        done, _ = await asyncio.wait({second}, timeout=30)
+        assert second in done
+        assert (await second)["items"]
+        assert not stuck.done()  # still in its handshake: it never held up ``second``
+        stuck.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stuck
 
 
 @pytest.mark.anyio
