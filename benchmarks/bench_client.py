@@ -21,7 +21,12 @@ and its baseline come from the same run. Scenarios:
    ``--only instructions`` counts the instructions per page of the four walks with
    ``valgrind --tool=callgrind`` (a fresh process per walk, runs of 60 and 240 pages,
    the difference over 180 pages), over ``httpx.MockTransport`` and against the sandbox
-   at 0 ms (the client process only): figures that do not depend on the machine's load.
+   at 0 ms (the client process only): figures that do not depend on the machine's load;
+   ``--only instructions-async`` counts only the two async walks against the sandbox.
+   ``--only pool`` counts, per page of the two async walks against the sandbox at 0 ms
+   (a fresh process each, several runs, medians), what httpcore's connection pool does:
+   passes over the pool, ``ConnectionNotAvailable`` retries (a request handed a
+   connection another request took) and probes of idle connections.
 2. The sandbox limits the data API to 50 requests/s (token bucket, 429 with Retry-After
    beyond it); the async client, told the vendor's limit, pulls M pages: every page,
    zero failures, total time <= 1.15 x M / 50 s. Run twice: with a bucket of 1 (the
@@ -480,8 +485,11 @@ def _callgrind_total(case: int, pages: int, sandbox: list[str]) -> int:
     raise RuntimeError("callgrind wrote no total")
 
 
-def instructions() -> None:
+def instructions(*, async_sandbox_only: bool = False) -> None:
     """Instructions per page of each walk of ``--only overhead``, counted by callgrind.
+
+    ``async_sandbox_only`` (``--only instructions-async``): the two async walks against
+    the sandbox only (four callgrind runs instead of sixteen).
 
     Each walk runs in a fresh process under ``valgrind --tool=callgrind`` for
     ``_INSTR_PAGES`` pages; the difference of the two totals over the difference of the
@@ -501,19 +509,21 @@ def instructions() -> None:
     few, many = _INSTR_PAGES
     names = list(_overhead_cases(1))
 
+    cases = range(2 if async_sandbox_only else len(names))
+
     def report(what: str, low: list[int], high: list[int]) -> None:
         print(
             f"\n## instructions per page (callgrind; {what}; runs of {few} and {many} pages, "
             "PYTHONHASHSEED=0)"
         )
         per_page = [(h - lo) / (many - few) for lo, h in zip(low, high, strict=True)]
-        for i, name in enumerate(names):
-            base = per_page[i - i % 2]
-            print(f"   {name:<34} {per_page[i]:>12,.0f}  plain / client {base / per_page[i]:.3f}")
+        for i in cases:
+            ratio = per_page[i - i % 2] / per_page[i]
+            print(f"   {names[i]:<34} {per_page[i]:>12,.0f}  plain / client {ratio:.3f}")
 
-    cases = range(len(names))
-    mock = [[_callgrind_total(c, pages, []) for c in cases] for pages in (few, many)]
-    report("httpx.MockTransport, no server", *mock)
+    if not async_sandbox_only:
+        mock = [[_callgrind_total(c, pages, []) for c in cases] for pages in (few, many)]
+        report("httpx.MockTransport, no server", *mock)
     sandboxed = []
     for pages in (few, many):
         with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
@@ -521,6 +531,76 @@ def instructions() -> None:
             where = [sb.api_url(PRESET), sb.token_url(PRESET), secret]
             sandboxed.append([_callgrind_total(c, pages, where) for c in cases])
     report("against the sandbox at 0 ms: sockets and httpcore, the client process only", *sandboxed)
+
+
+def _child_pool(case: int, pages: int, sandbox: list[str]) -> None:
+    """One async walk of ``_sandbox_cases`` with httpcore's pool counted (its passes,
+    ``ConnectionNotAvailable`` retries, idle-connection probes, connections made); the
+    counts printed as JSON. The wrappers only count, then call httpcore's own code."""
+    from httpcore._async import connection_pool, http11
+
+    counts = {"passes": 0, "retries": 0, "probes": 0, "connections": 0}
+    pool = connection_pool.AsyncConnectionPool
+    assign, create = pool._assign_requests_to_connections, pool.create_connection
+    clear = connection_pool.AsyncPoolRequest.clear_connection
+    expired = http11.AsyncHTTP11Connection.has_expired
+    idle = http11.HTTPConnectionState.IDLE
+
+    def counted_assign(self: Any) -> Any:
+        counts["passes"] += 1
+        return assign(self)
+
+    def counted_create(self: Any, origin: Any) -> Any:
+        counts["connections"] += 1
+        return create(self, origin)
+
+    def counted_clear(self: Any) -> None:
+        counts["retries"] += 1
+        clear(self)
+
+    def counted_expired(self: Any) -> bool:
+        if self._state == idle:  # an idle connection is probed for readability
+            counts["probes"] += 1
+        return expired(self)
+
+    pool._assign_requests_to_connections = counted_assign  # type: ignore[method-assign]
+    pool.create_connection = counted_create  # type: ignore[method-assign]
+    connection_pool.AsyncPoolRequest.clear_connection = counted_clear  # type: ignore[method-assign]
+    http11.AsyncHTTP11Connection.has_expired = counted_expired  # type: ignore[method-assign]
+    fn = list(_sandbox_cases(pages, *sandbox).values())[case]
+    assert fn() == pages * PER_PAGE
+    print(json.dumps(counts))
+
+
+def pool_events(pages: int, runs: int) -> None:
+    """httpcore's pool work per page of the two async walks against the sandbox (0 ms)."""
+    from vendorgate.testing.sandbox import VendorSandbox
+
+    names = list(_overhead_cases(1))[:2]
+    print(
+        f"\n## httpcore pool per page: {pages} pages at 0 ms, concurrency 8, median of "
+        f"{runs} runs (a fresh process each)"
+    )
+    print(f"   {'':<34} {'passes':>7} {'retries':>8} {'probes':>7} {'connections':>12}")
+    with VendorSandbox(process=True, dataset_size=pages * PER_PAGE) as sb:
+        secret = sb.demo_credentials(PRESET)["client_secret"].reveal()
+        where = [sb.api_url(PRESET), sb.token_url(PRESET), secret]
+        got: dict[int, list[dict[str, int]]] = {0: [], 1: []}
+        for _ in range(runs):
+            for case in got:
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--child-pool", str(case), str(pages), *where],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                got[case].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    for case, name in enumerate(names):
+        med = {k: statistics.median(run[k] for run in got[case]) for k in got[case][0]}
+        print(
+            f"   {name:<34} {med['passes'] / pages:>7.2f} {med['retries'] / pages:>8.2f} "
+            f"{med['probes'] / pages:>7.2f} {med['connections']:>12.0f}"
+        )
 
 
 def rate_limited(pages: int, burst: int, *, told: bool = True, headers: str | None = None) -> float:
@@ -715,10 +795,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--child-rss", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--child-walk", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--child-pool", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument(
         "--only",
         default="throughput,crossover,overhead,ratelimit,pacing,pacing-model,memory",
-        help="scenarios; 'instructions' (callgrind, about 13 minutes) runs only when named",
+        help=(
+            "scenarios; 'instructions' (callgrind, about 13 minutes), 'instructions-async' "
+            "(its two async walks against the sandbox) and 'pool' (httpcore's pool per page) "
+            "run only when named"
+        ),
     )
     parser.add_argument(
         "--headers", default="ietf", help="header style of the pacing rows: ietf, x, x-epoch"
@@ -732,6 +817,10 @@ def main() -> None:
         case, pages, *sandbox = args.child_walk
         _child_walk(int(case), int(pages), sandbox)
         return
+    if args.child_pool:
+        case, pages, *sandbox = args.child_pool
+        _child_pool(int(case), int(pages), sandbox)
+        return
     only = set(args.only.split(","))
     if "throughput" in only:
         throughput(400 if args.quick else 2000, rounds=3 if args.quick else 5)
@@ -741,6 +830,10 @@ def main() -> None:
         overhead(1000 if args.quick else 3000, rounds=5 if args.quick else 9)
     if "instructions" in only:
         instructions()
+    if "instructions-async" in only:
+        instructions(async_sandbox_only=True)
+    if "pool" in only:
+        pool_events(240, 5)
     if "ratelimit" in only:
         for burst in (1, 5):
             rate_limited(200 if args.quick else 1000, burst)

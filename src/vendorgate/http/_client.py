@@ -22,7 +22,9 @@ from vendorgate.http._send import (
     DEFAULT_TIMEOUT,
     AsyncSender,
     MergedURL,
+    PoolGate,
     SyncSender,
+    enter_pool,
     httpx_options,
     no_parse,
     parse_json,
@@ -290,8 +292,12 @@ class AsyncVendorClient(AsyncSender, PageWalker):
         check.integer(concurrency, "concurrency")
         self.concurrency = concurrency
         self.limiter = AsyncRateLimiter(self.rate_limit)
+        # requests enter httpcore's pool one at a time (a transport of the caller's is
+        # not gated: it may never report taking a connection)
+        self._gate = PoolGate() if transport is None else None
         self._http = httpx.AsyncClient(
-            **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport)
+            **httpx_options(source, base_url, timeout, http2, headers, limits, verify, transport),
+            event_hooks={"request": [enter_pool]},
         )
         self._merged = MergedURL()
 

@@ -8,9 +8,11 @@ of a reply: value, retryable failure or typed error); :class:`SyncSender` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -39,15 +41,19 @@ from vendorgate.http._retry import transport_failure
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
+    from vendorgate.http._ratelimit import _RateState
     from vendorgate.tokens import TokenSource
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncSender",
     "MergedURL",
+    "PoolEntry",
+    "PoolGate",
     "Sender",
     "SyncSender",
     "decode_failure",
+    "enter_pool",
     "httpx_options",
     "no_parse",
     "parse_json",
@@ -378,16 +384,140 @@ class SyncSender(Sender):
         return self._retrier.run(once, method=request.method, url=lambda: request_url(request.url))
 
 
+#: httpcore's trace events of a request opening its own connection (plain, through a
+#: proxy or SOCKS, or a Unix socket): the gate's next request may enter the pool.
+_CONNECTING = ("connect_tcp.started", "connect_unix_socket.started")
+
+
+class PoolGate:
+    """One request at a time between entering httpcore's pool and taking its connection.
+
+    httpcore hands a queued request the first idle connection, and the request marks it
+    busy only a few event loop turns later (after taking two locks). A second request
+    entering the pool within those turns is handed the same connection: one of the two
+    gets ``ConnectionNotAvailable`` and makes another pass over the pool (probing every
+    idle connection again), and may lose the next race too. Requests that enter one at a
+    time never share a connection: each request of the async client enters the pool once
+    the one before it took a connection (its ``connect_tcp`` or
+    ``send_request_headers`` trace event) or left ``send``. The gate is taken after the
+    token is attached (an httpx request hook), so a token refresh never holds it.
+    Waiters pass in arrival order; a waiter cancelled after being let in lets the next in.
+    Only the client's own transport (httpx's, over httpcore's pool) is gated: another
+    transport may never report taking a connection, and would be sent one at a time.
+    """
+
+    __slots__ = ("_busy", "_waiters")
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request is between entering the pool and taking a connection."""
+        return self._busy
+
+    def enter_now(self) -> bool:
+        """Take the gate if it is free (no wait); whether it was taken."""
+        if self._busy:
+            return False
+        self._busy = True
+        return True
+
+    async def enter(self) -> None:
+        """Take the gate, after the requests already waiting."""
+        if self.enter_now():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.leave()  # let in, then cancelled: the next one goes
+            raise
+
+    def leave(self) -> None:
+        """Let the next waiter in (the gate stays taken, handed over), or free the gate."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._busy = False
+
+
+class PoolEntry:
+    """One attempt's pass through its client's :class:`PoolGate`, and its httpcore trace.
+
+    Kept in the request's ``vendorgate.pool`` extension; the client's request hook makes
+    it the ``trace`` extension and passes the gate. httpcore calls the trace at each
+    step of the exchange: taking a connection lets the next request into the pool, and
+    when the client paces requests, the request headers reaching the wire is the moment
+    the next ones are spaced from. Past that step the trace is taken off the request
+    (httpcore would call it for every later step, for nothing).
+    """
+
+    __slots__ = ("_extensions", "_gate", "_inside", "_state")
+
+    def __init__(self, gate: PoolGate | None, state: _RateState | None) -> None:
+        self._gate = gate  # None: no gate (a transport of the caller's)
+        self._inside = False
+        self._state = state
+        # the request's extensions while it is traced (no reference cycle left behind)
+        self._extensions: dict[str, Any] | None = None
+
+    async def enter(self, extensions: dict[str, Any]) -> None:
+        """Pass the gate, traced (the client's request hook, once per send)."""
+        extensions["trace"] = self
+        self._extensions = extensions
+        gate = self._gate
+        if gate is not None:
+            if not gate.enter_now():
+                await gate.enter()
+            self._inside = True
+
+    def leave(self) -> None:
+        """Let the next request in, if this one still holds the gate."""
+        if self._inside and self._gate is not None:
+            self._inside = False
+            self._gate.leave()
+
+    def done(self) -> None:
+        """The send returned or failed: leave the gate, stop tracing."""
+        self.leave()
+        if self._extensions is not None:
+            self._extensions.pop("trace", None)
+            self._extensions = None
+
+    async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_headers.started"):
+            self.leave()
+            if self._state is not None:
+                self._state.on_wire()
+            if self._extensions is not None:  # later steps need no trace
+                self._extensions.pop("trace", None)
+                self._extensions = None
+        elif event.endswith(_CONNECTING):  # a new connection is this request's alone
+            self.leave()
+
+
+async def enter_pool(request: httpx.Request) -> None:
+    """The async client's httpx request hook: the request passes its pool gate (after
+    the auth flow attached the token, before the transport)."""
+    extensions = request.extensions
+    entry = extensions.get("vendorgate.pool")
+    if entry is not None:
+        await entry.enter(extensions)
+
+
 class AsyncSender(Sender):
     """Sends one request of the async client: attempts, rate limit slot, retries."""
 
     _http: httpx.AsyncClient
     limiter: AsyncRateLimiter
-
-    async def _atrace(self, event: str, info: Mapping[str, Any]) -> None:
-        # httpcore reports when the request headers hit the wire: pace on that moment
-        if event.endswith("send_request_headers.started"):
-            self.limiter.state.on_wire()
+    _gate: PoolGate | None
 
     def _send(
         self, request: httpx.Request, parse: _Parse[T], *, anonymous: bool = False
@@ -397,6 +527,7 @@ class AsyncSender(Sender):
         state = self.limiter.state
         base_timeout, longest = self._timeouts(request)  # as in the sync shell
         kw = _ANONYMOUS if anonymous else _AS_CONFIGURED
+        gate = self._gate
 
         async def once(deadline: float) -> T:
             # per attempt: the attempt may not outlast the budget, and a rate learnt
@@ -405,8 +536,10 @@ class AsyncSender(Sender):
                 request.extensions["timeout"] = base_timeout
             else:
                 request.extensions["timeout"] = attempt_timeout(base_timeout, deadline)
-            if state.rate is not None or state.configured is not None:
-                request.extensions["trace"] = self._atrace
+            paced = state.rate is not None or state.configured is not None
+            entry = request.extensions["vendorgate.pool"] = PoolEntry(
+                gate, state if paced else None
+            )
             async with self.limiter.slot() as slot:
                 try:
                     response = await self._http.send(request, stream=True, **kw)
@@ -414,6 +547,8 @@ class AsyncSender(Sender):
                     raise transport_failure(
                         exc, vendor=self.vendor, method=request.method, url=request_url(request.url)
                     ) from exc
+                finally:
+                    entry.done()  # a send that failed before taking a connection too
                 try:
                     await aread_body(
                         response, deadline=deadline, limit=self.retry_policy.max_body_bytes
