@@ -86,13 +86,13 @@ class _VaultKV:
     # -- low level ----------------------------------------------------------------------
 
     def _run(self, what: str, fn: Callable[[Any], _T]) -> _T:
-        """Run one request through the session; its Vault errors become :class:`CacheError`.
+        """Run one request through the session; its errors become :class:`CacheError`.
 
         The session maps hvac and requests errors (:func:`vendorgate.secrets.vault_error_from`)
         and logs in again once after a revoked token, like every Vault call of vendorgate;
         the original hvac error stays the ``__cause__`` of the session's error.
         """
-        from vendorgate._errors import VaultError, VaultPermissionError
+        from vendorgate._errors import SecretError, VaultPermissionError
 
         action = f"{what} of the token cache at {self.mount}/{self.prefix}"
         try:
@@ -103,7 +103,7 @@ class _VaultKV:
                 f"{exc}; the token cache needs create, read and update on "
                 f"{self.mount}/data/{self.prefix}/*"
             ) from exc
-        except VaultError as exc:
+        except SecretError as exc:  # VaultError, and "nothing at the path" for a missing mount
             raise CacheError(str(exc)) from exc
 
     def _read(self, path: str) -> tuple[int, dict[str, Any] | None]:
@@ -203,7 +203,12 @@ class VaultKVStore(_VaultKV, TokenStore):
         )
 
     def delete_if(self, key: str, fingerprint: str) -> bool:
-        """Write a tombstone with check-and-set, only if the entry holds ``fingerprint``."""
+        """Write a tombstone with check-and-set, only if the entry holds ``fingerprint``.
+
+        A concurrent write moves the version: the entry is read and compared again, at
+        most 3 times; ``False`` when it no longer holds ``fingerprint`` or the writes
+        went on.
+        """
         path = self._entry_path(key)
         for _ in range(3):
             version, data = self._read(path)
