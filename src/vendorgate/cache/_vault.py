@@ -135,8 +135,8 @@ class _VaultKV:
         except CacheError as exc:
             import hvac.exceptions as hv
 
-            vault_error = exc.__cause__  # the session's error; its cause is hvac's
-            if vault_error is None or not isinstance(vault_error.__cause__, hv.InvalidRequest):
+            # exc comes from the session's error, whose cause is hvac's
+            if not isinstance(getattr(exc.__cause__, "__cause__", None), hv.InvalidRequest):
                 raise
             # A 400 on a CAS write: if the version moved, someone else won the race
             # (decided from the version, not from the error text).

@@ -32,7 +32,7 @@ def _backend(spec: dict[str, str], **kwargs: Any) -> VaultKVBackend:
     return VaultKVBackend(vault_session(spec), prefix=spec["prefix"], **kwargs)
 
 
-def _race_before_writes(backend: VaultKVBackend, race: Callable[[], None], times: int) -> None:
+def _race_before_writes(backend: VaultKVBackend, race: Callable[[], object], times: int) -> None:
     """Run ``race`` right before each of the backend's next ``times`` check-and-set
     writes: after the read whose version the write checks, so each race is one conflict."""
     write = backend._write
@@ -312,6 +312,8 @@ def test_only_slashes_are_trimmed_from_mount_and_prefix(spec: dict[str, str]) ->
     """Leading and trailing slashes go; every other character is part of the name."""
     store = VaultKVStore(vault_session(spec), mount="X", prefix="/X/tokens X/")
     assert (store.mount, store.prefix) == ("X", "X/tokens X")
+    store = VaultKVStore(vault_session(spec), mount="/X/", prefix="X")
+    assert (store.mount, store.prefix) == ("X", "X")
 
 
 @pytest.mark.parametrize(
