@@ -86,13 +86,13 @@ class _VaultKV:
     # -- low level ----------------------------------------------------------------------
 
     def _run(self, what: str, fn: Callable[[Any], _T]) -> _T:
-        """Run one request through the session; its Vault errors become :class:`CacheError`.
+        """Run one request through the session; its errors become :class:`CacheError`.
 
         The session maps hvac and requests errors (:func:`vendorgate.secrets.vault_error_from`)
         and logs in again once after a revoked token, like every Vault call of vendorgate;
         the original hvac error stays the ``__cause__`` of the session's error.
         """
-        from vendorgate._errors import VaultError, VaultPermissionError
+        from vendorgate._errors import SecretError, VaultPermissionError
 
         action = f"{what} of the token cache at {self.mount}/{self.prefix}"
         try:
@@ -103,7 +103,7 @@ class _VaultKV:
                 f"{exc}; the token cache needs create, read and update on "
                 f"{self.mount}/data/{self.prefix}/*"
             ) from exc
-        except VaultError as exc:
+        except SecretError as exc:  # VaultError, and "nothing at the path" for a missing mount
             raise CacheError(str(exc)) from exc
 
     def _read(self, path: str) -> tuple[int, dict[str, Any] | None]:
@@ -135,8 +135,8 @@ class _VaultKV:
         except CacheError as exc:
             import hvac.exceptions as hv
 
-            vault_error = exc.__cause__  # the session's error; its cause is hvac's
-            if vault_error is None or not isinstance(vault_error.__cause__, hv.InvalidRequest):
+            # exc comes from the session's error, whose cause is hvac's
+            if not isinstance(getattr(exc.__cause__, "__cause__", None), hv.InvalidRequest):
                 raise
             # A 400 on a CAS write: if the version moved, someone else won the race
             # (decided from the version, not from the error text).
@@ -203,7 +203,12 @@ class VaultKVStore(_VaultKV, TokenStore):
         )
 
     def delete_if(self, key: str, fingerprint: str) -> bool:
-        """Write a tombstone with check-and-set, only if the entry holds ``fingerprint``."""
+        """Write a tombstone with check-and-set, only if the entry holds ``fingerprint``.
+
+        A concurrent write moves the version: the entry is read and compared again, at
+        most 3 times; ``False`` when it no longer holds ``fingerprint`` or the writes
+        went on.
+        """
         path = self._entry_path(key)
         for _ in range(3):
             version, data = self._read(path)

@@ -161,6 +161,7 @@ def test_vault_store_without_write_permission_names_the_capabilities(
     with pytest.raises(CacheError) as info:
         VaultKVStore(session, prefix=prefix).set("k", make_token(time.time(), 600))
     assert isinstance(info.value.__cause__, VaultPermissionError)
+    assert str(info.value).startswith(f"Vault denied write of the token cache at secret/{prefix}")
     assert "create, read and update" in str(info.value)
     assert f"secret/data/{prefix}/*" in str(info.value)
 
@@ -170,3 +171,7 @@ def test_vault_store_rejects_something_that_is_not_a_session() -> None:
     with pytest.raises(ConfigurationError) as info:
         VaultKVStore("http://127.0.0.1:8200")
     assert info.value.field == "session"
+    assert str(info.value).endswith(
+        "must be a vendorgate.secrets.VaultSession, got str; "
+        "e.g. VaultSession.shared(VaultSettings.from_env())"
+    )

@@ -85,3 +85,25 @@ async def test_async_a_body_at_the_cap_arrives_whole_and_one_byte_more_is_refuse
             BadResponseError, match=r"body larger than 1,000 bytes \(RetryPolicy.max_body_bytes\)"
         ):
             await client.get("/x")
+
+
+def test_a_compressed_reply_is_capped_on_its_decoded_size() -> None:
+    """The cap is on the decoded body: a gzip reply whose declared (compressed) length
+    is over the cap while its decoded body fits arrives whole, not refused early."""
+    import gzip
+    import random
+
+    data = random.Random(13).randbytes(CAP - 10)  # incompressible: gzip makes it longer
+    packed = gzip.compress(data)
+    assert len(packed) > CAP
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=packed, headers={"Content-Encoding": "gzip"})
+
+    with VendorClient(
+        FakeSource(),
+        base_url="https://a.test",
+        retry=POLICY,
+        transport=httpx.MockTransport(handler),
+    ) as client:
+        assert client.get("/x").content == data
