@@ -1,0 +1,287 @@
+"""Output settings and checkpoint files: where the files go, what is refused and how a
+checkpoint is read back, which pulls count as the same one."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vendorgate import ConfigurationError
+from vendorgate.http import (
+    Checkpoint,
+    CursorInBody,
+    Output,
+    OutputWriter,
+    PageNumber,
+    PageRequest,
+)
+from vendorgate.http._output import as_output, source_identity
+
+FIRST = PageRequest("/items", {"page": 1})
+
+
+def test_local_output_files_sit_beside_the_final_file(tmp_path: Path) -> None:
+    out = Output(path=tmp_path / "out.jsonl")
+    assert not out.is_url
+    assert out.partial_path == tmp_path / "out.jsonl.partial"
+    assert out.lock_file == tmp_path / "out.jsonl.lock"
+    assert out.checkpoint_file == tmp_path / "out.jsonl.checkpoint.json"
+    elsewhere = Output(path=tmp_path / "out.jsonl", checkpoint_path=tmp_path / "cp.json")
+    assert elsewhere.checkpoint_file == tmp_path / "cp.json"
+    assert elsewhere.partial_path == tmp_path / "out.jsonl.partial"
+
+
+def test_a_file_url_is_a_local_path(tmp_path: Path) -> None:
+    """``file://`` names a local file: written in place, not staged."""
+    out = Output(path=f"file://{tmp_path}/out.jsonl")
+    assert not out.is_url
+    assert out.partial_path == tmp_path / "out.jsonl.partial"
+    writer = OutputWriter(out, FIRST)
+    writer.open()
+    writer.write_page([{"id": 1}], None)
+    assert writer.commit() == f"file://{tmp_path}/out.jsonl"
+    assert (tmp_path / "out.jsonl").read_text() == '{"id":1}\n'
+
+
+def test_a_remote_output_is_staged_per_url(tmp_path: Path) -> None:
+    """An fsspec URL's local files go to ``<staging>/vendorgate-staging``, named after the
+    URL's digest and its file name, so two URLs never share them."""
+    url = "s3://bucket/a/out.jsonl"
+    out = Output(path=url, staging_dir=tmp_path)
+    assert out.is_url
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    base = tmp_path / "vendorgate-staging" / f"{digest}-out.jsonl"
+    assert out.partial_path == Path(f"{base}.partial")
+    assert out.lock_file == Path(f"{base}.lock")
+    assert out.checkpoint_file == Path(f"{base}.checkpoint.json")
+    assert (tmp_path / "vendorgate-staging").is_dir()
+    other = Output(path="s3://bucket/b/out.jsonl", staging_dir=tmp_path)
+    assert other.partial_path != out.partial_path
+
+
+def test_remote_staging_defaults_to_the_temporary_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = Output(path="s3://bucket/out.jsonl")
+    assert out.partial_path.parent == tmp_path / "vendorgate-staging"
+
+
+@pytest.mark.parametrize(
+    ("path", "flag", "compressed"),
+    [
+        ("out.jsonl.gz", None, True),
+        ("out.jsonl", None, False),
+        ("out.jsonl.gz", False, False),
+        ("out.jsonl", True, True),
+    ],
+)
+def test_gzip_follows_the_flag_else_the_suffix(
+    tmp_path: Path, path: str, flag: bool | None, compressed: bool
+) -> None:
+    assert Output(path=tmp_path / path, gzip=flag).compressed is compressed
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "words"),
+    [
+        ({"path": ""}, "path", "must be a local path or an fsspec URL"),
+        ({"run_id": ""}, "run_id", "must be a non-empty string"),
+        ({"run_id": 7}, "run_id", "must be a non-empty string"),
+        ({"claim_ttl_s": 0}, "claim_ttl_s", "must be a finite number of seconds > 0"),
+        ({"claim_ttl_s": -1.0}, "claim_ttl_s", "must be a finite number of seconds > 0"),
+        ({"claim_ttl_s": math.inf}, "claim_ttl_s", "must be a finite number of seconds > 0"),
+        ({"claim_ttl_s": math.nan}, "claim_ttl_s", "must be a finite number of seconds > 0"),
+        ({"claim_ttl_s": True}, "claim_ttl_s", "must be a finite number of seconds > 0"),
+        ({"claim_ttl_s": "600"}, "claim_ttl_s", "must be a finite number of seconds > 0"),
+    ],
+)
+def test_bad_output_settings_are_refused_naming_the_field(
+    settings: dict[str, Any], field: str, words: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Output(**{"path": "out.jsonl", **settings})
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: {words}")
+
+
+@pytest.mark.parametrize("ttl", [0.001, 1, 600.0])
+def test_any_positive_claim_ttl_is_accepted(ttl: float) -> None:
+    assert Output(path="out.jsonl", claim_ttl_s=ttl, run_id="r").claim_ttl_s == ttl
+
+
+def test_as_output_takes_an_output_or_a_path(tmp_path: Path) -> None:
+    out = Output(path=tmp_path / "a.jsonl", gzip=True)
+    assert as_output(out) is out
+    assert as_output(str(tmp_path / "b.jsonl")) == Output(path=str(tmp_path / "b.jsonl"))
+    assert as_output(tmp_path / "c.jsonl") == Output(path=tmp_path / "c.jsonl")
+    with pytest.raises(ConfigurationError) as info:
+        as_output(42)  # type: ignore[arg-type]
+    assert str(info.value) == "output: must be a path, an fsspec URL or an Output"
+
+
+def test_a_checkpoint_reads_back_what_was_written(tmp_path: Path) -> None:
+    position = PageRequest("/items", {"page": 3, "per_page": 10}, {"server_page_size": 10})
+    cp = Checkpoint({"url": "u", "gzip": False}, position, 20, 2, 180, "run-1")
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps(cp.to_dict()))
+    assert Checkpoint.load(path) == cp
+    assert json.loads(path.read_text())["version"] == 2
+    done = Checkpoint({"url": "u"}, None, 20, 3, 180, None)
+    path.write_text(json.dumps(done.to_dict()))
+    assert Checkpoint.load(path) == done
+    assert Checkpoint.load(tmp_path / "missing.json") is None
+
+
+def test_a_checkpoint_run_that_is_not_text_reads_as_none(tmp_path: Path) -> None:
+    path = tmp_path / "cp.json"
+    data = Checkpoint({}, None, 0, 0, 0, "r").to_dict() | {"run": 5}
+    path.write_text(json.dumps(data))
+    loaded = Checkpoint.load(path)
+    assert loaded is not None
+    assert loaded.run is None
+
+
+@pytest.mark.parametrize("text", ['{"version": 2', "\xff\xfe"], ids=["truncated", "not-utf8"])
+def test_an_unreadable_checkpoint_names_itself_and_the_way_out(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "cp.json"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigurationError) as info:
+        Checkpoint.load(path)
+    assert info.value.field == "output"
+    kind = type(info.value.__cause__).__name__
+    assert kind in ("JSONDecodeError", "UnicodeDecodeError")
+    assert str(info.value) == (
+        f"output: checkpoint {path} is unreadable ({kind}); delete it to start the pull over"
+    )
+
+
+def test_a_checkpoint_that_cannot_be_read_as_a_file_is_unreadable(tmp_path: Path) -> None:
+    (tmp_path / "cp.json").mkdir()
+    with pytest.raises(ConfigurationError, match=r"is unreadable \(IsADirectoryError\)"):
+        Checkpoint.load(tmp_path / "cp.json")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        {"source": {}, "position": None, "records": 0, "pages": 0, "bytes": 0},
+        {"version": 1, "source": {}, "position": None, "records": 0, "pages": 0, "bytes": 0},
+        {"version": 2, "source": [], "position": None, "records": 0, "pages": 0, "bytes": 0},
+    ],
+    ids=["list", "no-version", "version-1", "source-not-a-table"],
+)
+def test_a_checkpoint_of_another_format_is_refused(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigurationError) as info:
+        Checkpoint.load(path)
+    assert str(info.value) == (
+        f"output: checkpoint {path} has an unknown format (another vendorgate version?); "
+        "delete it and its .partial file to start over"
+    )
+
+
+def _serializer_a(record: Any) -> bytes:
+    return json.dumps(record).encode()
+
+
+def _serializer_b(record: Any) -> bytes:
+    return json.dumps(record).encode()
+
+
+def test_the_identity_of_a_pull_is_plain_json() -> None:
+    """What a checkpoint records about its pull, and so compares on a rerun."""
+    out = Output(path="out.jsonl.gz", serializer=_serializer_a)
+    first = PageRequest("/items", {"b": [1, 2], "a": {"y": 1, "x": None}, "s": {3, 1, 2}})
+    identity = source_identity(
+        first, out, base_url="https://api.test/items", paginator=CursorInBody(limit=5)
+    )
+    here = f"{__name__}"
+    assert identity == {
+        "url": "https://api.test/items",
+        "params": {"a": {"x": None, "y": 1}, "b": [1, 2], "s": [1, 2, 3]},
+        "strategy": {
+            "class": "vendorgate.http._pagination.CursorInBody",
+            "records_path": "items",
+            "allow_cross_origin": False,
+            "cursor_param": "cursor",
+            "cursor_path": "next_cursor",
+            "limit_param": "limit",
+            "limit": 5,
+        },
+        "gzip": True,
+        "serializer": f"{here}._serializer_a",
+    }
+    assert list(identity["params"]) == ["a", "b", "s"]
+    assert json.loads(json.dumps(identity)) == identity
+    assert source_identity(first, out)["url"] == "/items"
+    assert source_identity(first, out)["strategy"] is None
+
+
+def test_an_equal_pull_has_the_same_identity_whatever_the_order() -> None:
+    out = Output(path="out.jsonl")
+    one = PageRequest("/items", {"a": 1, "b": {"x": 1, "y": 2}, "s": frozenset({"p", "q"})})
+    two = PageRequest("/items", {"b": {"y": 2, "x": 1}, "s": frozenset({"q", "p"}), "a": 1})
+    assert source_identity(one, out) == source_identity(two, out)
+
+
+def test_a_rerun_with_another_serializer_is_refused_naming_what_differs(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    writer = OutputWriter(Output(path=target, serializer=_serializer_a), FIRST)
+    writer.open()
+    writer.write_page([{"id": 1}], PageRequest("/items", {"page": 2}))
+    writer.close()
+    other = OutputWriter(
+        Output(path=target, gzip=True, serializer=_serializer_b),
+        FIRST,
+        paginator=PageNumber(page_size=5),
+    )
+    with pytest.raises(ConfigurationError) as info:
+        other.open()
+    checkpoint = Output(path=target).checkpoint_file
+    assert str(info.value) == (
+        f"output: checkpoint {checkpoint} belongs to another pull (differs in: gzip, "
+        "serializer, strategy); rerun with the original settings to resume it, or delete it "
+        "(and its .partial file) to start over"
+    )
+    again = OutputWriter(Output(path=target, serializer=_serializer_a), FIRST)
+    assert again.open() == PageRequest("/items", {"page": 2})
+    again.close()
+
+
+def test_write_page_before_open_is_an_error(tmp_path: Path) -> None:
+    writer = OutputWriter(Output(path=tmp_path / "out.jsonl"), FIRST)
+    with pytest.raises(RuntimeError, match=r"^OutputWriter.open\(\) must be called first$"):
+        writer.write_page([{"id": 1}], None)
+
+
+def test_gzip_pages_are_reproducible_members_and_an_empty_page_adds_nothing(
+    tmp_path: Path,
+) -> None:
+    """Each page is one gzip member without a timestamp (the same records give the same
+    bytes); a page without records writes no member and leaves the byte count alone."""
+    out = Output(path=tmp_path / "out.jsonl.gz")
+    writer = OutputWriter(out, FIRST)
+    writer.open()
+    writer.write_page([{"id": 1}], PageRequest("/items", {"page": 2}))
+    size = out.partial_path.stat().st_size
+    writer.write_page([], PageRequest("/items", {"page": 3}))
+    cp = Checkpoint.load(out.checkpoint_file)
+    assert cp is not None
+    assert (cp.bytes, cp.records, cp.pages) == (size, 1, 2)
+    assert out.partial_path.stat().st_size == size
+    writer.write_page([{"id": 2}], None)
+    writer.commit()
+    data = (tmp_path / "out.jsonl.gz").read_bytes()
+    first = gzip.compress(b'{"id":1}\n', compresslevel=6, mtime=0)
+    assert data == first + gzip.compress(b'{"id":2}\n', compresslevel=6, mtime=0)
+    assert data[4:8] == b"\0\0\0\0"  # no modification time in the member header
