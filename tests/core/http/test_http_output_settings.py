@@ -1,5 +1,6 @@
-"""Output settings and checkpoint files: where the files go, what is refused and how a
-checkpoint is read back, which pulls count as the same one."""
+"""Output settings, checkpoint files and the local lock: where the files go, what is
+refused, how a checkpoint is read back, which pulls count as the same one, and what a
+refused pull is told about the one holding the output."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import gzip
 import hashlib
 import json
 import math
+import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vendorgate import ConfigurationError
+from vendorgate import ConfigurationError, OutputBusyError
 from vendorgate.http import (
     Checkpoint,
     CursorInBody,
@@ -285,3 +288,38 @@ def test_gzip_pages_are_reproducible_members_and_an_empty_page_adds_nothing(
     first = gzip.compress(b'{"id":1}\n', compresslevel=6, mtime=0)
     assert data == first + gzip.compress(b'{"id":2}\n', compresslevel=6, mtime=0)
     assert data[4:8] == b"\0\0\0\0"  # no modification time in the member header
+
+
+def test_the_lock_file_names_its_holder_and_goes_with_it(tmp_path: Path) -> None:
+    """While a writer holds a local output, its lock file says who it is (whatever a
+    crashed holder left there before); a second writer is refused naming it; the lock
+    file goes when the holder closes."""
+    lock = Output(path=tmp_path / "out.jsonl").lock_file
+    lock.write_text(json.dumps({"run": "x" * 500, "pid": 1, "host": "old"}))
+    holder = OutputWriter(Output(path=tmp_path / "out.jsonl", run_id="run-9"), FIRST)
+    holder.open()
+    info = json.loads(lock.read_text())
+    assert (info["run"], info["pid"], info["host"]) == ("run-9", os.getpid(), socket.gethostname())
+    with pytest.raises(OutputBusyError) as refused:
+        OutputWriter(Output(path=tmp_path / "out.jsonl"), FIRST).open()
+    assert str(refused.value) == (
+        f"output {tmp_path / 'out.jsonl'} is being written by another pull (pid {os.getpid()} "
+        f"on {socket.gethostname()}, run run-9, since {info['since']}); two pulls to one "
+        "output would corrupt it. Wait for that pull to finish (or stop it), or give this "
+        "pull another output path"
+    )
+    assert refused.value.lock_path == str(lock)
+    holder.close()
+    assert not lock.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl.partial"]
+
+
+def test_a_lock_file_that_cannot_be_read_still_refuses_naming_the_lock(tmp_path: Path) -> None:
+    """A holder whose lock file says nothing readable is named by the lock's path."""
+    out = Output(path=tmp_path / "out.jsonl")
+    holder = OutputWriter(out, FIRST)
+    holder.open()
+    out.lock_file.write_text("not json")
+    with pytest.raises(OutputBusyError, match=r"another pull \(lock .*out\.jsonl\.lock\); two"):
+        OutputWriter(out, FIRST).open()
+    holder.close()
