@@ -106,7 +106,7 @@ def test_planned_pages_index_slice_and_iterate_alike() -> None:
     assert repr(plan) == "PlannedPages(page=range(2, 6))"
     page = plan[0]
     assert isinstance(page.meta, dict)
-    page.meta["seen"] = 99  # type: ignore[index]
+    page.meta["seen"] = 99
     assert plan[0].meta == meta  # each page has its own copy
 
 
