@@ -202,3 +202,9 @@ def test_the_plain_form_error_names_the_callers_field() -> None:
         paginator_from_mapping({"type": "page_number", "size": 1}, field="task.paginator")
     assert info.value.field == "task.paginator.size"
     assert paginator_from_mapping({"type": "cursor_in_body", "limit": 5}) == CursorInBody(limit=5)
+
+
+def test_a_type_that_is_not_a_name_is_refused_with_the_choices() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        paginator_from_mapping({"type": ["page_number"]})
+    assert info.value.field == "paginator.type"
