@@ -276,3 +276,68 @@ def test_a_crashed_runs_file_is_fetched_again_unless_it_is_that_runs_and_intact(
     assert retry.open() == FIRST
     assert not retry.resumed
     retry.close()
+
+
+def test_a_claim_removed_mid_pull_stops_the_pull_at_its_next_renewal(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A claim that disappeared (another host may have finished meanwhile) is not
+    written again: the pull stops."""
+    writer = _host(tmp_path, "a", claim_ttl_s=30)
+    writer.open()
+    _claim_file(tmp_path).unlink()
+    clock.now += 10
+    with pytest.raises(OutputBusyError, match=r"\(its claim disappeared\)"):
+        writer.write_page([{"id": 1}], None)
+    writer.close()
+    assert _bucket(tmp_path) == []
+
+
+def test_a_claim_that_names_nobody_is_reported_as_a_claim(tmp_path: Path) -> None:
+    writer = _host(tmp_path, "a")
+    writer.open()
+    writer.write_page([{"id": 1}], None)
+    _claim_file(tmp_path).write_text("{}")
+    with pytest.raises(OutputBusyError, match=r"another pull \(a claim\); two pulls"):
+        writer.commit()
+
+
+def test_storage_options_reach_every_remote_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim, the upload and the check after a crash all open the filesystem with the
+    output's storage options (here the root of a ``dir://`` filesystem)."""
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    options = {"path": str(bucket), "target_protocol": "file"}
+
+    def output() -> Output:
+        return Output(
+            path="dir://out.jsonl",
+            staging_dir=tmp_path / "a",
+            storage_options=options,
+            run_id="run-1",
+        )
+
+    writer = OutputWriter(output(), FIRST)
+    writer.open()
+    assert _bucket(tmp_path) == ["out.jsonl.vendorgate-claim"]
+    writer.write_page([{"id": 1}], None)
+    checkpoint = writer.output.checkpoint_file
+    real_unlink = Path.unlink
+
+    def crash(self: Path, missing_ok: bool = False) -> None:
+        if self == checkpoint:
+            raise KeyboardInterrupt("killed after the move")
+        real_unlink(self, missing_ok=missing_ok)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "unlink", crash)
+        with pytest.raises(KeyboardInterrupt):
+            writer.commit()
+    assert _bucket(tmp_path) == ["out.jsonl"]
+    retry = OutputWriter(output(), FIRST)
+    assert retry.open() is None
+    assert retry.commit() == "dir://out.jsonl"
+    assert (bucket / "out.jsonl").read_text() == '{"id":1}\n'
+    assert not checkpoint.exists()

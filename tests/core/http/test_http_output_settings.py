@@ -323,3 +323,57 @@ def test_a_lock_file_that_cannot_be_read_still_refuses_naming_the_lock(tmp_path:
     with pytest.raises(OutputBusyError, match=r"another pull \(lock .*out\.jsonl\.lock\); two"):
         OutputWriter(out, FIRST).open()
     holder.close()
+
+
+def test_a_lock_file_holding_other_json_still_refuses_naming_the_lock(tmp_path: Path) -> None:
+    out = Output(path=tmp_path / "out.jsonl")
+    holder = OutputWriter(out, FIRST)
+    holder.open()
+    out.lock_file.write_text("[1, 2]")
+    with pytest.raises(OutputBusyError, match=r"another pull \(lock .*out\.jsonl\.lock\); two"):
+        OutputWriter(out, FIRST).open()
+    holder.close()
+
+
+def _crash_after_the_rename(output: Output, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull killed between moving its file into place and removing its checkpoint."""
+    writer = OutputWriter(output, FIRST)
+    checkpoint = output.checkpoint_file
+    real_unlink = Path.unlink
+
+    def crash(self: Path, missing_ok: bool = False) -> None:
+        if self == checkpoint:
+            raise KeyboardInterrupt("killed after the rename")
+        real_unlink(self, missing_ok=missing_ok)
+
+    writer.open()
+    writer.write_page([{"id": 1}, {"id": 2}], None)
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "unlink", crash)
+        with pytest.raises(KeyboardInterrupt):
+            writer.commit()
+    assert checkpoint.exists()
+
+
+def test_the_retry_of_a_file_url_pull_crashed_after_the_rename_fetches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = Output(path=f"file://{tmp_path}/out.jsonl", run_id="run-1")
+    _crash_after_the_rename(output, monkeypatch)
+    retry = OutputWriter(output, FIRST)
+    assert retry.open() is None
+    assert retry.commit() == f"file://{tmp_path}/out.jsonl"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_the_retry_finding_its_file_changed_after_the_rename_fetches_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same run's retry only trusts a file of the size its checkpoint recorded."""
+    output = Output(path=tmp_path / "out.jsonl", run_id="run-1")
+    _crash_after_the_rename(output, monkeypatch)
+    (tmp_path / "out.jsonl").write_text('{"id":1}\n')
+    retry = OutputWriter(output, FIRST)
+    assert retry.open() == FIRST
+    assert not retry.resumed
+    retry.close()
