@@ -198,8 +198,9 @@ def test_commit_checks_the_claim_before_the_move(tmp_path: Path, taken: bool) ->
     else:
         _claim_file(tmp_path).unlink()
     words = r"\(pid 9 on h2, run r2\)" if taken else r"\(its claim disappeared\)"
-    with pytest.raises(OutputBusyError, match=words):
+    with pytest.raises(OutputBusyError, match=words) as info:
         writer.commit()
+    assert info.value.lock_path == str(_claim_file(tmp_path))
     assert not (tmp_path / "bucket" / "out.jsonl").exists()
     if taken:
         assert _claim(tmp_path) == other
@@ -341,3 +342,52 @@ def test_storage_options_reach_every_remote_step(
     assert retry.commit() == "dir://out.jsonl"
     assert (bucket / "out.jsonl").read_text() == '{"id":1}\n'
     assert not checkpoint.exists()
+
+
+def test_a_claim_object_that_is_not_a_table_is_taken_over(tmp_path: Path) -> None:
+    (tmp_path / "bucket").mkdir()
+    _claim_file(tmp_path).write_text("[1, 2]")
+    writer = _host(tmp_path, "a", run_id="run-1")
+    assert writer.open() == FIRST
+    assert _claim(tmp_path)["run"] == "run-1"
+    writer.close()
+
+
+def test_a_claim_that_vanishes_right_after_it_is_written_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim is read back after it is written: gone by then (another host's cleanup
+    raced it), the open is refused rather than writing unclaimed."""
+    from vendorgate.http._output import _RemoteClaim
+
+    real_write = _RemoteClaim._write
+
+    def write_then_lose(self: _RemoteClaim) -> None:
+        real_write(self)
+        _claim_file(tmp_path).unlink()
+
+    monkeypatch.setattr(_RemoteClaim, "_write", write_then_lose)
+    with pytest.raises(OutputBusyError, match=r"\(its claim disappeared\)") as info:
+        _host(tmp_path, "a").open()
+    assert info.value.lock_path == str(_claim_file(tmp_path))
+
+
+def test_a_claim_that_cannot_be_removed_does_not_fail_a_finished_pull(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is in place; the claim is left to expire."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    real_rm = LocalFileSystem.rm_file
+
+    def refuse_claim(self: LocalFileSystem, path: str) -> None:
+        if str(path).endswith(".vendorgate-claim"):
+            raise PermissionError(path)
+        real_rm(self, path)
+
+    writer = _host(tmp_path, "a")
+    writer.open()
+    writer.write_page([{"id": 1}], None)
+    monkeypatch.setattr(LocalFileSystem, "rm_file", refuse_claim)
+    assert writer.commit() == _url(tmp_path)
+    assert _bucket(tmp_path) == ["out.jsonl", "out.jsonl.vendorgate-claim"]
