@@ -414,7 +414,13 @@ class _RemoteClaim:
     """
 
     def __init__(self, output: Output, run: str, owner: str) -> None:
-        from fsspec.core import url_to_fs
+        try:
+            from fsspec.core import url_to_fs
+        except ImportError as exc:  # without the fsspec extra
+            raise ConfigurationError(
+                "an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'",
+                field="output",
+            ) from exc
 
         self.output = output
         self.run = run
@@ -664,13 +670,8 @@ class OutputWriter:
         if self._committed:
             pass  # moved into place by an earlier run that crashed before the cleanup
         elif out.is_url:
-            try:
-                from fsspec.core import url_to_fs
-            except ImportError as exc:  # pragma: no cover - depends on the extra
-                raise ConfigurationError(
-                    "an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'",
-                    field="output",
-                ) from exc
+            from fsspec.core import url_to_fs  # the claim (at open) made sure it is installed
+
             fs, remote = url_to_fs(final, **dict(out.storage_options))
             tmp_remote = f"{remote}.tmp-{self._owner[:16]}"
             fs.put_file(str(partial), tmp_remote)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from vendorgate import OutputBusyError
+from vendorgate import ConfigurationError, OutputBusyError
 from vendorgate.http import Checkpoint, Output, OutputWriter, PageRequest
 
 pytest.importorskip("fsspec")
@@ -391,3 +391,43 @@ def test_a_claim_that_cannot_be_removed_does_not_fail_a_finished_pull(
     monkeypatch.setattr(LocalFileSystem, "rm_file", refuse_claim)
     assert writer.commit() == _url(tmp_path)
     assert _bucket(tmp_path) == ["out.jsonl", "out.jsonl.vendorgate-claim"]
+
+
+def test_an_fsspec_url_without_the_extra_names_it_before_touching_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without fsspec installed, an fsspec URL is refused at open with the install hint."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fsspec.core", None)  # import fails as if absent
+    writer = _host(tmp_path, "a")
+    with pytest.raises(ConfigurationError) as info:
+        writer.open()
+    assert str(info.value) == (
+        "output: an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'"
+    )
+    assert not writer.output.lock_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("records", "serializer"),
+    [([{"id": 1}], None), ([{"id": 1}], lambda record: b"")],
+    ids=["lines", "one-byte"],
+)
+def test_a_partial_file_removed_under_the_pull_is_not_published(
+    tmp_path: Path, records: list[Any], serializer: Any
+) -> None:
+    """Commit checks the partial file is the one this pull wrote (here: gone, even for an
+    output of one byte) and refuses to publish otherwise."""
+    settings = {"serializer": serializer} if serializer else {}
+    out = Output(path=tmp_path / "out.jsonl", **settings)
+    writer = OutputWriter(out, FIRST)
+    writer.open()
+    writer.write_page(records, None)
+    out.partial_path.unlink()
+    with pytest.raises(OutputBusyError) as info:
+        writer.commit()
+    assert "(the partial file changed under this pull)" in str(info.value)
+    assert info.value.lock_path == str(out.lock_file)
+    assert info.value.path == str(out.path)
+    assert not (tmp_path / "out.jsonl").exists()
