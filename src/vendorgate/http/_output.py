@@ -623,7 +623,6 @@ class OutputWriter:
         self._bytes += len(data)
         self.records += len(records)
         self.pages += 1
-        self._position = next_request
         if self._claim is not None:
             self._claim.renew()
         cp = Checkpoint(self.source, next_request, self.records, self.pages, self._bytes, self.run)

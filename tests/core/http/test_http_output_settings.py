@@ -377,3 +377,23 @@ def test_the_retry_finding_its_file_changed_after_the_rename_fetches_again(
     assert retry.open() == FIRST
     assert not retry.resumed
     retry.close()
+
+
+def test_records_are_written_as_compact_utf8_json_lines(tmp_path: Path) -> None:
+    """The default serializer keeps text as UTF-8 (no ``\\u`` escapes) and adds no spaces."""
+    writer = OutputWriter(Output(path=tmp_path / "out.jsonl"), FIRST)
+    writer.open()
+    writer.write_page([{"id": 1, "name": "Zoë", "city": "東京"}, [1, 2]], None)
+    writer.commit()
+    expected = '{"id":1,"name":"Zoë","city":"東京"}\n[1,2]\n'
+    assert (tmp_path / "out.jsonl").read_bytes() == expected.encode()
+
+
+def test_an_output_committed_without_a_page_is_an_empty_file(tmp_path: Path) -> None:
+    """A custom loop that found nothing to write still publishes its (empty) file."""
+    out = Output(path=tmp_path / "out.jsonl")
+    writer = OutputWriter(out, FIRST)
+    assert writer.open() == FIRST
+    assert writer.commit() == str(tmp_path / "out.jsonl")
+    assert (tmp_path / "out.jsonl").read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
