@@ -509,7 +509,6 @@ class OutputWriter:
         self.resumed = False
         self._bytes = 0
         self._fh: IO[bytes] | None = None
-        self._position: PageRequest | None = first
 
     def open(self) -> PageRequest | None:
         """Claim the output, prepare the partial file; return where to start (``None``: done).
@@ -585,7 +584,6 @@ class OutputWriter:
                 # this run crashed after moving the file into place: only the checkpoint
                 # is left to remove
                 self.records, self.pages, self._bytes = cp.records, cp.pages, cp.bytes
-                self._position = None
                 self.resumed = True
                 self._committed = True
                 return None
@@ -599,12 +597,10 @@ class OutputWriter:
             fh.seek(cp.bytes)
             self._fh = fh
             self._bytes, self.records, self.pages = cp.bytes, cp.records, cp.pages
-            self._position = cp.position
             self.resumed = True
-        else:
-            self._fh = open(partial, "wb")  # noqa: SIM115 - kept open across pages
-            self._position = self.first
-        return self._position
+            return cp.position
+        self._fh = open(partial, "wb")  # noqa: SIM115 - kept open across pages
+        return self.first
 
     def write_page(self, records: list[Any], next_request: PageRequest | None) -> None:
         """Append one page's records, then checkpoint ``next_request`` as the position."""

@@ -431,3 +431,26 @@ def test_a_partial_file_removed_under_the_pull_is_not_published(
     assert info.value.lock_path == str(out.lock_file)
     assert info.value.path == str(out.path)
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_stale_upload_that_cannot_be_removed_does_not_stop_the_pull(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fsspec.implementations.local import LocalFileSystem
+
+    (tmp_path / "bucket").mkdir()
+    (tmp_path / "bucket" / "out.jsonl.tmp-0123456789abcdef").write_text("stale")
+    real_rm = LocalFileSystem.rm_file
+
+    def refuse_tmp(self: LocalFileSystem, path: str) -> None:
+        if ".tmp-" in str(path):
+            raise PermissionError(path)
+        real_rm(self, path)
+
+    monkeypatch.setattr(LocalFileSystem, "rm_file", refuse_tmp)
+    writer = _host(tmp_path, "a")
+    assert writer.open() == FIRST
+    writer.write_page([{"id": 1}], None)
+    monkeypatch.undo()
+    writer.commit()
+    assert _bucket(tmp_path) == ["out.jsonl", "out.jsonl.tmp-0123456789abcdef"]

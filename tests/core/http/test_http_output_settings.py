@@ -397,3 +397,20 @@ def test_an_output_committed_without_a_page_is_an_empty_file(tmp_path: Path) -> 
     assert writer.commit() == str(tmp_path / "out.jsonl")
     assert (tmp_path / "out.jsonl").read_bytes() == b""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_another_runs_finished_checkpoint_beside_an_empty_partial_file_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Left by a crash after the rename, then a pull that died right after its open (its
+    partial file still empty): the next run drops both and fetches from the start."""
+    _crash_after_the_rename(Output(path=tmp_path / "out.jsonl", run_id="run-1"), monkeypatch)
+    output = Output(path=tmp_path / "out.jsonl", run_id="run-2")
+    output.partial_path.write_bytes(b"")
+    writer = OutputWriter(output, FIRST)
+    assert writer.open() == FIRST
+    assert not writer.resumed
+    assert not output.checkpoint_file.exists()
+    writer.write_page([{"id": 9}], None)
+    writer.commit()
+    assert (tmp_path / "out.jsonl").read_text() == '{"id":9}\n'
