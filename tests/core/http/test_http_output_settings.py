@@ -9,8 +9,10 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -414,3 +416,38 @@ def test_another_runs_finished_checkpoint_beside_an_empty_partial_file_starts_ov
     writer.write_page([{"id": 9}], None)
     writer.commit()
     assert (tmp_path / "out.jsonl").read_text() == '{"id":9}\n'
+
+
+def test_the_lock_file_is_read_write_for_its_owner_and_readable_for_others(
+    tmp_path: Path,
+) -> None:
+    holder = OutputWriter(Output(path=tmp_path / "out.jsonl"), FIRST)
+    umask = os.umask(0o022)
+    try:
+        holder.open()
+        assert holder.output.lock_file.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
+        holder.close()
+
+
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The process's local time zone set to UTC+9 for the test."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_holder_is_named_with_its_start_in_utc(tmp_path: Path, tokyo: Any) -> None:
+    """``since`` in the lock file is UTC (ISO 8601, ``Z``), whatever the local zone."""
+    before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    holder = OutputWriter(Output(path=tmp_path / "out.jsonl"), FIRST)
+    holder.open()
+    after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    since = json.loads(holder.output.lock_file.read_text())["since"]
+    holder.close()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", since)
+    assert before <= since <= after
