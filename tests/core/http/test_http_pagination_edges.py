@@ -137,3 +137,22 @@ def test_a_custom_strategy_returning_something_else_is_named() -> None:
     with pytest.raises(ConfigurationError) as info:
         strategy.next(PageRequest("/items"), _reply(), {"items": []}, [1])
     assert str(info.value) == "next_page: must return a PageRequest or None"
+
+
+def test_a_stated_page_size_of_zero_is_ignored() -> None:
+    """A body saying ``per_page: 0`` does not count: the pages' own length does."""
+    seen: list[int] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        seen.append(page)
+        ids = range((page - 1) * 10, min(page * 10, 25))
+        body = {"items": [{"id": i} for i in ids], "per_page": 0, "total": 25}
+        return httpx.Response(200, json=body)
+
+    with VendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(api)
+    ) as client:
+        ids = [r["id"] for r in client.paginate("/items", STRATEGY)]
+    assert ids == list(range(25))
+    assert seen == [1, 2, 3]
