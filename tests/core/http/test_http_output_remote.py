@@ -454,3 +454,12 @@ def test_a_stale_upload_that_cannot_be_removed_does_not_stop_the_pull(
     monkeypatch.undo()
     writer.commit()
     assert _bucket(tmp_path) == ["out.jsonl", "out.jsonl.tmp-0123456789abcdef"]
+
+
+def test_closing_a_committed_remote_writer_again_is_harmless(tmp_path: Path) -> None:
+    writer = _host(tmp_path, "a")
+    writer.open()
+    writer.write_page([{"id": 1}], None)
+    writer.commit()
+    writer.close()
+    assert _bucket(tmp_path) == ["out.jsonl"]

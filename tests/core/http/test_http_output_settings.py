@@ -94,12 +94,15 @@ def test_gzip_follows_the_flag_else_the_suffix(
     assert Output(path=tmp_path / path, gzip=flag).compressed is compressed
 
 
+RUN_ID_WORDS = "must be a non-empty string (e.g. the orchestrator's run id) or None"
+
+
 @pytest.mark.parametrize(
     ("settings", "field", "words"),
     [
         ({"path": ""}, "path", "must be a local path or an fsspec URL"),
-        ({"run_id": ""}, "run_id", "must be a non-empty string"),
-        ({"run_id": 7}, "run_id", "must be a non-empty string"),
+        ({"run_id": ""}, "run_id", RUN_ID_WORDS),
+        ({"run_id": 7}, "run_id", RUN_ID_WORDS),
         ({"claim_ttl_s": 0}, "claim_ttl_s", "must be a finite number of seconds > 0"),
         ({"claim_ttl_s": -1.0}, "claim_ttl_s", "must be a finite number of seconds > 0"),
         ({"claim_ttl_s": math.inf}, "claim_ttl_s", "must be a finite number of seconds > 0"),
@@ -451,3 +454,56 @@ def test_the_holder_is_named_with_its_start_in_utc(tmp_path: Path, tokyo: Any) -
     holder.close()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", since)
     assert before <= since <= after
+
+
+def test_the_identity_keeps_list_order_and_sorts_sets_and_odd_keys() -> None:
+    """Lists are ordered (kept as given); sets are not (sorted, whatever their iteration
+    order); keys of mixed types are sorted as text; other values are told apart by repr."""
+    out = Output(path="out.jsonl")
+    words = {f"w{i}" for i in range(20)}
+    assert list(words) != sorted(words)  # iteration order is not sorted
+    first = PageRequest(
+        "/items",
+        {"b": [2, 1], "s": words, "m": {1, "a"}, "k": {2: "x", "a": "y"}, "d": Path("/x")},
+    )
+    params = source_identity(first, out)["params"]
+    assert params["b"] == [2, 1]
+    assert params["s"] == sorted(words)
+    assert params["m"] == ["a", 1]
+    assert params["k"] == {"2": "x", "a": "y"}
+    assert params["d"] == repr(Path("/x"))
+    other = PageRequest("/items", {**first.params, "d": Path("/y")})
+    assert source_identity(other, out)["params"]["d"] == repr(Path("/y"))
+
+
+def test_a_serializer_is_named_by_module_and_name() -> None:
+    import functools
+
+    class Dumps:
+        def __call__(self, record: Any) -> bytes:
+            return b""
+
+    named: dict[str, tuple[Any, str]] = {
+        "partial": (functools.partial(json.dumps), "functools.partial"),
+        "instance": (Dumps(), f"{__name__}.{Dumps.__qualname__}"),
+    }
+    for serializer, name in named.values():
+        out = Output(path="out.jsonl", serializer=serializer)
+        assert source_identity(FIRST, out)["serializer"] == name
+    anonymous: Any = functools.partial(json.dumps)
+    anonymous.__module__ = None
+    out = Output(path="out.jsonl", serializer=anonymous)
+    assert source_identity(FIRST, out)["serializer"] == "?.partial"
+
+
+def test_a_writer_never_opened_closes_quietly_and_open_makes_the_directories(
+    tmp_path: Path,
+) -> None:
+    OutputWriter(Output(path=tmp_path / "out.jsonl"), FIRST).close()
+    nested = Output(path=tmp_path / "a" / "b" / "out.jsonl")
+    writer = OutputWriter(nested, FIRST)
+    assert writer.open() == FIRST
+    writer.write_page([{"id": 1}], None)
+    writer.commit()
+    writer.close()
+    assert (tmp_path / "a" / "b" / "out.jsonl").read_text() == '{"id":1}\n'
