@@ -9,7 +9,7 @@ import httpx
 import pytest
 from http_helpers import FakeSource
 
-from vendorgate import ConfigurationError
+from vendorgate import BadResponseError, ConfigurationError
 from vendorgate.http import (
     AsyncVendorClient,
     CursorInBody,
@@ -156,3 +156,25 @@ def test_a_stated_page_size_of_zero_is_ignored() -> None:
         ids = [r["id"] for r in client.paginate("/items", STRATEGY)]
     assert ids == list(range(25))
     assert seen == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"data": []}, "page has no 'items' field: set records_path to where the records are"),
+        ({"items": {"a": 1}}, "records_path 'items' is not a list in the page body"),
+        ([{"id": 1}], "records_path 'items' is not a list in the page body"),
+    ],
+    ids=["missing", "an-object", "body-is-a-list"],
+)
+def test_records_not_where_the_path_says_are_a_bad_response_naming_it(
+    body: Any, message: str
+) -> None:
+    with pytest.raises(BadResponseError) as info:
+        PageNumber().records(body, _reply())
+    assert str(info.value) == message
+    assert info.value.status == 200
+
+
+def test_a_null_records_field_is_an_empty_page() -> None:
+    assert PageNumber().records({"items": None}, _reply()) == []
