@@ -414,7 +414,13 @@ class _RemoteClaim:
     """
 
     def __init__(self, output: Output, run: str, owner: str) -> None:
-        from fsspec.core import url_to_fs
+        try:
+            from fsspec.core import url_to_fs
+        except ImportError as exc:  # without the fsspec extra
+            raise ConfigurationError(
+                "an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'",
+                field="output",
+            ) from exc
 
         self.output = output
         self.run = run
@@ -503,7 +509,6 @@ class OutputWriter:
         self.resumed = False
         self._bytes = 0
         self._fh: IO[bytes] | None = None
-        self._position: PageRequest | None = first
 
     def open(self) -> PageRequest | None:
         """Claim the output, prepare the partial file; return where to start (``None``: done).
@@ -579,7 +584,6 @@ class OutputWriter:
                 # this run crashed after moving the file into place: only the checkpoint
                 # is left to remove
                 self.records, self.pages, self._bytes = cp.records, cp.pages, cp.bytes
-                self._position = None
                 self.resumed = True
                 self._committed = True
                 return None
@@ -593,12 +597,10 @@ class OutputWriter:
             fh.seek(cp.bytes)
             self._fh = fh
             self._bytes, self.records, self.pages = cp.bytes, cp.records, cp.pages
-            self._position = cp.position
             self.resumed = True
-        else:
-            self._fh = open(partial, "wb")  # noqa: SIM115 - kept open across pages
-            self._position = self.first
-        return self._position
+            return cp.position
+        self._fh = open(partial, "wb")  # noqa: SIM115 - kept open across pages
+        return self.first
 
     def write_page(self, records: list[Any], next_request: PageRequest | None) -> None:
         """Append one page's records, then checkpoint ``next_request`` as the position."""
@@ -617,7 +619,6 @@ class OutputWriter:
         self._bytes += len(data)
         self.records += len(records)
         self.pages += 1
-        self._position = next_request
         if self._claim is not None:
             self._claim.renew()
         cp = Checkpoint(self.source, next_request, self.records, self.pages, self._bytes, self.run)
@@ -664,13 +665,8 @@ class OutputWriter:
         if self._committed:
             pass  # moved into place by an earlier run that crashed before the cleanup
         elif out.is_url:
-            try:
-                from fsspec.core import url_to_fs
-            except ImportError as exc:  # pragma: no cover - depends on the extra
-                raise ConfigurationError(
-                    "an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'",
-                    field="output",
-                ) from exc
+            from fsspec.core import url_to_fs  # the claim (at open) made sure it is installed
+
             fs, remote = url_to_fs(final, **dict(out.storage_options))
             tmp_remote = f"{remote}.tmp-{self._owner[:16]}"
             fs.put_file(str(partial), tmp_remote)
