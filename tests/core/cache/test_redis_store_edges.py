@@ -1,0 +1,125 @@
+"""What the Redis store and lock promise at their edges, against the local Redis: the
+repr, compare-and-delete's answer, the renewal's new TTL (under both names), and the
+command each error names when the server is gone."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from cache_helpers import REDIS_URL, make_token
+
+from vendorgate import CacheError
+from vendorgate.cache import RedisBackend, RedisLock, RedisStore
+from vendorgate.cache._codec import storage_name
+
+pytestmark = pytest.mark.slow
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis[bytes]]:
+    c = redis.Redis.from_url(REDIS_URL)
+    yield c
+    c.close()
+
+
+def _move_server(client: redis.Redis[bytes], port: int) -> int:
+    """The client's next command connects to ``port`` (a closed one: the server is gone)."""
+    kwargs = client.connection_pool.connection_kwargs
+    before, kwargs["port"] = kwargs["port"], port
+    client.connection_pool.disconnect()
+    client.connection_pool.reset()  # new connections go to the new address
+    return int(before)
+
+
+def test_repr_names_the_class_the_masked_url_and_the_prefix() -> None:
+    """Each Redis class shows its own name, the URL without its password, the prefix."""
+    url = "redis://app:s3cret-pw@127.0.0.1:6379/0"
+    for cls in (RedisBackend, RedisStore, RedisLock):
+        shown = repr(cls(url, prefix="p:"))
+        assert shown == f"{cls.__name__}(url='redis://app:***@127.0.0.1:6379/0', prefix='p:')"
+
+
+def test_delete_if_answers_whether_it_deleted(redis_prefix: str) -> None:
+    """Absent: False. Another token: False, kept. The same token: True, gone."""
+    store = RedisStore(REDIS_URL, prefix=redis_prefix)
+    try:
+        token = make_token(time.time(), 600)
+        assert store.delete_if("k", token.fingerprint) is False
+        store.set("k", token)
+        assert store.delete_if("k", "another-fingerprint") is False
+        assert store.get("k") == token
+        assert store.delete_if("k", token.fingerprint) is True
+        assert store.get("k") is None
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("name", ["renew", "renew_lock"])
+def test_renewal_extends_a_held_lock_to_exactly_its_new_ttl(
+    redis_prefix: str, client: redis.Redis[bytes], name: str
+) -> None:
+    """A held lock renewed for 30 s has 30 s left (not more); a lock not held is not renewed."""
+    backend = RedisBackend(REDIS_URL, prefix=redis_prefix)
+    renew = getattr(backend, name)
+    lock_key = redis_prefix + storage_name("k") + ":lock"
+    try:
+        assert renew("k", ttl_s=30) is False  # not held
+        with backend.lock("k", ttl_s=1, wait_s=0) as held:
+            assert held
+            assert 0 < client.pttl(lock_key) <= 1000
+            assert renew("k", ttl_s=30) is True
+            assert 29_000 < client.pttl(lock_key) <= 30_000
+        assert client.exists(lock_key) == 0
+        assert renew("k", ttl_s=30) is False  # released
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "call"),
+    [
+        ("GET", lambda b: b.get("k")),
+        ("SET", lambda b: b.set("k", make_token(time.time(), 600))),
+        ("EVALSHA", lambda b: b.delete_if("k", "fp")),
+        ("SET NX", lambda b: b.lock("k", ttl_s=1, wait_s=0).__enter__()),
+    ],
+)
+def test_an_unreachable_server_is_a_cache_error_naming_the_command(
+    command: str, call: object
+) -> None:
+    """The error names the Redis command and its exception class, never the URL."""
+    backend = RedisBackend(f"redis://:pw@127.0.0.1:{_closed_port()}/0", socket_timeout_s=0.5)
+    with pytest.raises(CacheError) as raised:
+        call(backend)  # type: ignore[operator]
+    assert str(raised.value) == (
+        f"Redis {command} failed (ConnectionError); check that the server is up and the URL "
+        "is right"
+    )
+
+
+def test_a_renewal_after_the_server_went_away_is_a_cache_error_naming_evalsha(
+    redis_prefix: str, client: redis.Redis[bytes]
+) -> None:
+    """The server goes away while the lock is held: renewing says which command failed."""
+    backend = RedisBackend(client=client, prefix=redis_prefix)
+    with backend.lock("k", ttl_s=30, wait_s=0) as held:
+        assert held
+        port = _move_server(client, _closed_port())
+        try:
+            with pytest.raises(CacheError) as raised:
+                backend.renew("k", ttl_s=30)
+        finally:
+            _move_server(client, port)  # back, so that the lock is released
+    assert str(raised.value) == (
+        "Redis EVALSHA failed (ConnectionError); check that the server is up and the URL is right"
+    )
