@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from cache_helpers import make_token
 
 import vendorgate.cache._file as file_module
-from vendorgate import CacheError
+from vendorgate import CacheError, ConfigurationError
 from vendorgate.cache import FileBackend, FileLock, FileStore
 from vendorgate.cache._codec import storage_name
 
@@ -227,3 +228,58 @@ def test_a_temporary_file_removed_while_its_write_waits_is_a_cache_error(
         f"cannot write a token cache entry in {tmp_path} (No such file or directory)"
     )
     assert store.get("k") is None
+
+
+@pytest.mark.parametrize("directory", ["", 42, None])
+def test_a_directory_that_is_no_path_is_refused_naming_the_field(directory: object) -> None:
+    """An empty path or a non-path is a configuration error, with an example of a good one."""
+    with pytest.raises(ConfigurationError) as raised:
+        FileBackend(directory)  # type: ignore[arg-type]
+    assert str(raised.value) == "directory: must be a directory path, e.g. '~/.cache/vendorgate'"
+
+
+def test_a_directory_that_cannot_be_created_is_a_cache_error(tmp_path: Path) -> None:
+    """Its parent is a file: the first write fails with a CacheError naming the directory."""
+    (tmp_path / "file").write_text("")
+    directory = tmp_path / "file" / "cache"
+    with pytest.raises(CacheError) as raised:
+        FileStore(directory).set("k", make_token(time.time(), 600))
+    assert str(raised.value) == (
+        f"cannot create the token cache directory {directory} (Not a directory); "
+        "check its permissions"
+    )
+
+
+def test_a_private_directory_of_ones_own_gives_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mode 0700, owned by this user: nothing to warn about."""
+    directory = tmp_path / f"private-{uuid.uuid4().hex}"
+    directory.mkdir(mode=0o700)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        FileBackend(directory).set("k", make_token(time.time(), 600))
+    assert caplog.messages == []
+
+
+@pytest.mark.parametrize(
+    ("flaw", "said"),
+    [("group-writable", "is writable by group or others"), ("foreign", "is owned by another user")],
+)
+def test_an_unsafe_directory_warning_says_what_is_wrong_and_what_to_do(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, flaw: str, said: str
+) -> None:
+    """The warning names the directory, its flaw, the risk and the remedy, in full."""
+    directory = tmp_path / f"shared-{uuid.uuid4().hex}"  # once per directory and process
+    directory.mkdir(mode=0o700)
+    if flaw == "group-writable":
+        directory.chmod(0o770)
+    else:
+        if os.getuid() != 0:
+            pytest.skip("changing a directory's owner needs root")
+        os.chown(directory, 65534, 65534)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        FileBackend(directory).set("k", make_token(time.time(), 600))
+    assert caplog.messages == [
+        f"token cache: the directory {directory} {said}; other users could read or replace "
+        "cached tokens: use a directory of your own with mode 0700"
+    ]
