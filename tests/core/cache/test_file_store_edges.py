@@ -26,6 +26,14 @@ def _entry(directory: Path, key: str) -> Path:
     return directory / f"{storage_name(key)}.json"
 
 
+def _names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def _names_of(key: str, *suffixes: str) -> list[str]:
+    return sorted(f"{storage_name(key)}.{suffix}" for suffix in suffixes)
+
+
 class _FakeTime:
     """Stands in for the ``time`` module of ``_file``: a monotonic clock moved by ``sleep``.
 
@@ -181,7 +189,7 @@ def test_a_mutex_held_for_five_seconds_is_a_cache_error(
     assert str(raised.value) == "the file cache entry stayed locked for 5 s"
     assert 5.0 - 1e-6 <= sum(clock.slept) < 5.0 + 0.05  # the last back-off step: <= 50 ms
     assert store.get("k") == token  # neither replaced nor deleted
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+    assert _names(tmp_path) == _names_of("k", "json", "mutex")  # no temporary file left
 
 
 def test_entries_are_written_through_the_cache_directory_whatever_tmpdir_says(
@@ -194,7 +202,7 @@ def test_entries_are_written_through_the_cache_directory_whatever_tmpdir_says(
     token = make_token(time.time(), 600)
     store.set("k", token)
     assert store.get("k") == token
-    assert sorted(p.suffix for p in directory.iterdir()) == [".json", ".mutex"]
+    assert _names(directory) == _names_of("k", "json", "mutex")
 
 
 def test_a_write_that_cannot_replace_the_entry_is_a_cache_error_and_leaves_no_temp_file(
@@ -205,7 +213,7 @@ def test_a_write_that_cannot_replace_the_entry_is_a_cache_error_and_leaves_no_te
     with pytest.raises(CacheError) as raised:
         FileStore(tmp_path).set("k", make_token(time.time(), 600))
     assert str(raised.value) == f"cannot write a token cache entry in {tmp_path} (Is a directory)"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+    assert _names(tmp_path) == _names_of("k", "json", "mutex")  # no temporary file left
 
 
 def test_a_temporary_file_removed_while_its_write_waits_is_a_cache_error(
@@ -217,7 +225,7 @@ def test_a_temporary_file_removed_while_its_write_waits_is_a_cache_error(
 
     def directory_cleared_then_unlocked() -> None:
         for path in tmp_path.iterdir():
-            if path.name.startswith(".tmp-"):
+            if path.name != f"{storage_name('k')}.mutex":
                 path.unlink()
         fcntl.flock(fd, fcntl.LOCK_UN)
 
