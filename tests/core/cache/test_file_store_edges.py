@@ -246,6 +246,16 @@ def test_a_directory_that_is_no_path_is_refused_naming_the_field(directory: obje
     assert str(raised.value) == "directory: must be a directory path, e.g. '~/.cache/vendorgate'"
 
 
+def test_a_file_given_as_the_directory_is_refused_naming_it(tmp_path: Path) -> None:
+    """A path to an existing file: a configuration error that says what to choose."""
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigurationError) as raised:
+        FileBackend(tmp_path / "file")
+    assert str(raised.value) == (
+        f"directory: {tmp_path / 'file'} exists and is not a directory; choose a directory path"
+    )
+
+
 def test_a_directory_that_cannot_be_created_is_a_cache_error(tmp_path: Path) -> None:
     """Its parent is a file: the first write fails with a CacheError naming the directory."""
     (tmp_path / "file").write_text("")

@@ -4,13 +4,14 @@ command each error names when the server is gone."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
-from cache_helpers import REDIS_URL, make_token
+from cache_helpers import REDIS_URL, FakeClock, make_token
 
 from vendorgate import CacheError
 from vendorgate.cache import RedisBackend, RedisLock, RedisStore
@@ -123,3 +124,36 @@ def test_a_renewal_after_the_server_went_away_is_a_cache_error_naming_evalsha(
     assert str(raised.value) == (
         "Redis EVALSHA failed (ConnectionError); check that the server is up and the URL is right"
     )
+
+
+def test_a_corrupt_entry_is_a_miss_named_as_a_redis_entry(
+    redis_prefix: str, client: redis.Redis[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the store, never the entry's content."""
+    client.set(redis_prefix + storage_name("k"), "not json at all")
+    store = RedisStore(REDIS_URL, prefix=redis_prefix)
+    try:
+        with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+            assert store.get("k") is None
+    finally:
+        store.close()
+    assert caplog.messages == [
+        "token cache: ignoring a corrupt redis entry (JSONDecodeError); it counts as a miss"
+    ]
+
+
+@pytest.mark.parametrize(("left_s", "stored"), [(0.5, True), (0.0005, False), (0.0, False)])
+def test_a_token_is_stored_for_what_is_left_of_it_down_to_a_millisecond(
+    redis_prefix: str, client: redis.Redis[bytes], left_s: float, stored: bool
+) -> None:
+    """Half a second left: stored for 500 ms. Under a millisecond left: not stored, no error."""
+    clock = FakeClock()
+    store = RedisStore(REDIS_URL, prefix=redis_prefix, clock=clock)
+    token = make_token(clock.now, lifetime_s=left_s)
+    try:
+        store.set("k", token)
+        assert (store.get("k") == token) is stored
+    finally:
+        store.close()
+    if stored:
+        assert 0 < client.pttl(redis_prefix + storage_name("k")) <= 500
