@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 from cache_helpers import REDIS_URL, FakeClock, make_token
 
-from vendorgate import CacheError
+from vendorgate import CacheError, ConfigurationError
 from vendorgate.cache import RedisBackend, RedisLock, RedisStore
 from vendorgate.cache._codec import storage_name
 
@@ -157,3 +158,69 @@ def test_a_token_is_stored_for_what_is_left_of_it_down_to_a_millisecond(
         store.close()
     if stored:
         assert 0 < client.pttl(redis_prefix + storage_name("k")) <= 500
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://app:p@ss@127.0.0.1:6379/0", "redis://app:***@127.0.0.1:6379/0"),
+        ("redis://app:pa:ss@127.0.0.1:6379/0", "redis://app:***@127.0.0.1:6379/0"),
+        ("redis://s3cret@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_the_shown_url_hides_every_part_of_the_credentials(url: str, shown: str) -> None:
+    """A password with '@' or ':' in it, or a lone user name, never shows, not even in part."""
+    assert (
+        repr(RedisBackend(url)) == f"RedisBackend(url={shown!r}, prefix='vendorgate:token-cache:')"
+    )
+
+
+def test_an_unparsable_url_is_refused_without_showing_it() -> None:
+    """The error names the field and the expected form; the URL itself is not quoted."""
+    with pytest.raises(ConfigurationError) as raised:
+        RedisBackend("redis://:s3cret@[::1")
+    assert str(raised.value) == (
+        "url: <unparsable URL> is not a valid Redis URL; use redis://[:password@]host:port/db"
+    )
+
+
+def test_entries_go_under_the_default_prefix(client: redis.Redis[bytes]) -> None:
+    """Without prefix=, an entry is the key ``vendorgate:token-cache:<hash>``."""
+    key = f"vgtest-default-prefix-{uuid.uuid4().hex}"
+    name = "vendorgate:token-cache:" + storage_name(key)
+    store = RedisStore(REDIS_URL)
+    try:
+        store.set(key, make_token(time.time(), 600))
+        assert client.exists(name) == 1
+    finally:
+        client.delete(name)
+        store.close()
+
+
+@pytest.mark.parametrize(("given", "timeout_s"), [({}, 2.0), ({"socket_timeout_s": 0.5}, 0.5)])
+def test_connect_and_read_timeouts_are_the_socket_timeout(
+    given: dict[str, float], timeout_s: float
+) -> None:
+    """Both the connect and the read timeout of the client are ``socket_timeout_s`` (2 s)."""
+    backend = RedisBackend(REDIS_URL, **given)  # type: ignore[arg-type]
+    kwargs = backend._client.connection_pool.connection_kwargs
+    assert (kwargs["socket_connect_timeout"], kwargs["socket_timeout"]) == (timeout_s, timeout_s)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({"prefix": ""}, "prefix: must be a non-empty key prefix, e.g. 'vendorgate:token-cache:'"),
+        ({"prefix": 7}, "prefix: must be a non-empty key prefix, e.g. 'vendorgate:token-cache:'"),
+        ({"socket_timeout_s": 0}, "socket_timeout_s: must be a number of seconds > 0"),
+        ({"socket_timeout_s": -1.0}, "socket_timeout_s: must be a number of seconds > 0"),
+        ({"socket_timeout_s": True}, "socket_timeout_s: must be a number of seconds > 0"),
+        ({"socket_timeout_s": "2"}, "socket_timeout_s: must be a number of seconds > 0"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(given: dict[str, object], said: str) -> None:
+    """An empty or non-text prefix, a timeout that is not a number > 0: refused, named."""
+    with pytest.raises(ConfigurationError) as raised:
+        RedisBackend(REDIS_URL, **given)  # type: ignore[arg-type]
+    assert str(raised.value) == said
