@@ -12,7 +12,7 @@ import queue
 import random
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 
 import pytest
@@ -307,3 +307,181 @@ def test_a_forked_child_makes_its_default_cache_though_a_parent_thread_was_makin
     with guard:  # a parent thread inside default_cache() at the fork
         made = _in_forked_child(lambda: type(default_cache()).__name__)
     assert made == "TokenCache"
+
+
+# -- the async path through a shared store and a refresh lock -------------------------------
+
+
+class _RecordingLock(RefreshLock):
+    """A refresh lock that is obtained or not as told, records renewals, may fail to release."""
+
+    name = "recording"
+    renews = True
+
+    def __init__(self, *, obtained: bool = True, release_fails: bool = False) -> None:
+        self.obtained = obtained
+        self.release_fails = release_fails
+        self.renewed: list[tuple[str, float]] = []
+        self.renewal = threading.Event()
+
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
+        owner = self
+
+        class _Held(AbstractContextManager[bool]):
+            def __enter__(self) -> bool:
+                return owner.obtained
+
+            def __exit__(
+                self,
+                exc_type: type[BaseException] | None,
+                exc: BaseException | None,
+                tb: TracebackType | None,
+            ) -> None:
+                if owner.release_fails:
+                    raise CacheError("the lock server is gone")
+
+        return _Held()
+
+    def renew(self, key: str, *, ttl_s: float) -> bool:
+        self.renewed.append((key, ttl_s))
+        self.renewal.set()
+        return True
+
+
+def _heartbeats() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "vendorgate-lock-heartbeat"]
+
+
+@pytest.mark.anyio
+async def test_an_async_fetch_renews_its_lock_while_it_runs_and_stops_after() -> None:
+    """The heartbeat renews the held lock for the key with the lock TTL, and ends with it."""
+    lock = _RecordingLock()
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_ttl_s=0.03))
+
+    async def afetch(previous: Token | None) -> Token:
+        assert await asyncio.to_thread(lock.renewal.wait, 10)
+        return make_token(1e10 - 600, 600)
+
+    await cache.aget_or_fetch("k", afetch)
+    assert lock.renewed[0] == ("k", 0.03)
+    assert _heartbeats() == []
+
+
+@pytest.mark.anyio
+async def test_an_async_fetch_without_the_lock_warns_and_fetches_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lock not obtained in time: one WARNING naming it and the wait; no renewal."""
+    lock = _RecordingLock(obtained=False)
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_wait_s=7))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+
+    async def afetch(previous: Token | None) -> Token:
+        return fetch(previous)
+
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        await cache.aget_or_fetch("k", afetch)
+    assert _warnings(caplog) == [
+        "token cache: recording lock not obtained within 7 s; fetching anyway"
+    ]
+    assert fetch.calls == 1
+    assert _heartbeats() == []
+
+
+class _BrokenLock(_RecordingLock):
+    """A lock whose server is gone: taking it fails."""
+
+    name = "broken-lock"
+
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
+        @contextmanager
+        def failing() -> Iterator[bool]:
+            raise CacheError("the lock server is gone")
+            yield True  # type: ignore[unreachable]
+
+        return failing()
+
+
+@pytest.mark.anyio
+async def test_an_async_lock_failure_is_named_and_the_token_kept_for_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lock fails: the WARNING names the lock; the fetched token serves the key after."""
+    cache = TokenCache(MemoryStore(), _BrokenLock(), timing=CacheTiming(backend_retry_s=45))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+
+    async def afetch(previous: Token | None) -> Token:
+        return fetch(previous)
+
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        first = await cache.aget_or_fetch("k", afetch)
+        assert await cache.aget_or_fetch("k", afetch) is first
+    assert fetch.calls == 1
+    assert _warnings(caplog) == [
+        "token cache: broken-lock backend unavailable (the lock server is gone); using "
+        "the in-process memory level only and retrying the backend every 45 s"
+    ]
+
+
+@pytest.mark.anyio
+async def test_an_async_release_failure_is_named_after_the_lock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Releasing the lock fails: the token is served, the WARNING names the lock."""
+    cache = TokenCache(MemoryStore(), _RecordingLock(release_fails=True))
+
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(1e10 - 600, 600)
+
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        await cache.aget_or_fetch("k", afetch)
+    assert len(_warnings(caplog)) == 1
+    assert _warnings(caplog)[0].startswith("token cache: recording backend unavailable (")
+
+
+@pytest.mark.anyio
+async def test_a_slow_async_fetch_of_one_key_does_not_hold_up_another_key() -> None:
+    """Each key has its own task lock: key a's fetch can wait for key b's to start."""
+    cache = TokenCache()
+    b_started = asyncio.Event()
+
+    async def fetch_a(previous: Token | None) -> Token:
+        await asyncio.wait_for(b_started.wait(), 10)
+        return make_token(1e10 - 600, 600)
+
+    async def fetch_b(previous: Token | None) -> Token:
+        b_started.set()
+        return make_token(1e10 - 600, 600)
+
+    await asyncio.gather(cache.aget_or_fetch("a", fetch_a), cache.aget_or_fetch("b", fetch_b))
+
+
+@pytest.mark.anyio
+async def test_a_task_waiting_for_a_threads_refresh_takes_its_token(clock: FakeClock) -> None:
+    """A thread refreshes a key while a task asks for it: the task gets the thread's token."""
+    cache = TokenCache(clock=clock, policy=_EXACT)
+    in_fetch, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def held(previous: Token | None) -> Token:
+        calls.append("thread")
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    async def afetch(previous: Token | None) -> Token:
+        calls.append("task")
+        return make_token(clock(), 100)
+
+    thread = threading.Thread(target=cache.get_or_fetch, args=("k", held))
+    thread.start()
+    try:
+        assert await asyncio.to_thread(in_fetch.wait, 10)
+        task = asyncio.create_task(cache.aget_or_fetch("k", afetch))
+        for _ in range(5):  # let the task reach the thread lock
+            await asyncio.sleep(0.01)
+    finally:
+        release.set()
+        await asyncio.to_thread(thread.join, 10)
+    assert await task is cache.peek("k")
+    assert calls == ["thread"]
