@@ -485,3 +485,48 @@ async def test_a_task_waiting_for_a_threads_refresh_takes_its_token(clock: FakeC
         await asyncio.to_thread(thread.join, 10)
     assert await task is cache.peek("k")
     assert calls == ["thread"]
+
+
+@pytest.mark.anyio
+async def test_a_task_that_waited_too_long_for_a_thread_fetches_anyway_and_says_so(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A thread's refresh outlasts lock_wait_s: the task fetches with one WARNING, and leaves
+    the thread's lock to the thread; afterwards the key's lock is free for the next refresh."""
+    cache = TokenCache(clock=clock, policy=_EXACT, timing=CacheTiming(lock_wait_s=0.6))
+    in_fetch, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def held(previous: Token | None) -> Token:
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    def thread_main() -> None:
+        try:
+            cache.get_or_fetch("k", held)
+        except BaseException as exc:  # reported to the test
+            errors.append(exc)
+
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(clock(), 100)
+
+    thread = threading.Thread(target=thread_main)
+    thread.start()
+    try:
+        assert await asyncio.to_thread(in_fetch.wait, 10)
+        with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+            await cache.aget_or_fetch("k", afetch)
+    finally:
+        release.set()
+        await asyncio.to_thread(thread.join, 10)
+    assert errors == []
+    assert _warnings(caplog) == [
+        "token cache: waited 1 s for the in-process lock of a key; fetching anyway"
+    ]
+    caplog.clear()
+    clock.advance(95)  # due: the next call refreshes, and finds the key's lock free
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        await cache.aget_or_fetch("k", afetch)
+        cache.get_or_fetch("k", lambda previous: make_token(clock(), 100))
+    assert _warnings(caplog) == []
