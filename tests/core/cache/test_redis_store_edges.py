@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -224,3 +225,31 @@ def test_bad_settings_are_refused_naming_the_field(given: dict[str, object], sai
     with pytest.raises(ConfigurationError) as raised:
         RedisBackend(REDIS_URL, **given)  # type: ignore[arg-type]
     assert str(raised.value) == said
+
+
+@pytest.mark.parametrize(
+    "url", ["rediss://127.0.0.1:6380/0", "unix:///run/redis/redis.sock", "redis://127.0.0.1/0"]
+)
+def test_tls_and_unix_socket_urls_are_accepted(url: str) -> None:
+    """rediss:// and unix:// are Redis URLs too (nothing connects before the first command)."""
+    assert RedisBackend(url).prefix == "vendorgate:token-cache:"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", None])
+def test_a_url_that_is_not_redis_is_refused_with_the_form_to_use(url: str | None) -> None:
+    """Anything but a redis://, rediss:// or unix:// URL (and no client=): refused, named."""
+    with pytest.raises(ConfigurationError) as raised:
+        RedisBackend(url)
+    assert str(raised.value) == "url: must be a redis://host:port/db URL (or pass client=)"
+
+
+def test_without_the_redis_extra_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The redis package missing: a configuration error naming the extra to install."""
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis raises ImportError
+    with pytest.raises(ConfigurationError) as raised:
+        RedisBackend(REDIS_URL)
+    assert str(raised.value) == (
+        "url: the Redis backend needs the redis extra: pip install 'vendorgate[redis]'"
+    )
