@@ -52,6 +52,11 @@ def test_repr_names_the_class_the_masked_url_and_the_prefix() -> None:
         assert shown == f"{cls.__name__}(url='redis://app:***@127.0.0.1:6379/0', prefix='p:')"
 
 
+def test_repr_of_a_store_on_a_given_client_says_so(client: redis.Redis[bytes]) -> None:
+    """With client= there is no URL of ours to show: the repr says it is the caller's client."""
+    assert repr(RedisStore(client=client, prefix="p:")) == "RedisStore(url='client', prefix='p:')"
+
+
 def test_delete_if_answers_whether_it_deleted(redis_prefix: str) -> None:
     """Absent: False. Another token: False, kept. The same token: True, gone."""
     store = RedisStore(REDIS_URL, prefix=redis_prefix)
