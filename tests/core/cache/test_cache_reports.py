@@ -1,0 +1,532 @@
+"""What the token cache tells and hands back around its main path: its repr, the WARNING
+lines of a failed refresh and of a failing store (compared whole), the async invalidation
+through a store, closing a store and a separate lock, the process-wide default cache, and
+a lock obtained by a cancelled task being released."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import queue
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from types import TracebackType
+
+import pytest
+from cache_helpers import CountingFetch, FakeClock, make_token
+
+import vendorgate.cache._cache as cache_module
+from vendorgate import CacheError, events
+from vendorgate.cache import (
+    CacheTiming,
+    MemoryLock,
+    MemoryStore,
+    RefreshLock,
+    RefreshPolicy,
+    TokenCache,
+    default_cache,
+)
+from vendorgate.tokens import Token
+
+_EXACT = RefreshPolicy(min_margin_s=0.0, clock_skew_s=0.0, jitter_ratio=0.0)
+
+
+class _LowRandom(random.Random):
+    """Draws the low end of every range: the jittered retry is exactly half its period."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "vendorgate.cache" and r.levelno == logging.WARNING
+    ]
+
+
+def test_repr_tells_the_kind_of_cache_and_how_many_keys() -> None:
+    """Memory only, a store without a lock, a store with its lock: named, counted, no token."""
+    memory_only = TokenCache()
+    memory_only.get_or_fetch("k", lambda previous: make_token(1e10))
+    assert repr(memory_only) == "TokenCache(memory only, keys=1)"
+    assert repr(TokenCache(MemoryStore())) == "TokenCache(store='memory', lock=None, keys=0)"
+    assert repr(TokenCache(MemoryStore(), MemoryLock())) == (
+        "TokenCache(store='memory', lock='memory', keys=0)"
+    )
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_failed_refresh_warning_says_what_failed_how_long_is_left_and_when_next(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    """The one WARNING line, whole: token fingerprint, error type and (masked, cut) text,
+    seconds left, seconds to the next attempt."""
+    cache = TokenCache(
+        clock=clock, policy=_EXACT, timing=CacheTiming(refresh_retry_s=6.0), rng=_LowRandom()
+    )
+    old = cache.get_or_fetch("k", CountingFetch(clock))
+    clock.advance(92)  # due at 90 s; usable until 95 s; valid until 100 s
+    detail = "Bearer abc.def-secret " + "x" * 300
+
+    def failing(previous: Token | None) -> Token:
+        raise RuntimeError(f"token endpoint answered 503: {detail}")
+
+    async def afailing(previous: Token | None) -> Token:
+        return failing(previous)
+
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        if mode == "sync":
+            served = cache.get_or_fetch("k", failing)
+        else:
+            served = asyncio.run(cache.aget_or_fetch("k", afailing))
+    assert served is old
+    shown = ("token endpoint answered 503: Bearer ********** " + "x" * 300)[:200] + "…"
+    assert _warnings(caplog) == [
+        f"token cache: refreshing token {old.fingerprint} failed (RuntimeError: {shown}); "
+        "serving it while it is valid (8 s left) and trying again in 3.0 s"
+    ]
+
+
+class _BrokenStore(MemoryStore):
+    """A store whose server went away."""
+
+    name = "broken"
+
+    def get(self, key: str) -> Token | None:
+        raise CacheError("the broken store's server is gone")
+
+
+def test_a_failing_store_warning_names_it_the_error_and_the_retry_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One WARNING line, whole: which store, why, and how often it is tried again."""
+    cache = TokenCache(_BrokenStore(), timing=CacheTiming(backend_retry_s=45))
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        cache.get_or_fetch("k", lambda previous: make_token(1e10))
+    assert _warnings(caplog) == [
+        "token cache: broken backend unavailable (the broken store's server is gone); using "
+        "the in-process memory level only and retrying the backend every 45 s"
+    ]
+
+
+@pytest.mark.anyio
+async def test_async_invalidation_deletes_from_the_store_only_the_refused_token() -> None:
+    """Through a store: another token is kept (False); the refused one leaves every level."""
+    store = MemoryStore()
+    cache = TokenCache(store)
+
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(1e10 - 600, 600)
+
+    token = await cache.aget_or_fetch("k", afetch)
+    assert await cache.ainvalidate("k", make_token(1e10 - 600, 600)) is False
+    assert store.get("k") == token
+    assert await cache.ainvalidate("k", token) is True
+    assert store.get("k") is None
+    assert cache.peek("k") is None
+
+
+class _ClosingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class _ClosingLock(MemoryLock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_close_closes_a_separate_store_and_lock_once_each() -> None:
+    """A store paired with a lock of its own: both connections are closed, once."""
+    store, lock = _ClosingStore(), _ClosingLock()
+    TokenCache(store, lock).close()
+    assert (store.closed, lock.closed) == (1, 1)
+
+
+def test_the_default_cache_is_made_once_for_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a process that has none yet, the first call makes it and later calls return it."""
+    monkeypatch.setattr(cache_module, "_default", None)
+    first = default_cache()
+    assert isinstance(first, TokenCache)
+    assert first.store is None
+    assert default_cache() is first
+
+
+@pytest.mark.anyio
+async def test_an_async_fetch_reports_the_key_it_fetched_for() -> None:
+    """The TokenFetched event of an async fetch carries the cache key."""
+    seen: list[events.Event] = []
+    cache = TokenCache()
+
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(1e10 - 600, 600)
+
+    with events.listen(seen.append):
+        token = await cache.aget_or_fetch("vendor-a:client-1", afetch)
+    fetched = [e for e in seen if isinstance(e, events.TokenFetched)]
+    assert [(e.key, e.fingerprint) for e in fetched] == [("vendor-a:client-1", token.fingerprint)]
+
+
+class _GateLock(RefreshLock):
+    """A refresh lock obtained only when the test opens the gate; records its release."""
+
+    name = "gate"
+
+    def __init__(self) -> None:
+        self.entering = threading.Event()
+        self.gate = threading.Event()
+        self.released = threading.Event()
+
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
+        owner = self
+
+        class _Held(AbstractContextManager[bool]):
+            def __enter__(self) -> bool:
+                owner.entering.set()
+                return owner.gate.wait(30)
+
+            def __exit__(
+                self,
+                exc_type: type[BaseException] | None,
+                exc: BaseException | None,
+                tb: TracebackType | None,
+            ) -> None:
+                owner.released.set()
+
+        return _Held()
+
+
+@pytest.fixture
+def gate_lock() -> Iterator[_GateLock]:
+    lock = _GateLock()
+    yield lock
+    lock.gate.set()  # never leave a worker thread waiting
+
+
+@pytest.mark.anyio
+async def test_a_lock_obtained_after_its_task_was_cancelled_is_released(
+    gate_lock: _GateLock,
+) -> None:
+    """A task cancelled while its worker thread waits for the lock: once the thread gets the
+    lock, it is released (no other worker waits for a lock nobody holds)."""
+    cache = TokenCache(MemoryStore(), gate_lock)
+
+    async def afetch(previous: Token | None) -> Token:
+        raise AssertionError("a cancelled task fetches nothing")
+
+    task = asyncio.create_task(cache.aget_or_fetch("k", afetch))
+    assert await asyncio.to_thread(gate_lock.entering.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not gate_lock.released.is_set()
+    gate_lock.gate.set()  # the worker thread obtains the lock now
+    assert await asyncio.to_thread(gate_lock.released.wait, 10)
+
+
+@pytest.mark.anyio
+async def test_an_async_memory_hit_lasts_until_the_refresh_instant_and_is_reported(
+    clock: FakeClock,
+) -> None:
+    """Half a second before the refresh moment: a memory hit (reported as one); at it: a fetch."""
+    cache = TokenCache(clock=clock, policy=_EXACT)
+    fetch = CountingFetch(clock)
+
+    async def afetch(previous: Token | None) -> Token:
+        return fetch(previous)
+
+    first = await cache.aget_or_fetch("k", afetch)
+    seen: list[events.Event] = []
+    clock.now = _EXACT.refresh_at(first) - 0.5
+    with events.listen(seen.append):
+        assert await cache.aget_or_fetch("k", afetch) is first
+    assert seen == [events.CacheHit("k", "memory")]
+    clock.now = _EXACT.refresh_at(first)
+    assert await cache.aget_or_fetch("k", afetch) is not first
+    assert fetch.calls == 2
+
+
+def _in_forked_child(work: Callable[[], object]) -> object:
+    """Run ``work`` in a forked child; its result, or ``None`` if it failed or hung."""
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+
+    def child() -> None:
+        results.put(work())
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    try:
+        return results.get(timeout=20)
+    except queue.Empty:
+        return None
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def test_a_forked_child_uses_the_async_path_of_an_inherited_cache() -> None:
+    """A cache used by the parent's event loop serves a forked child's event loop too."""
+    cache = TokenCache()
+
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(1e10 - 600, 600)
+
+    parent = asyncio.run(cache.aget_or_fetch("k", afetch))
+    cache.clear()
+
+    def child_fetch() -> str:
+        return asyncio.run(cache.aget_or_fetch("k", afetch)).fingerprint
+
+    fingerprint = _in_forked_child(child_fetch)
+    assert isinstance(fingerprint, str)
+    assert fingerprint != parent.fingerprint
+
+
+def test_a_forked_child_makes_its_default_cache_though_a_parent_thread_was_making_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default cache's guard, held in the parent at the fork, is free in the child."""
+    monkeypatch.setattr(cache_module, "_default", None)
+    guard = cache_module._default_guard
+    with guard:  # a parent thread inside default_cache() at the fork
+        made = _in_forked_child(lambda: type(default_cache()).__name__)
+    assert made == "TokenCache"
+
+
+# -- the async path through a shared store and a refresh lock -------------------------------
+
+
+class _RecordingLock(RefreshLock):
+    """A refresh lock that is obtained or not as told, records renewals, may fail to release."""
+
+    name = "recording"
+    renews = True
+
+    def __init__(self, *, obtained: bool = True, release_fails: bool = False) -> None:
+        self.obtained = obtained
+        self.release_fails = release_fails
+        self.renewed: list[tuple[str, float]] = []
+        self.renewal = threading.Event()
+
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
+        owner = self
+
+        class _Held(AbstractContextManager[bool]):
+            def __enter__(self) -> bool:
+                return owner.obtained
+
+            def __exit__(
+                self,
+                exc_type: type[BaseException] | None,
+                exc: BaseException | None,
+                tb: TracebackType | None,
+            ) -> None:
+                if owner.release_fails:
+                    raise CacheError("the lock server is gone")
+
+        return _Held()
+
+    def renew(self, key: str, *, ttl_s: float) -> bool:
+        self.renewed.append((key, ttl_s))
+        self.renewal.set()
+        return True
+
+
+def _heartbeats() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "vendorgate-lock-heartbeat"]
+
+
+@pytest.mark.anyio
+async def test_an_async_fetch_renews_its_lock_while_it_runs_and_stops_after() -> None:
+    """The heartbeat renews the held lock for the key with the lock TTL, and ends with it."""
+    lock = _RecordingLock()
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_ttl_s=0.03))
+
+    async def afetch(previous: Token | None) -> Token:
+        assert await asyncio.to_thread(lock.renewal.wait, 10)
+        return make_token(1e10 - 600, 600)
+
+    await cache.aget_or_fetch("k", afetch)
+    assert lock.renewed[0] == ("k", 0.03)
+    assert _heartbeats() == []
+
+
+@pytest.mark.anyio
+async def test_an_async_fetch_without_the_lock_warns_and_fetches_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lock not obtained in time: one WARNING naming it and the wait; no renewal."""
+    lock = _RecordingLock(obtained=False)
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_wait_s=7))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+
+    async def afetch(previous: Token | None) -> Token:
+        return fetch(previous)
+
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        await cache.aget_or_fetch("k", afetch)
+    assert _warnings(caplog) == [
+        "token cache: recording lock not obtained within 7 s; fetching anyway"
+    ]
+    assert fetch.calls == 1
+    assert _heartbeats() == []
+
+
+class _BrokenLock(_RecordingLock):
+    """A lock whose server is gone: taking it fails."""
+
+    name = "broken-lock"
+
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
+        @contextmanager
+        def failing() -> Iterator[bool]:
+            raise CacheError("the lock server is gone")
+            yield True  # type: ignore[unreachable]
+
+        return failing()
+
+
+@pytest.mark.anyio
+async def test_an_async_lock_failure_is_named_and_the_token_kept_for_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lock fails: the WARNING names the lock; the fetched token serves the key after."""
+    cache = TokenCache(MemoryStore(), _BrokenLock(), timing=CacheTiming(backend_retry_s=45))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+
+    async def afetch(previous: Token | None) -> Token:
+        return fetch(previous)
+
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        first = await cache.aget_or_fetch("k", afetch)
+        assert await cache.aget_or_fetch("k", afetch) is first
+    assert fetch.calls == 1
+    assert _warnings(caplog) == [
+        "token cache: broken-lock backend unavailable (the lock server is gone); using "
+        "the in-process memory level only and retrying the backend every 45 s"
+    ]
+
+
+@pytest.mark.anyio
+async def test_an_async_release_failure_is_named_after_the_lock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Releasing the lock fails: the token is served, the WARNING names the lock."""
+    cache = TokenCache(MemoryStore(), _RecordingLock(release_fails=True))
+
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(1e10 - 600, 600)
+
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        await cache.aget_or_fetch("k", afetch)
+    assert len(_warnings(caplog)) == 1
+    assert _warnings(caplog)[0].startswith("token cache: recording backend unavailable (")
+
+
+@pytest.mark.anyio
+async def test_a_slow_async_fetch_of_one_key_does_not_hold_up_another_key() -> None:
+    """Each key has its own task lock: key a's fetch can wait for key b's to start."""
+    cache = TokenCache()
+    b_started = asyncio.Event()
+
+    async def fetch_a(previous: Token | None) -> Token:
+        await asyncio.wait_for(b_started.wait(), 10)
+        return make_token(1e10 - 600, 600)
+
+    async def fetch_b(previous: Token | None) -> Token:
+        b_started.set()
+        return make_token(1e10 - 600, 600)
+
+    await asyncio.gather(cache.aget_or_fetch("a", fetch_a), cache.aget_or_fetch("b", fetch_b))
+
+
+@pytest.mark.anyio
+async def test_a_task_waiting_for_a_threads_refresh_takes_its_token(clock: FakeClock) -> None:
+    """A thread refreshes a key while a task asks for it: the task gets the thread's token."""
+    cache = TokenCache(clock=clock, policy=_EXACT)
+    in_fetch, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def held(previous: Token | None) -> Token:
+        calls.append("thread")
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    async def afetch(previous: Token | None) -> Token:
+        calls.append("task")
+        return make_token(clock(), 100)
+
+    thread = threading.Thread(target=cache.get_or_fetch, args=("k", held))
+    thread.start()
+    try:
+        assert await asyncio.to_thread(in_fetch.wait, 10)
+        task = asyncio.create_task(cache.aget_or_fetch("k", afetch))
+        for _ in range(5):  # let the task reach the thread lock
+            await asyncio.sleep(0.01)
+    finally:
+        release.set()
+        await asyncio.to_thread(thread.join, 10)
+    assert await task is cache.peek("k")
+    assert calls == ["thread"]
+
+
+@pytest.mark.anyio
+async def test_a_task_that_waited_too_long_for_a_thread_fetches_anyway_and_says_so(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A thread's refresh outlasts lock_wait_s: the task fetches with one WARNING, and leaves
+    the thread's lock to the thread; afterwards the key's lock is free for the next refresh."""
+    cache = TokenCache(clock=clock, policy=_EXACT, timing=CacheTiming(lock_wait_s=0.6))
+    in_fetch, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def held(previous: Token | None) -> Token:
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    def thread_main() -> None:
+        try:
+            cache.get_or_fetch("k", held)
+        except BaseException as exc:  # reported to the test
+            errors.append(exc)
+
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(clock(), 100)
+
+    thread = threading.Thread(target=thread_main)
+    thread.start()
+    try:
+        assert await asyncio.to_thread(in_fetch.wait, 10)
+        with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+            await cache.aget_or_fetch("k", afetch)
+    finally:
+        release.set()
+        await asyncio.to_thread(thread.join, 10)
+    assert errors == []
+    assert _warnings(caplog) == [
+        "token cache: waited 1 s for the in-process lock of a key; fetching anyway"
+    ]
+    caplog.clear()
+    clock.advance(95)  # due: the next call refreshes, and finds the key's lock free
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        await cache.aget_or_fetch("k", afetch)
+        cache.get_or_fetch("k", lambda previous: make_token(clock(), 100))
+    assert _warnings(caplog) == []
