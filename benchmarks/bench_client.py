@@ -16,6 +16,10 @@ and its baseline come from the same run. Scenarios:
    this process's CPU time per page) are compared. Targets: each client >= 0.95 of its
    plain httpx twin at both latencies; the async client >= 4x the sequential one at
    50 ms and faster than it at 0 ms.
+   ``--only crossover`` (in the default run) puts the async client against the sequential
+   one at 0, 1 and 2 ms with the CPU per page of the client process and of the sandbox
+   (from ``/proc``): at 0 ms the async walk's own CPU per page bounds it, whatever the
+   cores; from about 1 ms of vendor time it is ahead.
    ``--only overhead`` runs the same four page walks over ``httpx.MockTransport`` (no
    server, no sockets) and compares CPU time per page: the clients' own work.
    ``--only instructions`` counts the instructions per page of the four walks with
