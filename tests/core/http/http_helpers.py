@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vendorgate.tokens import Token
+
+if TYPE_CHECKING:
+    import pytest
+
+    from vendorgate.http import OutputWriter
 
 
 class FakeSource:
@@ -59,3 +66,27 @@ def provider_for(sandbox, preset: str = "lonewolf"):  # type: ignore[no-untyped-
         }
     )
     return TokenProvider(config, cache=TokenCache())
+
+
+def commit_killed_before_checkpoint_removal(
+    writer: OutputWriter, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Write one page with ``writer`` and commit it, killed (``KeyboardInterrupt``) after
+    the file is in place and before its checkpoint is removed; return the checkpoint."""
+    import pytest
+
+    checkpoint = writer.output.checkpoint_file
+    real_unlink = Path.unlink
+
+    def crash(self: Path, missing_ok: bool = False) -> None:
+        if self == checkpoint:
+            raise KeyboardInterrupt("killed after the move")
+        real_unlink(self, missing_ok=missing_ok)
+
+    writer.open()
+    writer.write_page([{"id": 1}, {"id": 2}], None)
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "unlink", crash)
+        with pytest.raises(KeyboardInterrupt):
+            writer.commit()
+    return checkpoint

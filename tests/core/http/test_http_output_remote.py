@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from http_helpers import commit_killed_before_checkpoint_removal
 
 from vendorgate import ConfigurationError, OutputBusyError
 from vendorgate.http import Checkpoint, Output, OutputWriter, PageRequest
@@ -226,20 +227,7 @@ def test_open_removes_upload_and_checkpoint_temp_files_of_a_crashed_run(tmp_path
 def _crash_after_the_move(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: str) -> None:
     """A pull of run ``run`` killed between the move into place and the checkpoint removal."""
     writer = _host(tmp_path, "a", run_id=run)
-    checkpoint = writer.output.checkpoint_file
-    real_unlink = Path.unlink
-
-    def crash(self: Path, missing_ok: bool = False) -> None:
-        if self == checkpoint:
-            raise KeyboardInterrupt("killed after the move")
-        real_unlink(self, missing_ok=missing_ok)
-
-    writer.open()
-    writer.write_page([{"id": 1}, {"id": 2}], None)
-    with monkeypatch.context() as patch:
-        patch.setattr(Path, "unlink", crash)
-        with pytest.raises(KeyboardInterrupt):
-            writer.commit()
+    checkpoint = commit_killed_before_checkpoint_removal(writer, monkeypatch)
     cp = Checkpoint.load(checkpoint)
     assert cp is not None
     assert cp.position is None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from http_helpers import commit_killed_before_checkpoint_removal
 
 from vendorgate import ConfigurationError, OutputBusyError
 from vendorgate.http import (
@@ -319,22 +320,16 @@ def test_the_lock_file_names_its_holder_and_goes_with_it(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl.partial"]
 
 
-def test_a_lock_file_that_cannot_be_read_still_refuses_naming_the_lock(tmp_path: Path) -> None:
-    """A holder whose lock file says nothing readable is named by the lock's path."""
+@pytest.mark.parametrize("content", ["not json", "[1, 2]"], ids=["unreadable", "other-json"])
+def test_a_lock_file_without_a_holder_still_refuses_naming_the_lock(
+    tmp_path: Path, content: str
+) -> None:
+    """A holder whose lock file says nothing readable (not JSON, or JSON of another
+    shape) is named by the lock's path."""
     out = Output(path=tmp_path / "out.jsonl")
     holder = OutputWriter(out, FIRST)
     holder.open()
-    out.lock_file.write_text("not json")
-    with pytest.raises(OutputBusyError, match=r"another pull \(lock .*out\.jsonl\.lock\); two"):
-        OutputWriter(out, FIRST).open()
-    holder.close()
-
-
-def test_a_lock_file_holding_other_json_still_refuses_naming_the_lock(tmp_path: Path) -> None:
-    out = Output(path=tmp_path / "out.jsonl")
-    holder = OutputWriter(out, FIRST)
-    holder.open()
-    out.lock_file.write_text("[1, 2]")
+    out.lock_file.write_text(content)
     with pytest.raises(OutputBusyError, match=r"another pull \(lock .*out\.jsonl\.lock\); two"):
         OutputWriter(out, FIRST).open()
     holder.close()
@@ -342,21 +337,7 @@ def test_a_lock_file_holding_other_json_still_refuses_naming_the_lock(tmp_path: 
 
 def _crash_after_the_rename(output: Output, monkeypatch: pytest.MonkeyPatch) -> None:
     """A pull killed between moving its file into place and removing its checkpoint."""
-    writer = OutputWriter(output, FIRST)
-    checkpoint = output.checkpoint_file
-    real_unlink = Path.unlink
-
-    def crash(self: Path, missing_ok: bool = False) -> None:
-        if self == checkpoint:
-            raise KeyboardInterrupt("killed after the rename")
-        real_unlink(self, missing_ok=missing_ok)
-
-    writer.open()
-    writer.write_page([{"id": 1}, {"id": 2}], None)
-    with monkeypatch.context() as patch:
-        patch.setattr(Path, "unlink", crash)
-        with pytest.raises(KeyboardInterrupt):
-            writer.commit()
+    checkpoint = commit_killed_before_checkpoint_removal(OutputWriter(output, FIRST), monkeypatch)
     assert checkpoint.exists()
 
 
