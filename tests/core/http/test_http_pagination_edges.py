@@ -80,6 +80,24 @@ def test_a_short_page_against_the_stated_size_is_the_last() -> None:
     assert seen == [1]
 
 
+def test_a_server_giving_one_record_a_page_unsaid_is_walked_to_the_end() -> None:
+    """A server that caps pages at one record without saying so: a first page of one is a
+    full page of its real size, not a short last page; the walk ends on the empty page."""
+    seen: list[int] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        seen.append(page)
+        return httpx.Response(200, json={"items": [{"id": page}] if page <= 3 else []})
+
+    strategy = PageNumber(page_size=100, total_pages_path=None, total_path=None)
+    with VendorClient(
+        FakeSource(), base_url="https://api.test", transport=httpx.MockTransport(api)
+    ) as client:
+        assert [r["id"] for r in client.paginate("/items", strategy)] == [1, 2, 3]
+    assert seen == [1, 2, 3, 4]
+
+
 def _reply(url: str = "https://api.test/items?page=1") -> httpx.Response:
     return httpx.Response(200, request=httpx.Request("GET", url))
 
