@@ -589,7 +589,11 @@ class TokenCache:
         lock = self._usable_lock()
         if lock is None:
             return await self._afetch_and_store(key, afetch)
-        cm = lock.lock(key, ttl_s=self.timing.lock_ttl_s, wait_s=self.timing.lock_wait_s)
+        try:
+            cm = lock.lock(key, ttl_s=self.timing.lock_ttl_s, wait_s=self.timing.lock_wait_s)
+        except CacheError as exc:
+            self._mark_down(exc, lock.name)
+            return await self._afetch_and_store(key, afetch)
         enter = asyncio.ensure_future(asyncio.to_thread(cm.__enter__))
         try:
             acquired = await asyncio.shield(enter)

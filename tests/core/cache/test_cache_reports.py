@@ -402,12 +402,23 @@ class _BrokenLock(_RecordingLock):
         return failing()
 
 
+class _EagerlyBrokenLock(_RecordingLock):
+    """A lock whose server is gone, found out when the lock is asked for (before ``with``)."""
+
+    name = "broken-lock"
+
+    def lock(self, key: str, *, ttl_s: float, wait_s: float) -> AbstractContextManager[bool]:
+        raise CacheError("the lock server is gone")
+
+
 @pytest.mark.anyio
+@pytest.mark.parametrize("broken", [_BrokenLock, _EagerlyBrokenLock], ids=["at-enter", "at-lock"])
 async def test_an_async_lock_failure_is_named_and_the_token_kept_for_the_key(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, broken: type[RefreshLock]
 ) -> None:
-    """The lock fails: the WARNING names the lock; the fetched token serves the key after."""
-    cache = TokenCache(MemoryStore(), _BrokenLock(), timing=CacheTiming(backend_retry_s=45))
+    """The lock fails (when taken, or already when asked for): the WARNING names the lock;
+    the fetched token serves the key after."""
+    cache = TokenCache(MemoryStore(), broken(), timing=CacheTiming(backend_retry_s=45))
     fetch = CountingFetch(lambda: 1e10 - 600, 600)
 
     async def afetch(previous: Token | None) -> Token:
