@@ -147,7 +147,7 @@ class Page:
     next: PageRequest | None
 
 
-def dig(body: Any, path: str | None, *, what: str = "records_path") -> Any:
+def dig(body: Any, path: str | None) -> Any:
     """Follow a dotted ``path`` (``"data.items"``) into a JSON ``body``; ``None`` if absent."""
     if not path:
         return body

@@ -120,6 +120,11 @@ def begin_incremental(
     return run, run.params(params)
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``"1 page"``, ``"2 pages"``."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _result(writer: OutputWriter, final: str, tally: _Tally, vendor: str) -> PullResult:
     result = PullResult(
         final,
@@ -133,17 +138,16 @@ def _result(writer: OutputWriter, final: str, tally: _Tally, vendor: str) -> Pul
     )
     shown = _shown(final)
     log.info(
-        "%s: pulled %d records in %d pages to %s in %.1f s%s (%d retries, %d rate-limited, "
-        "%d token requests)",
+        "%s: pulled %s in %s to %s in %.1f s%s (%s, %d rate-limited, %s)",
         vendor,
-        result.records,
-        result.pages,
+        _count(result.records, "record"),
+        _count(result.pages, "page"),
         shown,
         result.elapsed_s,
         ", resumed" if result.resumed else "",
-        result.retries,
+        _count(result.retries, "retry", "retries"),
         result.rate_limited,
-        result.token_requests,
+        _count(result.token_requests, "token request"),
     )
     if events.listening():
         events.emit(

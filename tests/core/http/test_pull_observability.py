@@ -39,7 +39,7 @@ def test_a_successful_pull_logs_one_info_line_with_its_figures(
     lines = [r.getMessage() for r in caplog.records if "pulled" in r.getMessage()]
     assert len(lines) == 1
     assert f"{sandbox.dataset_size} records in" in lines[0]
-    assert "1 retries, 1 rate-limited, 1 token requests" in lines[0]
+    assert "(1 retry, 1 rate-limited, 1 token request)" in lines[0]
 
 
 def test_pull_result_carries_the_figures(sandbox, tmp_path: Path) -> None:
