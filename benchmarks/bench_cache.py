@@ -397,7 +397,7 @@ def main() -> int:
             )
         overhead = measure_overhead(sb, rounds, per_round)
         redis.Redis.from_url(REDIS_URL).delete(
-            *(redis.Redis.from_url(REDIS_URL).keys(f"vgbench:{run_id}:*") or ["-"])
+            *(redis.Redis.from_url(REDIS_URL).keys(f"vgbench:{run_id}:*") or [b"-"])
         )
 
     print()

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -59,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 PRESET = "lonewolf"
@@ -187,7 +189,7 @@ def throughput(pages: int, *, rounds: int) -> None:
             # warm up connections and the server
             asyncio.run(_plain_httpx(token, api_url, min(pages, 50), 8))
             sp = seq_pages[latency_ms]
-            cases = {
+            cases: dict[str, tuple[Callable[[], int], int]] = {
                 "plain httpx.AsyncClient, 8 workers": (
                     lambda: asyncio.run(_plain_httpx(token, api_url, pages, 8)),
                     pages,
@@ -197,11 +199,11 @@ def throughput(pages: int, *, rounds: int) -> None:
                     pages,
                 ),
                 "plain httpx.Client, sequential": (
-                    lambda sp=sp: _plain_sync(token, api_url, sp),
+                    functools.partial(_plain_sync, token, api_url, sp),
                     sp,
                 ),
                 "VendorClient, sequential": (
-                    lambda sp=sp: _sequential(provider, api_url, sp),
+                    functools.partial(_sequential, provider, api_url, sp),
                     sp,
                 ),
             }
@@ -364,7 +366,7 @@ def crossover(pages: int, *, rounds: int) -> None:
         api_url = sb.api_url(PRESET)
         provider = _provider(sb.url, sb.token_url(PRESET), secret)
         provider.get_token()
-        cases = {
+        cases: dict[str, Callable[[], int]] = {
             "AsyncVendorClient": lambda: asyncio.run(_vendorgate_async(provider, api_url, 8)),
             "VendorClient, sequential": lambda: _sequential(provider, api_url),
         }

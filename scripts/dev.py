@@ -123,7 +123,7 @@ def count_junit(xml_path: Path, directories: list[str]) -> dict[str, DirCount]:
     # pytest's own report of this run, written to our temporary directory: trusted input
     for case in ET.parse(xml_path).getroot().iter("testcase"):  # noqa: S314
         # A collection-time skip (a conftest's importorskip) has no classname, its path as name.
-        module = (case.get("classname") or case.get("name", "")).replace(".", "/")
+        module = (case.get("classname") or case.get("name") or "").replace(".", "/")
         owner = next((d for d in directories if f"{module}/".startswith(f"{d}/")), None)
         if owner is None:
             continue
@@ -240,6 +240,9 @@ def cmd_lint(_: list[str]) -> int:
         [str(bin_dir / "mypy"), "src/vendorgate"],
         # the Prefect collection against the installed prefect (Python >= 3.11)
         [str(prefect_bin / "mypy"), "--python-version", "3.11", "src/vendorgate/prefect"],
+        # benchmarks and scripts (bench_prefect.py needs prefect: the Prefect environment)
+        [str(bin_dir / "mypy"), "scripts", "benchmarks", "--exclude", "bench_prefect"],
+        [str(prefect_bin / "mypy"), "--python-version", "3.11", "benchmarks/bench_prefect.py"],
         [str(bin_dir / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", str(ROOT / "site")],
     ]
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")

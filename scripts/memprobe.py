@@ -134,10 +134,10 @@ def main() -> int:
         if args.cache == "redis":
             import redis
 
-            client = redis.Redis.from_url(args.redis_url)
-            for key in client.scan_iter(prefix + "*"):
-                client.delete(key)
-            client.close()
+            server = redis.Redis.from_url(args.redis_url)
+            for key in server.scan_iter(prefix + "*"):
+                server.delete(key)
+            server.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -297,7 +297,7 @@ def memory_growth(
 # ================================================================================ parent
 
 
-def fault_plan(rate: float) -> dict[str, int]:
+def fault_plan(rate: float) -> dict[str, Any]:
     """Every-N counters that fault about ``rate`` of the API requests, a third each kind.
 
     Three neighbouring periods (N - 1, N, N + 1) rarely coincide, so the kinds add up.

@@ -27,9 +27,7 @@ def _open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _after_each_lock(
-    monkeypatch: pytest.MonkeyPatch, act: Callable[[int], None]
-) -> list[int]:
+def _after_each_lock(monkeypatch: pytest.MonkeyPatch, act: Callable[[int], None]) -> list[int]:
     """Run ``act(attempt)`` right after every successful ``flock``; return the attempts."""
     real = fcntl.flock
     attempts: list[int] = []
