@@ -28,8 +28,8 @@ import sys
 import threading
 import time
 import uuid
-from typing import cast
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 
