@@ -97,6 +97,16 @@ def test_unknown_extra_key_is_named() -> None:
     assert "tenant" in str(err)
 
 
+@pytest.mark.parametrize("tenant", [None, ""])
+def test_techwolf_connection_without_a_tenant_names_the_tenant_field(tenant: str | None) -> None:
+    """A TechWolf connection without a tenant fails when read, naming extra.tenant."""
+    extra = {"preset": "techwolf-eu"} if tenant is None else {"preset": "techwolf-eu", "tenant": ""}
+    err = _error(_conn(extra=json.dumps(extra)))
+    assert err.field == "extra.tenant"
+    assert "is required by preset 'techwolf-eu'" in str(err)
+    assert "vendor_x" in str(err)  # the connection to fix
+
+
 def test_missing_secret_names_both_places_to_put_it() -> None:
     """No password and no reference: the error says where a client secret goes."""
     err = _error(_conn(password=None))

@@ -82,6 +82,22 @@ def test_missing_vault_key_names_the_field(
     assert "nope" in message
 
 
+def test_test_connection_names_a_missing_tenant_before_asking(
+    with_vault: VendorSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Test button on a TechWolf connection without a tenant names extra.tenant first."""
+    from vendorgate.airflow.hooks import VendorGateHook
+
+    conn = sandbox_connection(with_vault, "techwolf-eu")
+    del conn["extra"]["tenant"]
+    _set(monkeypatch, "vg_notenant", conn)
+    ok, message = VendorGateHook(vendorgate_conn_id="vg_notenant").test_connection()
+    assert not ok
+    assert "extra.tenant" in message
+    assert "is required by preset 'techwolf-eu'" in message
+    assert with_vault.counters().tokens(vendor="techwolf-eu") == 0
+
+
 def test_token_and_vault_secret_are_masked_once_obtained(
     with_vault: VendorSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -98,6 +98,22 @@ def test_bad_field_in_a_profile_is_named_under_the_profile(tmp_path: Path) -> No
     assert info.value.field == "techwolf.token.client_id"
 
 
+def test_missing_tenant_in_a_profile_is_named_under_the_profile(tmp_path: Path) -> None:
+    """A TechWolf profile without a tenant names techwolf.token.tenant: the line to add."""
+    text = PROFILES.replace('tenant = "acme"\n', "")
+    with pytest.raises(ConfigurationError) as info:
+        _spec(tmp_path, "--profile", "techwolf", text=text)
+    assert info.value.field == "techwolf.token.tenant"
+    assert "is required by preset 'techwolf-eu'" in str(info.value)
+
+
+def test_tenant_flag_fills_a_profile_without_one(tmp_path: Path) -> None:
+    """--tenant completes a TechWolf profile that leaves the tenant out."""
+    text = PROFILES.replace('tenant = "acme"\n', "")
+    spec = _spec(tmp_path, "--profile", "techwolf", "--tenant", "acme", text=text)
+    assert spec.token.tenant == "acme"
+
+
 def test_file_that_is_not_toml_is_a_usage_error(tmp_path: Path) -> None:
     """A broken file is reported against --config, not as a traceback."""
     with pytest.raises(ConfigurationError) as info:

@@ -44,6 +44,8 @@ def token_mapping(preset: str) -> dict[str, Any]:
     if d.grant_type == "password":
         out["username"] = "env:VENDOR_USER"
         out["password"] = "env:VENDOR_PASSWORD"
+    for name in d.required_fields:  # TechWolf's tenant
+        out[name] = f"{name}-1"
     return out
 
 

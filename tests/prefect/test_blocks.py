@@ -133,6 +133,29 @@ def test_value_and_reference_together_are_refused() -> None:
     assert info.value.field == "VendorCredentials.client_secret"
 
 
+@pytest.mark.parametrize("tenant", [None, ""])
+def test_techwolf_credentials_without_a_tenant_name_the_block_field(tenant: str | None) -> None:
+    """TechWolf credentials without a tenant fail at get_token_provider(), naming the field."""
+    credentials = _credentials(preset="techwolf-eu", tenant=tenant)
+    with pytest.raises(ConfigurationError) as info:
+        credentials.get_token_provider()
+    assert info.value.field == "VendorCredentials.tenant"
+    assert "is required by preset 'techwolf-eu'" in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_vendor_api_without_a_tenant_fails_at_get_client() -> None:
+    """A VendorApi over TechWolf credentials without a tenant names the credentials' field."""
+    api = VendorApi(
+        credentials=_credentials(preset="techwolf-eu"),
+        base_url="https://api.example.com",
+        token_cache="memory",
+    )
+    with pytest.raises(ConfigurationError) as info:
+        api.get_client()
+    assert info.value.field == "VendorCredentials.tenant"
+
+
 def test_bad_base_url_fails_at_get_client() -> None:
     """A base URL without a scheme fails at get_client() naming the field."""
     api = VendorApi(credentials=_credentials(), base_url="api.example.com", token_cache="memory")

@@ -94,7 +94,11 @@ EXTRA_FIELDS: Final[tuple[ExtraField, ...]] = (
     ),
     ExtraField("auth_url", "Token URL", "Token endpoint; empty: the preset's default."),
     ExtraField("audience", "Audience", "Audience sent in the token request (preset default)."),
-    ExtraField("tenant", "Tenant", "Tenant sent in the token request (TechWolf)."),
+    ExtraField(
+        "tenant",
+        "Tenant",
+        "Tenant sent in the token request (required by techwolf-eu / techwolf-us).",
+    ),
     ExtraField("scopes", "Scopes", "Space-separated scopes to request."),
     ExtraField(
         "client_auth",

@@ -20,12 +20,11 @@ if TYPE_CHECKING:
 
     from vendorgate.connection import VendorConnection
     from vendorgate.secrets import VaultSettings
-    from vendorgate.tokens import Token, TokenConfig
+    from vendorgate.tokens import Token
 
 __all__ = [
     "add_parser",
     "add_token_arguments",
-    "check_required_fields",
     "load_profile",
     "spec_from_args",
     "vault_from_args",
@@ -70,7 +69,7 @@ def add_token_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--username", metavar="REF", help="secret reference to the username")
     g.add_argument("--password", metavar="REF", help="secret reference to the password")
     g.add_argument("--audience", help="audience (default: the preset's)")
-    g.add_argument("--tenant", help="tenant (TechWolf)")
+    g.add_argument("--tenant", help="tenant (required by techwolf-eu, techwolf-us)")
     g.add_argument("--scope", action="append", default=[], metavar="S", help="scope (repeatable)")
     g.add_argument(
         "--param",
@@ -256,30 +255,12 @@ def spec_from_args(args: argparse.Namespace) -> VendorConnection:
     profile, data = spec_mapping_from_args(args)
     try:
         spec = VendorConnection.from_mapping(data)
-        check_required_fields(spec.token)
     except ConfigurationError as exc:
         field = exc.field or ""
         if profile is None or field.startswith("--") or set_by_flag(args, field):
             raise
         raise prefixed(exc, profile) from None
     return spec
-
-
-def check_required_fields(config: TokenConfig) -> None:
-    """Refuse, before any request, a config missing a field its preset requires.
-
-    Raises:
-        ConfigurationError: names the first missing field (TechWolf: ``token.tenant``).
-    """
-    from vendorgate._errors import ConfigurationError
-
-    dialect = config.dialect
-    for name in dialect.required_fields:
-        if getattr(config, name, None) in (None, "", ()):
-            raise ConfigurationError(
-                f"is required by preset {dialect.name!r} (the vendor refuses requests without it)",
-                field=f"token.{name}",
-            )
 
 
 def describe(token: Token, *, vendor: str, show_token: bool) -> dict[str, Any]:

@@ -180,7 +180,11 @@ class Dialect:
             characters other than letters, digits and ``-._~``.
         required_fields: Token settings every request to this vendor needs, as
             :class:`~vendorgate.tokens.TokenConfig` field names (TechWolf:
-            ``("tenant",)``); the CLI refuses a config without them before any request.
+            ``("tenant",)``). A ``TokenConfig`` without one of them (or with an empty
+            string) is refused when it is built, with a
+            :class:`~vendorgate.ConfigurationError` naming the field, whichever way it
+            is built (Python, an Airflow connection, a Prefect block, the CLI); a value
+            the dialect itself supplies (its ``audience``) counts as given.
     """
 
     name: str

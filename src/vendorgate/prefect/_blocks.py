@@ -176,7 +176,8 @@ class VendorCredentials(Block):
         default=None, description="Audience sent in the token request; empty: the preset's."
     )
     tenant: str | None = Field(
-        default=None, description="Tenant sent in the token request (TechWolf), if any."
+        default=None,
+        description="Tenant sent in the token request; required by techwolf-eu and techwolf-us.",
     )
     scopes: list[str] = Field(default_factory=list, description="Scopes requested (empty: none).")
     extra_params: dict[str, str] = Field(

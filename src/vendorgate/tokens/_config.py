@@ -77,7 +77,8 @@ class TokenConfig:
         assertion_audience: ``aud`` of client assertions (default: the token URL).
         assertion_lifetime_s: Client assertion lifetime, 60 to 600 seconds.
         audience: Audience sent in the request; ``None`` uses the dialect's default.
-        tenant: Tenant sent in the request (TechWolf), if any.
+        tenant: Tenant sent in the request, if any; required by the TechWolf presets
+            (a dialect's ``required_fields`` are checked at construction).
         scopes: Scopes requested, sent as the dialect says (array or space-separated).
         extra_params: Extra request fields, e.g. ``{"lwt_client_id": "..."}`` for Lone
             Wolf. Plain, non-secret values only.
@@ -193,6 +194,7 @@ class TokenConfig:
             elif not isinstance(self.vault, VaultSettings):
                 raise ConfigurationError("must be VaultSettings or a table of them", field="vault")
         self._check_credentials()
+        self._check_required_fields()
 
     def _check_transport(self, url: object) -> None:
         from vendorgate._url import check_transport, check_verify, is_http_url
@@ -264,6 +266,29 @@ class TokenConfig:
                     raise ConfigurationError(
                         f"is required by the password grant of preset {d.name!r}", field=name
                     )
+
+    def _check_required_fields(self) -> None:
+        """Refuse a config missing a setting its dialect says every request needs.
+
+        A value the dialect itself supplies (its default audience) counts as given; an
+        empty or blank string counts as missing (an unfilled form field).
+        """
+        d = self.dialect
+        known = {f.name for f in fields(self)} - {"dialect"}
+        for name in d.required_fields:
+            if name not in known:
+                raise ConfigurationError(
+                    f"names {name!r}, which is not a token setting; valid: "
+                    f"{', '.join(sorted(known))}",
+                    field="dialect.required_fields",
+                )
+            value = getattr(self, f"effective_{name}", None) or getattr(self, name)
+            if value is None or value == () or (isinstance(value, str) and not value.strip()):
+                raise ConfigurationError(
+                    f"is required by preset {d.name!r} (the vendor refuses token requests "
+                    "without it); set it to the value the vendor gave you",
+                    field=name,
+                )
 
     # -- derived values ----------------------------------------------------------------
 

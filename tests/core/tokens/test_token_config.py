@@ -57,7 +57,9 @@ def test_private_key_and_transit_key_are_exclusive() -> None:
 
 def test_a_key_switches_techwolf_to_private_key_jwt() -> None:
     """Giving TechWolf a private key selects private_key_jwt client authentication."""
-    cfg = TokenConfig(dialect=get_dialect("techwolf-eu"), client_id="me", transit_key="transit/tw")
+    cfg = TokenConfig(
+        dialect=get_dialect("techwolf-eu"), client_id="me", transit_key="transit/tw", tenant="t"
+    )
     assert cfg.effective_client_auth == "assertion"
 
 
@@ -212,7 +214,7 @@ def test_signing_alg_the_signers_cannot_use_is_refused(alg: str) -> None:
 def test_every_signer_algorithm_is_accepted(alg: str) -> None:
     """Every algorithm the signers support is a valid signing_alg."""
     cfg = TokenConfig.from_mapping(
-        {**BASE, "preset": "techwolf-eu", "private_key": "env:K", "signing_alg": alg}
+        {**BASE, "preset": "techwolf-eu", "private_key": "env:K", "signing_alg": alg, "tenant": "t"}
     )
     assert cfg.signing_alg == alg
 
@@ -242,7 +244,9 @@ def test_importing_the_token_engine_is_cheap() -> None:
 
 def test_bare_transit_key_name_is_accepted() -> None:
     """transit_key="mykey" is accepted, as the Transit signer reads it (mount "transit")."""
-    cfg = TokenConfig(dialect=get_dialect("techwolf-eu"), client_id="me", transit_key="mykey")
+    cfg = TokenConfig(
+        dialect=get_dialect("techwolf-eu"), client_id="me", transit_key="mykey", tenant="t"
+    )
     assert cfg.transit_key == "mykey"
 
 
@@ -270,3 +274,93 @@ def test_seconds_that_are_not_finite_are_refused(field: str, value: object) -> N
     with pytest.raises(ConfigurationError) as info:
         TokenConfig.from_mapping({**BASE, field: value})
     assert info.value.field == field
+
+
+# -- a preset's required fields ----------------------------------------------------------
+
+TW_SECRET = "tw-s3cr3t-value-8812"
+
+
+@pytest.mark.parametrize("preset", ["techwolf-eu", "techwolf-us"])
+def test_techwolf_without_a_tenant_is_refused_at_construction(preset: str) -> None:
+    """A TechWolf config without a tenant fails when built, naming tenant and the preset."""
+    from vendorgate import Secret
+
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig(dialect=get_dialect(preset), client_id="me", client_secret=Secret(TW_SECRET))
+    assert info.value.field == "tenant"
+    message = str(info.value)
+    assert message.startswith(f"tenant: is required by preset {preset!r}")
+    assert "set it to" in message  # says what to do
+    assert TW_SECRET not in message
+
+
+@pytest.mark.parametrize("tenant", ["", "   "])
+def test_an_empty_tenant_counts_as_missing(tenant: str) -> None:
+    """An empty tenant (an unfilled form field) is refused like a missing one."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping(
+            {"preset": "techwolf-eu", "client_id": "me", "client_secret": "env:S", "tenant": tenant}
+        )
+    assert info.value.field == "tenant"
+
+
+def test_techwolf_with_a_tenant_is_accepted() -> None:
+    """The required tenant given, the config builds (and keeps it)."""
+    cfg = TokenConfig(
+        dialect=get_dialect("techwolf-eu"), client_id="me", client_secret="env:S", tenant="acme"
+    )
+    assert cfg.tenant == "acme"
+
+
+def test_dropping_the_tenant_with_overrides_is_refused() -> None:
+    """with_overrides validates again: removing a required field is an error, not a copy."""
+    cfg = TokenConfig(
+        dialect=get_dialect("techwolf-eu"), client_id="me", client_secret="env:S", tenant="acme"
+    )
+    with pytest.raises(ConfigurationError) as info:
+        cfg.with_overrides(tenant=None)
+    assert info.value.field == "tenant"
+
+
+def test_a_custom_dialects_required_field_is_enforced() -> None:
+    """Any dialect's required_fields are enforced, here an audience for an in-house server."""
+    from vendorgate.dialects import Dialect
+
+    acme = Dialect(
+        name="acme", token_url="https://id.acme.test/token", required_fields=("audience",)
+    )
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig(dialect=acme, client_id="me", client_secret="env:S")
+    assert info.value.field == "audience"
+    assert "preset 'acme'" in str(info.value)
+    cfg = TokenConfig(dialect=acme, client_id="me", client_secret="env:S", audience="api")
+    assert cfg.effective_audience == "api"
+
+
+def test_a_required_field_the_dialect_itself_supplies_is_met() -> None:
+    """A required audience the dialect already sends by default needs no repeating."""
+    from vendorgate.dialects import Dialect
+
+    acme = Dialect(
+        name="acme",
+        token_url="https://id.acme.test/token",
+        audience="api",
+        required_fields=("audience",),
+    )
+    assert TokenConfig(dialect=acme, client_id="me", client_secret="env:S").audience is None
+
+
+def test_a_required_field_that_is_no_token_setting_is_named() -> None:
+    """A misspelt required field of a dialect table is reported, not demanded forever."""
+    with pytest.raises(ConfigurationError) as info:
+        TokenConfig.from_mapping(
+            {
+                "dialect": {"base": "lonewolf", "required_fields": ["tennant"]},
+                "client_id": "me",
+                "client_secret": "env:S",
+            }
+        )
+    assert info.value.field == "dialect.required_fields"
+    assert "'tennant'" in str(info.value)
+    assert "tenant" in str(info.value).split("'tennant'", 1)[1]  # lists the valid names
