@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 
 import pytest
-from cache_helpers import CountingFetch, FakeClock, make_token
+from cache_helpers import CountingFetch, FakeClock, NonAtomicStore, make_token
 
 import vendorgate.cache._cache as cache_module
 from vendorgate import CacheError, events
@@ -541,3 +541,90 @@ async def test_a_task_that_waited_too_long_for_a_thread_fetches_anyway_and_says_
         await cache.aget_or_fetch("k", afetch)
         cache.get_or_fetch("k", lambda previous: make_token(clock(), 100))
     assert _warnings(caplog) == []
+
+
+# -- invalidation's reports ------------------------------------------------------------------
+
+
+class _DeleteFailsStore(MemoryStore):
+    """A store that stores and reads, but whose delete finds its server gone."""
+
+    name = "delete-fails"
+
+    def delete_if(self, key: str, fingerprint: str) -> bool:
+        raise CacheError("the store's server is gone")
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "vendorgate.cache"]
+
+
+def test_an_invalidation_the_store_fails_names_the_store_and_still_forgets_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store's failure is reported like any other (one WARNING, whole); the refused
+    token leaves the memory level, so the next call fetches a new one."""
+    cache = TokenCache(_DeleteFailsStore(), timing=CacheTiming(backend_retry_s=45))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+    token = cache.get_or_fetch("k", fetch)
+    with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
+        assert cache.invalidate("k", token) is True
+    assert _lines(caplog) == [
+        (
+            logging.WARNING,
+            "token cache: delete-fails backend unavailable (the store's server is gone); "
+            "using the in-process memory level only and retrying the backend every 45 s",
+        ),
+        (logging.INFO, f"token cache: invalidated token {token.fingerprint}"),
+    ]
+    assert cache.get_or_fetch("k", fetch) != token
+    assert fetch.calls == 2
+
+
+def test_an_invalidation_that_removes_nothing_says_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = TokenCache(MemoryStore())
+    cache.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
+    with caplog.at_level(logging.DEBUG, logger="vendorgate.cache"):
+        assert cache.invalidate("k", make_token(1e10 - 600, 600)) is False
+    assert _lines(caplog) == []
+
+
+def test_an_invalidation_without_the_lock_of_a_non_atomic_store_says_what_it_left(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lock stays busy: one WARNING, whole (lock, wait, token, store); the store's entry
+    is left (a miss for this cache); the token leaves memory."""
+    store = NonAtomicStore()
+    cache = TokenCache(store, _RecordingLock(obtained=False), timing=CacheTiming(lock_wait_s=7))
+    token = cache.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
+    assert store.entries["k"] == token  # stored, though without the lock
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
+        assert cache.invalidate("k", token) is True
+    assert _lines(caplog) == [
+        (
+            logging.WARNING,
+            f"token cache: recording lock not obtained within 7 s to invalidate token "
+            f"{token.fingerprint}; leaving the non-atomic entry to be overwritten by the next "
+            "fetch",
+        ),
+        (logging.INFO, f"token cache: invalidated token {token.fingerprint}"),
+    ]
+    assert store.deletes == 0
+    assert store.entries["k"] == token
+
+
+def test_an_invalidation_reports_a_token_removed_from_either_level_alone() -> None:
+    """``True`` when the token left any level: the store alone (a worker that never held
+    it in memory), or memory alone (the store holds a newer token from another worker)."""
+    store = MemoryStore()
+    first = TokenCache(store)
+    token = first.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
+    other_worker = TokenCache(store)
+    assert other_worker.invalidate("k", token) is True  # from the store only
+    assert store.get("k") is None
+    newer = other_worker.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
+    assert first.invalidate("k", token) is True  # from memory only; the newer one stays
+    assert store.get("k") == newer
