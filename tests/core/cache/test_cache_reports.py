@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
+from typing import Any
 
 import pytest
 from cache_helpers import CountingFetch, FakeClock, NonAtomicStore, make_token
@@ -628,3 +629,83 @@ def test_an_invalidation_reports_a_token_removed_from_either_level_alone() -> No
     newer = other_worker.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
     assert first.invalidate("k", token) is True  # from memory only; the newer one stays
     assert store.get("k") == newer
+
+
+@pytest.mark.anyio
+async def test_a_task_asking_at_the_usable_instant_waits_for_the_refresh(clock: FakeClock) -> None:
+    """While another task refreshes, a token is served up to, not at, its usable limit:
+    at that instant the caller waits and gets the refreshed token."""
+    cache = TokenCache(clock=clock, policy=_EXACT)
+    old = await cache.aget_or_fetch("k", _afetch_at(clock))
+    in_fetch, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(previous: Token | None) -> Token:
+        in_fetch.set()
+        await release.wait()
+        return make_token(clock(), 100)
+
+    clock.now = _EXACT.refresh_at(old)
+    refresher = asyncio.create_task(cache.aget_or_fetch("k", slow))
+    await asyncio.wait_for(in_fetch.wait(), 10)
+    clock.now = _EXACT.usable_until(old) - 0.001
+    assert await cache.aget_or_fetch("k", _afetch_at(clock)) is old  # still usable: at once
+    clock.now = _EXACT.usable_until(old)
+    waiter = asyncio.create_task(cache.aget_or_fetch("k", _afetch_at(clock)))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    release.set()
+    new = await refresher
+    assert new is not old
+    assert await waiter is new
+
+
+def _afetch_at(clock: FakeClock) -> Callable[[Token | None], Any]:
+    async def afetch(previous: Token | None) -> Token:
+        return make_token(clock(), 100)
+
+    return afetch
+
+
+@pytest.mark.anyio
+async def test_after_an_async_refresh_the_next_one_does_not_wait_for_the_thread_lock(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each async refresh gives the key's in-process lock back: the next refresh takes it
+    at once (no "waited" WARNING)."""
+    cache = TokenCache(clock=clock, policy=_EXACT, timing=CacheTiming(lock_wait_s=0.2))
+    first = await cache.aget_or_fetch("k", _afetch_at(clock))
+    clock.now = _EXACT.refresh_at(first)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        second = await cache.aget_or_fetch("k", _afetch_at(clock))
+        clock.now = _EXACT.refresh_at(second)
+        third = await asyncio.to_thread(
+            cache.get_or_fetch, "k", lambda previous: make_token(clock(), 100)
+        )
+    assert len({first, second, third}) == 3
+    assert _warnings(caplog) == []
+
+
+@pytest.mark.anyio
+async def test_a_lock_not_obtained_is_not_renewed_while_the_task_fetches() -> None:
+    """Renewing a lock this worker does not hold would extend another worker's."""
+    lock = _RecordingLock(obtained=False)
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_ttl_s=0.003))
+
+    async def afetch(previous: Token | None) -> Token:
+        await asyncio.to_thread(lock.renewal.wait, 0.3)  # a renewal would end this at once
+        return make_token(1e10 - 600, 600)
+
+    await cache.aget_or_fetch("k", afetch)
+    assert lock.renewed == []
+
+
+def test_a_lock_not_obtained_is_not_renewed_while_the_thread_fetches() -> None:
+    lock = _RecordingLock(obtained=False)
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_ttl_s=0.003))
+
+    def fetch(previous: Token | None) -> Token:
+        lock.renewal.wait(0.3)  # a renewal would end this at once
+        return make_token(1e10 - 600, 600)
+
+    cache.get_or_fetch("k", fetch)
+    assert lock.renewed == []
