@@ -344,9 +344,10 @@ def cmd_mutate(extra: list[str]) -> int:
 
     The modules and the tests that must kill their mutants are ``[tool.mutmut]`` in
     pyproject.toml; ``--only PATH`` and ``--tests PATH`` (repeatable) narrow them for one
-    run. The copy lives in ``.mutation/`` (so the working tree can change meanwhile); runs
-    at nice 15. ``--summary`` only reports the last run. Other arguments go to
-    ``mutmut run`` (e.g. ``--max-children 2``).
+    run. The copy lives in ``.mutation/`` (so the working tree can change meanwhile), or
+    in ``--dir PATH`` (so that two runs can go side by side); runs at nice 15.
+    ``--summary`` only reports the last run. Other arguments go to ``mutmut run`` (e.g.
+    ``--max-children 2``, or mutant names such as ``'vendorgate.http._output.x*acquire*'``).
     """
     import shutil
 
@@ -354,8 +355,11 @@ def cmd_mutate(extra: list[str]) -> int:
     parser.add_argument("--only", action="append", default=[], help="module to mutate")
     parser.add_argument("--tests", action="append", default=[], help="tests to run")
     parser.add_argument("--summary", action="store_true", help="report the last run only")
+    parser.add_argument(
+        "--dir", default=str(MUTATION_DIR), help="scratch directory (another: side by side)"
+    )
     known, mutmut_args = parser.parse_known_args(extra)
-    work = MUTATION_DIR
+    work = Path(known.dir).resolve()
     code = 0
     if not known.summary:
         bin_dir = sync("mutation", groups=("mutation",))
@@ -372,7 +376,7 @@ def cmd_mutate(extra: list[str]) -> int:
         (work / "pyproject.toml").write_text(config)
         env = dict(os.environ, VENDORGATE_TEST_ENV="airflow")
         env.pop("VIRTUAL_ENV", None)
-        _say(f"mutmut run in {work.relative_to(ROOT)}/ (nice 15)")
+        _say(f"mutmut run in {work}/ (nice 15)")
         code = subprocess.run(
             [str(bin_dir / "mutmut"), "run", *mutmut_args],
             cwd=work,
