@@ -321,7 +321,7 @@ class VendorExtractOperator(BaseOperator):
         target, upload = self._target()
         # the mark this run sends (a rerun of a run killed after its commit sends that
         # run's mark again and replaces its output)
-        since = incremental.begin(str(target.path)).start_mark if incremental else None
+        since = incremental.begin(target).start_mark if incremental else None
         with hook.get_conn() as client:
             result = client.pull(
                 self.endpoint,
