@@ -101,6 +101,66 @@ def test_extract_operator_retry_resumes_without_duplicates(
     assert len(ids) == len(set(ids)) == sandbox.config()["dataset_size"]
 
 
+def _try(number: int, run: str = "scheduled__2026-11-30T00:00:00+00:00") -> dict[str, Any]:
+    """The context of one try of one task instance (what the operator reads of it)."""
+    from types import SimpleNamespace
+
+    ti = SimpleNamespace(
+        dag_id="d",
+        run_id=run,
+        task_id="t",
+        map_index=-1,
+        try_number=number,
+    )
+    return {"ti": ti, "run_id": ti.run_id}
+
+
+def test_extract_operator_retry_after_a_crash_past_the_move_fetches_nothing(
+    conn_id: str, sandbox: VendorSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A try killed after its file was moved into place, before its checkpoint was
+    removed: the task's next try finishes that pull (it is the same task instance)
+    instead of fetching every page again; another DAG run's task fetches again."""
+    from vendorgate.airflow.operators import VendorExtractOperator
+
+    out = tmp_path / "items.jsonl"
+    op = VendorExtractOperator(
+        task_id="t",
+        vendorgate_conn_id=conn_id,
+        endpoint="/items",
+        paginator=PAGES,
+        output_path=str(out),
+    )
+    checkpoint = Path(f"{out}.checkpoint.json")
+    real_unlink = Path.unlink
+
+    def killed(self: Path, missing_ok: bool = False) -> None:
+        if self == checkpoint:
+            raise KeyboardInterrupt("worker killed after the move")
+        real_unlink(self, missing_ok=missing_ok)
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "unlink", killed)
+        with pytest.raises(KeyboardInterrupt):
+            op.execute(_try(1))  # type: ignore[arg-type]
+    assert checkpoint.exists()
+    total = sandbox.config()["dataset_size"]
+    before = sandbox.counters().api_requests.get("lonewolf", 0)
+    result = op.execute(_try(2))  # type: ignore[arg-type]
+    assert sandbox.counters().api_requests.get("lonewolf", 0) == before
+    assert result == {"output": str(out), "records": total, "pages": 20, "resumed": True}
+    assert not checkpoint.exists()
+    assert len(out.read_text().splitlines()) == total
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "unlink", killed)
+        with pytest.raises(KeyboardInterrupt):
+            op.execute(_try(1))  # type: ignore[arg-type]
+    other = op.execute(_try(1, run="manual__2026-11-30T01:00:00+00:00"))  # type: ignore[arg-type]
+    assert other["resumed"] is False
+    assert sandbox.counters().api_requests.get("lonewolf", 0) >= before + 2 * 20
+
+
 def test_trigger_serializes_plain_values_only(conn_id: str) -> None:
     """serialize() is JSON with the connection id, never a secret, and rebuilds the trigger."""
     from vendorgate.airflow.triggers import VendorPollTrigger

@@ -132,6 +132,9 @@ class VendorExtractOperator(BaseOperator):
     Records are streamed page by page (memory stays bounded) to ``<output>.partial`` with
     a checkpoint after every page; a retry of the task continues from the last checkpoint
     (no duplicate, no gap), and the final file appears at once when the pull is complete.
+    The output's ``run_id`` is the task instance's (DAG, DAG run, task, map index; not the
+    try number), so a try killed after its file was moved into place is finished by the
+    next try instead of fetching again.
     XCom gets the path and the counts, never data. The output is declared as an outlet
     :class:`~airflow.sdk.Asset` (when the path is not templated).
 
@@ -318,10 +321,10 @@ class VendorExtractOperator(BaseOperator):
         )
         incremental = self._incremental(context)
         hook = VendorGateHook(vendorgate_conn_id=self.vendorgate_conn_id)
-        target, upload = self._target()
+        target, upload = self._target(_run_id(context))
         # the mark this run sends (a rerun of a run killed after its commit sends that
         # run's mark again and replaces its output)
-        since = incremental.begin(str(target.path)).start_mark if incremental else None
+        since = incremental.begin(target).start_mark if incremental else None
         with hook.get_conn() as client:
             result = client.pull(
                 self.endpoint,
@@ -357,16 +360,17 @@ class VendorExtractOperator(BaseOperator):
             )
         return summary
 
-    def _target(self) -> tuple[Any, Any]:
-        """The core output, and the ObjectStoragePath to upload to (remote paths)."""
+    def _target(self, run_id: str | None = None) -> tuple[Any, Any]:
+        """The core output (its ``run_id`` the task instance's), and the ObjectStoragePath
+        to upload to (remote paths)."""
         from vendorgate.http import Output
 
         out: Any = self.output_path
         protocol = getattr(out, "protocol", None)
         if protocol is None:
-            return Output(path=os.fspath(out), staging_dir=self.staging_dir), None
+            return Output(path=os.fspath(out), staging_dir=self.staging_dir, run_id=run_id), None
         if protocol in ("", "file", "local"):
-            return Output(path=str(getattr(out, "path", out))), None
+            return Output(path=str(getattr(out, "path", out)), run_id=run_id), None
         import hashlib
         import tempfile
 
@@ -374,7 +378,23 @@ class VendorExtractOperator(BaseOperator):
         base = self.staging_dir or os.path.join(tempfile.gettempdir(), "vendorgate-staging")
         os.makedirs(base, exist_ok=True)
         name = str(out).rstrip("/").rsplit("/", 1)[-1] or "output"
-        return Output(path=os.path.join(base, f"{digest}-{name}")), out
+        return Output(path=os.path.join(base, f"{digest}-{name}"), run_id=run_id), out
+
+
+def _run_id(context: Context) -> str | None:
+    """What identifies this task instance across its tries, ``airflow:<dag>/<run>/<task>``
+    (``[<map index>]`` when mapped; never the try number): a retry finishes a pull its
+    previous try left complete instead of fetching it again. ``None`` outside a task run."""
+    ti = context.get("ti") if isinstance(context, Mapping) else None
+    parts = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")]
+    ids = [part for part in parts if isinstance(part, str) and part]
+    if len(ids) != len(parts):
+        return None
+    run_id = "airflow:" + "/".join(ids)  # dag and task ids hold no "/"
+    map_index = getattr(ti, "map_index", None)
+    if isinstance(map_index, int) and map_index >= 0:
+        run_id += f"[{map_index}]"
+    return run_id
 
 
 def _check_incremental(incremental: Any, output_path: Any) -> None:

@@ -7,20 +7,27 @@ a record field (``id``, ``updated_at``, ``meta.modified``) over every record it 
 and stores that mark only after the output is committed.
 
 Exactly once across a crash. The state holds ``{"mark": M}``. Just before the commit the
-pull writes an *intent*, ``{"mark": M, "pending": {"output", "partial", "mark": M2}}``;
-after the commit, ``{"mark": M2}``. A run that finds an intent resolves it first:
+pull writes an *intent*, ``{"mark": M, "pending": {"output", "partial", "mark": M2,
+"bytes", "sha256"}}`` (the size and digest of the file the commit publishes); after the
+commit, ``{"mark": M2}``. A run that finds an intent resolves it first:
 
 * the intent is for the output this run writes (a rerun of the same run): the mark stays
   ``M`` and the run fetches again from ``M``, replacing that output (a superset of what
   it held): every record once;
-* the intent is for another output: its partial file is gone exactly when its commit
-  happened (the commit renames or uploads it), so the mark moves on to ``M2`` (committed)
-  or stays ``M`` (not committed, those records were never published).
+* the intent is for another output: the mark moves on to ``M2`` only if that output now
+  holds exactly the file the intent describes (same size and SHA-256), looked up where
+  every host sees it (the local path, or the fsspec URL with this run's
+  ``storage_options``). Otherwise it stays ``M``: those records were never published (the
+  commit failed, e.g. its upload) and this run fetches them. The staging directory of an
+  fsspec output is never consulted: the next run may run on another host. For a local
+  output a partial file still beside it also means "not committed".
 
 A crash between the commit and the state write therefore neither loses nor duplicates a
-record. The store must keep a ``set`` once it returns (a file is written atomically and
-fsynced); one pull at a time per key (the output's claim already serialises pulls to the
-same output).
+record, as long as the published file stays where it was written until the next run (a
+file moved away or changed meanwhile counts as not published: its records are fetched
+again, a duplicate rather than a loss). The store must keep a ``set`` once it returns (a
+file is written atomically and fsynced); one pull at a time per key (the output's claim
+already serialises pulls to the same output).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from vendorgate._errors import BadResponseError, ConfigurationError, VendorgateError
+from vendorgate.http._output import Output, as_output
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -197,11 +205,16 @@ class Incremental:
             )
         return cls(**values)
 
-    def mark(self) -> Any:
-        """The mark the next run starts from (committed runs only)."""
+    def mark(self, *, storage_options: Mapping[str, Any] | None = None) -> Any:
+        """The mark the next run starts from (committed runs only).
+
+        Args:
+            storage_options: For an fsspec output left pending by a crashed run: the
+                options its URL is opened with to see whether it was published.
+        """
         state = self._state()
         pending = state.get("pending")
-        if isinstance(pending, dict) and _committed(pending):
+        if isinstance(pending, dict) and _committed(pending, storage_options or {}):
             return pending.get("mark")
         return state.get("mark", self.initial)
 
@@ -221,20 +234,44 @@ class Incremental:
             )
         return state
 
-    def begin(self, output: str) -> IncrementalRun:
-        """Resolve a crashed run's intent and start a run writing ``output``."""
+    def begin(self, output: Output | str | os.PathLike[str]) -> IncrementalRun:
+        """Resolve a crashed run's intent and start a run writing ``output``.
+
+        A crashed run's fsspec output is looked up with ``output``'s ``storage_options``
+        (one data set, one storage).
+        """
+        out = as_output(output)
         state = self._state()
         mark = state.get("mark")
         pending = state.get("pending")
-        if isinstance(pending, dict) and pending.get("output") != output and _committed(pending):
+        if (
+            isinstance(pending, dict)
+            and pending.get("output") != str(out.path)
+            and _committed(pending, out.storage_options)
+        ):
             mark = pending.get("mark")  # that run published its output: move on
         # the store is left as it is: this run's intent replaces it before its commit
         return IncrementalRun(self, mark, pending if isinstance(pending, dict) else None)
 
 
-def _committed(pending: Mapping[str, Any]) -> bool:
-    partial = pending.get("partial")
-    return isinstance(partial, str) and not Path(partial).exists()
+def _committed(pending: Mapping[str, Any], storage_options: Mapping[str, Any]) -> bool:
+    """Whether the run that wrote the intent ``pending`` published its output.
+
+    Decided from what every host sees: the final output holds the file the intent
+    describes. The partial file is only consulted for a local output (it sits beside it);
+    an fsspec output's partial file is in the staging directory of whichever host ran it.
+    """
+    output, partial = pending.get("output"), pending.get("partial")
+    if not isinstance(output, str) or not output or not isinstance(partial, str):
+        return False
+    out = Output(path=output, storage_options=storage_options)
+    if not out.is_url and Path(partial).exists():
+        return False  # not moved into place
+    size, digest = pending.get("bytes"), pending.get("sha256")
+    if not isinstance(size, int) or not isinstance(digest, str):
+        # an intent written before intents described their file: the output exists
+        return out.holds()
+    return out.holds(size=size, sha256=digest)
 
 
 def _dump(state: Mapping[str, Any]) -> str:
@@ -309,11 +346,14 @@ class IncrementalRun:
             self.see(json.loads(line) for line in fh if line.strip())
 
     def before_commit(self, writer: OutputWriter) -> None:
-        """Write the intent: this output, its partial file, the mark it will publish."""
+        """Write the intent: this output, its partial file, the mark it will publish, and
+        the size and SHA-256 of the file the commit puts in place (how any host tells
+        later whether it did)."""
         pending = {
             "output": str(writer.output.path),
             "partial": str(writer.output.partial_path),
             "mark": self.mark,
+            **writer.fingerprint(),
         }
         self.spec.store.set(self.spec.key, _dump({"mark": self.start_mark, "pending": pending}))
 

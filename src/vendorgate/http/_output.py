@@ -76,6 +76,35 @@ def _is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+def _url_fs(output: Output) -> tuple[Any, str]:
+    """The fsspec filesystem and path of ``output``'s URL, opened with its storage options."""
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError as exc:  # without the fsspec extra
+        raise ConfigurationError(
+            "an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'",
+            field="output",
+        ) from exc
+    fs, path = url_to_fs(str(output.path), **dict(output.storage_options))
+    return fs, str(path)
+
+
+def _open_final(output: Output) -> IO[bytes]:
+    """The final file of ``output``, opened for reading (fsspec for URLs)."""
+    if not output.is_url:
+        return open(str(output.path).removeprefix("file://"), "rb")
+    fs, remote = _url_fs(output)
+    opened: IO[bytes] = fs.open(remote, "rb")
+    return opened
+
+
+def _sha256(fh: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Output:
     """Where and how a pull writes its records.
@@ -143,6 +172,27 @@ class Output:
         base = Path(self.staging_dir or tempfile.gettempdir()) / "vendorgate-staging"
         base.mkdir(parents=True, exist_ok=True)
         return base / f"{digest}-{Path(p).name or 'output'}"
+
+    def holds(self, *, size: int | None = None, sha256: str | None = None) -> bool:
+        """Whether the final file exists, with ``size`` bytes and this SHA-256 hex digest
+        when they are given.
+
+        Asks what every host sees: the local path, or the fsspec URL opened with
+        :attr:`storage_options` (the staging directory is not consulted).
+        """
+        try:
+            if not self.is_url:
+                path = Path(str(self.path).removeprefix("file://"))
+                found = path.is_file() and (size is None or path.stat().st_size == size)
+            else:
+                fs, remote = _url_fs(self)
+                found = bool(fs.exists(remote)) and (size is None or fs.size(remote) == size)
+            if not found or sha256 is None:
+                return found
+            with _open_final(self) as fh:
+                return _sha256(fh) == sha256
+        except FileNotFoundError:  # removed while looked at
+            return False
 
     @property
     def partial_path(self) -> Path:
@@ -414,18 +464,10 @@ class _RemoteClaim:
     """
 
     def __init__(self, output: Output, run: str, owner: str) -> None:
-        try:
-            from fsspec.core import url_to_fs
-        except ImportError as exc:  # without the fsspec extra
-            raise ConfigurationError(
-                "an fsspec URL needs the fsspec extra: pip install 'vendorgate[fsspec]'",
-                field="output",
-            ) from exc
-
         self.output = output
         self.run = run
         self.owner = owner  # this writer, even when a zombie attempt shares its run id
-        self.fs, remote = url_to_fs(str(output.path), **dict(output.storage_options))
+        self.fs, remote = _url_fs(output)
         self.path = f"{remote}.vendorgate-claim"
         self._renewed = 0.0
 
@@ -556,15 +598,7 @@ class OutputWriter:
         """Whether ``cp`` is this run's "complete" checkpoint and its file is in place."""
         if self.output.run_id is None or cp.run != self.output.run_id:
             return False
-        out = self.output
-        final = str(out.path)
-        if not out.is_url:
-            path = Path(final.removeprefix("file://"))
-            return path.exists() and path.stat().st_size == cp.bytes
-        from fsspec.core import url_to_fs
-
-        fs, remote = url_to_fs(final, **dict(out.storage_options))
-        return bool(fs.exists(remote)) and int(fs.size(remote)) == cp.bytes
+        return self.output.holds(size=cp.bytes)
 
     def _open_claimed(self) -> PageRequest | None:
         out = self.output
@@ -638,6 +672,23 @@ class OutputWriter:
             self._fh.close()
             self._fh = None
 
+    def fingerprint(self) -> dict[str, Any]:
+        """``{"bytes": size, "sha256": hex digest}`` of the file :meth:`commit` publishes.
+
+        Call it after the last page, before :meth:`commit`: afterwards
+        ``output.holds(size=..., sha256=...)`` tells, on any host that sees the output,
+        whether this commit put its file in place. Reads the partial file once (or the
+        final file, when an earlier attempt of this run already moved it into place).
+        """
+        if self._committed:  # an earlier attempt of this run moved the file into place
+            fh = _open_final(self.output)
+        else:
+            if self._fh is not None:
+                self._fh.flush()
+            fh = open(self.output.partial_path, "rb")  # noqa: SIM115 - closed below
+        with fh:
+            return {"bytes": self._bytes, "sha256": _sha256(fh)}
+
     def commit(self) -> str:
         """Move the finished file into place atomically, remove the checkpoint, drop the claim.
 
@@ -665,9 +716,7 @@ class OutputWriter:
         if self._committed:
             pass  # moved into place by an earlier run that crashed before the cleanup
         elif out.is_url:
-            from fsspec.core import url_to_fs  # the claim (at open) made sure it is installed
-
-            fs, remote = url_to_fs(final, **dict(out.storage_options))
+            fs, remote = _url_fs(out)
             tmp_remote = f"{remote}.tmp-{self._owner[:16]}"
             fs.put_file(str(partial), tmp_remote)
             if self._claim is not None:

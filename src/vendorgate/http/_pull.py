@@ -116,7 +116,7 @@ def begin_incremental(
     """Start an incremental run for ``output``: the run and the parameters with its mark."""
     if incremental is None:
         return None, params
-    run = incremental.begin(str(as_output(output).path))
+    run = incremental.begin(as_output(output))
     return run, run.params(params)
 
 

@@ -321,13 +321,13 @@ def _begin(
     from vendorgate.prefect._state import PrefectVariableStateStore
 
     if isinstance(incremental, Incremental):
-        return incremental.begin(str(out.path))
+        return incremental.begin(out)
     store = None if "store" in incremental else PrefectVariableStateStore()
     key = f"{flow_run.get_flow_name() or 'flow'}/{task_run.get_task_name() or 'task'}{path}"
     spec = Incremental.from_option(incremental, store=store, key=key)
     if spec is None:  # pragma: no cover - from_option returns None for None only
         return None
-    return spec.begin(str(out.path))
+    return spec.begin(out)
 
 
 @task(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from vendorgate.http import (
     AsyncVendorClient,
     FileStateStore,
     Incremental,
+    Output,
     PageNumber,
     VendorClient,
 )
@@ -41,7 +43,7 @@ def growing() -> Any:
         yield sb
 
 
-def _pull(sb: VendorSandbox, inc: Incremental, out: Path) -> int:
+def _pull(sb: VendorSandbox, inc: Incremental, out: Path | Output) -> int:
     with VendorClient(provider_for(sb), base_url=sb.api_url("lonewolf")) as client:
         return client.pull("/items", PageNumber(page_size=10), output=out, incremental=inc).records
 
@@ -171,6 +173,141 @@ def test_crash_before_commit_publishes_nothing_and_loses_nothing(
             _pull(growing, inc, tmp_path / "run2.jsonl")
     assert inc.mark() == 29
     assert _pull(growing, inc, tmp_path / "run3.jsonl") == 10
+
+
+class _KilledAfterCommit(BaseException):
+    """The process died between the commit and the state write."""
+
+
+class _DiesAfterCommit(FileStateStore):
+    """A state store whose process dies right before the write that follows the commit."""
+
+    def set(self, key: str, value: str) -> None:
+        if '"pending"' not in value:
+            raise _KilledAfterCommit
+        super().set(key, value)
+
+
+def _on_host(url: str, tmp_path: Path, host: str, **kw: Any) -> Output:
+    """An fsspec output pulled on ``host``: its partial file stays in that host's staging
+    directory."""
+    return Output(path=url, staging_dir=tmp_path / host, **kw)
+
+
+@pytest.mark.parametrize("reused", [False, True], ids=["new-output", "output-with-older-file"])
+def test_remote_run_whose_upload_failed_is_fetched_again_on_another_host(
+    growing: VendorSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reused: bool
+) -> None:
+    """Host A stores its intent, then its upload fails; the next run lands on host B, which
+    cannot see A's staging directory. B fetches those records again: none is lost (also
+    when A's output URL already held an older file)."""
+    pytest.importorskip("fsspec")
+    from fsspec.implementations.local import LocalFileSystem
+
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    inc = _incremental(tmp_path)
+    assert _pull(growing, inc, _on_host(f"local://{bucket}/run1.jsonl", tmp_path, "a")) == 30
+    growing.grow(10)
+    if reused:
+        (bucket / "run2.jsonl").write_text('{"id": -1}\n')  # a week-old file of that name
+
+    def upload_fails(*args: Any, **kwargs: Any) -> None:
+        raise OSError("connection reset during the upload")
+
+    with monkeypatch.context() as m:
+        m.setattr(LocalFileSystem, "put_file", upload_fails)
+        with pytest.raises(OSError, match="connection reset"):
+            _pull(growing, inc, _on_host(f"local://{bucket}/run2.jsonl", tmp_path, "a"))
+    shutil.rmtree(tmp_path / "a")  # host B does not see host A's disk
+    assert inc.mark() == 29
+    assert _pull(growing, inc, _on_host(f"local://{bucket}/run3.jsonl", tmp_path, "b")) == 10
+    assert _ids(bucket / "run3.jsonl") == list(range(30, 40))
+    assert inc.mark() == 39
+
+
+def test_remote_run_killed_after_its_upload_is_not_fetched_again_on_another_host(
+    growing: VendorSandbox, tmp_path: Path
+) -> None:
+    """Host A publishes its output and dies before storing the mark; host B sees the
+    published file (through the output's storage options) and moves on: no duplicate."""
+    pytest.importorskip("fsspec")
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    options = {"path": str(bucket), "target_protocol": "file"}
+    inc = _incremental(tmp_path)
+    dying = Incremental(
+        store=_DiesAfterCommit(tmp_path / "state.json"), key="items", field="id", param="since_id"
+    )
+    _pull(growing, inc, _on_host("dir://run1.jsonl", tmp_path, "a", storage_options=options))
+    growing.grow(20)
+    with pytest.raises(_KilledAfterCommit):
+        _pull(growing, dying, _on_host("dir://run2.jsonl", tmp_path, "a", storage_options=options))
+    assert (bucket / "run2.jsonl").exists()
+    shutil.rmtree(tmp_path / "a")
+    growing.grow(5)
+    run3 = _on_host("dir://run3.jsonl", tmp_path, "b", storage_options=options)
+    assert _pull(growing, inc, run3) == 5
+    ids = [i for n in (1, 2, 3) for i in _ids(bucket / f"run{n}.jsonl")]
+    assert sorted(ids) == list(range(55))
+
+
+def test_remote_retry_that_finishes_a_commit_then_dies_is_not_fetched_again(
+    growing: VendorSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed between its move and the checkpoint removal is retried (same run id):
+    the retry fetches nothing, its file being in place. When the retry too dies before
+    storing the mark, the next run, on another host, still sees that file published."""
+    pytest.importorskip("fsspec")
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+
+    def out(name: str, host: str) -> Output:
+        return _on_host(f"local://{bucket}/{name}", tmp_path, host, run_id=f"run-{name}")
+
+    inc = _incremental(tmp_path)
+    dying = Incremental(
+        store=_DiesAfterCommit(tmp_path / "state.json"), key="items", field="id", param="since_id"
+    )
+    _pull(growing, inc, out("run1.jsonl", "a"))
+    growing.grow(20)
+    checkpoint = out("run2.jsonl", "a").checkpoint_file
+    real_unlink = Path.unlink
+
+    def killed(self: Path, missing_ok: bool = False) -> None:
+        if self == checkpoint:
+            raise KeyboardInterrupt("killed after the move")
+        real_unlink(self, missing_ok=missing_ok)
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "unlink", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _pull(growing, inc, out("run2.jsonl", "a"))
+    assert checkpoint.exists()
+    growing.grow(5)
+    with pytest.raises(_KilledAfterCommit):
+        _pull(growing, dying, out("run2.jsonl", "a"))  # the retry
+    assert not checkpoint.exists()
+    assert _ids(bucket / "run2.jsonl") == list(range(30, 50))
+    shutil.rmtree(tmp_path / "a")
+    assert _pull(growing, inc, out("run3.jsonl", "b")) == 5
+    assert _ids(bucket / "run3.jsonl") == list(range(50, 55))
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_an_intent_of_an_earlier_version_counts_as_published_if_its_output_exists(
+    tmp_path: Path, published: bool
+) -> None:
+    """An intent without the file's size and digest (written by an earlier vendorgate) is
+    resolved by whether its output exists."""
+    out = tmp_path / "run2.jsonl"
+    if published:
+        out.write_text('{"id": 1}\n')
+    inc = _incremental(tmp_path)
+    pending = {"output": str(out), "partial": f"{out}.partial", "mark": 54}
+    inc.store.set("items", json.dumps({"mark": 29, "pending": pending}))
+    assert inc.mark() == (54 if published else 29)
+    assert inc.begin(tmp_path / "run3.jsonl").start_mark == (54 if published else 29)
 
 
 def test_missing_mark_field_names_it(growing: VendorSandbox, tmp_path: Path) -> None:
