@@ -709,3 +709,66 @@ def test_a_lock_not_obtained_is_not_renewed_while_the_thread_fetches() -> None:
 
     cache.get_or_fetch("k", fetch)
     assert lock.renewed == []
+
+
+def test_a_thread_that_waited_too_long_for_the_refresh_says_so_whole(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another thread's refresh outlasts lock_wait_s: one WARNING, whole, then this thread
+    re-reads the cache itself."""
+    cache = TokenCache(clock=clock, policy=_EXACT, timing=CacheTiming(lock_wait_s=0.6))
+    in_fetch, release = threading.Event(), threading.Event()
+
+    def held(previous: Token | None) -> Token:
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    holder = threading.Thread(target=cache.get_or_fetch, args=("k", held))
+    holder.start()
+    try:
+        assert in_fetch.wait(10)
+        with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+            cache.get_or_fetch("k", lambda previous: make_token(clock(), 100))
+    finally:
+        release.set()
+        holder.join(10)
+    assert _warnings(caplog) == [
+        "token cache: waited 1 s for the in-process lock of a key; re-reading the cache "
+        "before fetching"
+    ]
+
+
+def test_a_thread_asking_at_the_usable_instant_waits_for_the_refresh(clock: FakeClock) -> None:
+    """While another thread refreshes, a token is served up to, not at, its usable limit:
+    at that instant the caller waits and gets the refreshed token."""
+    cache = TokenCache(clock=clock, policy=_EXACT)
+    old = cache.get_or_fetch("k", lambda previous: make_token(clock(), 100))
+    in_fetch, release = threading.Event(), threading.Event()
+    results: list[Token] = []
+
+    def slow(previous: Token | None) -> Token:
+        in_fetch.set()
+        release.wait(10)
+        return make_token(clock(), 100)
+
+    clock.now = _EXACT.refresh_at(old)
+    refresher = threading.Thread(target=lambda: results.append(cache.get_or_fetch("k", slow)))
+    refresher.start()
+    assert in_fetch.wait(10)
+    clock.now = _EXACT.usable_until(old) - 0.001
+    assert cache.get_or_fetch("k", lambda previous: make_token(clock(), 100)) is old
+    clock.now = _EXACT.usable_until(old)
+    waiter = threading.Thread(
+        target=lambda: results.append(
+            cache.get_or_fetch("k", lambda previous: make_token(clock(), 100))
+        )
+    )
+    waiter.start()
+    waiter.join(0.05)
+    assert waiter.is_alive()  # waiting for the refresh, not served the old token
+    release.set()
+    refresher.join(10)
+    waiter.join(10)
+    assert results[0] is not old
+    assert results == [results[0], results[0]]
