@@ -772,3 +772,41 @@ def test_a_thread_asking_at_the_usable_instant_waits_for_the_refresh(clock: Fake
     waiter.join(10)
     assert results[0] is not old
     assert results == [results[0], results[0]]
+
+
+# -- what goes to the shared store -----------------------------------------------------------
+
+
+def _with_refresh_and_id_token() -> Token:
+    return Token(
+        access_token="at-shared-secretvalue",
+        expires_at=1e10,
+        issued_at=1e10 - 600,
+        refresh_token="rt-secretvalue",
+        id_token="id-secretvalue",
+    )
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["shared", "kept-local"])
+def test_refresh_and_id_tokens_go_to_the_store_only_when_told(share: bool) -> None:
+    """By default another worker gets the refresh and id tokens too (it can refresh);
+    ``store_refresh_tokens=False`` keeps both out of the store, and this process keeps them."""
+    store = MemoryStore()
+    cache = TokenCache(store, store_refresh_tokens=share)
+    served = cache.get_or_fetch("k", lambda previous: _with_refresh_and_id_token())
+    assert (served.refresh_token, served.id_token) == ("rt-secretvalue", "id-secretvalue")
+    stored = store.get("k")
+    assert stored is not None
+    assert stored.access_token == "at-shared-secretvalue"
+    expected = ("rt-secretvalue", "id-secretvalue") if share else (None, None)
+    assert (stored.refresh_token, stored.id_token) == expected
+
+
+def test_an_id_token_alone_is_kept_out_of_the_store_when_told() -> None:
+    store = MemoryStore()
+    cache = TokenCache(store, store_refresh_tokens=False)
+    token = Token(access_token="at-secretvalue", expires_at=1e10, id_token="id-secretvalue")
+    assert cache.get_or_fetch("k", lambda previous: token).id_token == "id-secretvalue"
+    stored = store.get("k")
+    assert stored is not None
+    assert stored.id_token is None
