@@ -439,16 +439,64 @@ async def test_an_async_lock_failure_is_named_and_the_token_kept_for_the_key(
 async def test_an_async_release_failure_is_named_after_the_lock(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Releasing the lock fails: the token is served, the WARNING names the lock."""
-    cache = TokenCache(MemoryStore(), _RecordingLock(release_fails=True))
+    """Releasing the lock fails: the token is served, the WARNING (whole) names the lock
+    and why."""
+    cache = TokenCache(
+        MemoryStore(), _RecordingLock(release_fails=True), timing=CacheTiming(backend_retry_s=45)
+    )
 
     async def afetch(previous: Token | None) -> Token:
         return make_token(1e10 - 600, 600)
 
     with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
         await cache.aget_or_fetch("k", afetch)
-    assert len(_warnings(caplog)) == 1
-    assert _warnings(caplog)[0].startswith("token cache: recording backend unavailable (")
+    assert _warnings(caplog) == [
+        "token cache: recording backend unavailable (the lock server is gone); using the "
+        "in-process memory level only and retrying the backend every 45 s"
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_token_fetched_under_the_lock_serves_the_next_call_from_memory() -> None:
+    lock = _RecordingLock()
+    store = MemoryStore()
+    cache = TokenCache(store, lock)
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+
+    async def afetch(previous: Token | None) -> Token:
+        return fetch(previous)
+
+    first = await cache.aget_or_fetch("k", afetch)
+    assert store.get("k") == first
+    seen: list[events.Event] = []
+    with events.listen(seen.append):
+        assert await cache.aget_or_fetch("k", afetch) is first
+    assert seen == [events.CacheHit("k", "memory")]
+    assert fetch.calls == 1
+
+
+class _WriteFailsStore(MemoryStore):
+    """A store that reads, but whose writes find its server gone."""
+
+    name = "write-fails"
+
+    def set(self, key: str, token: Token) -> None:
+        raise CacheError("the store's server refused the write")
+
+
+def test_a_store_that_fails_to_keep_a_fetched_token_is_named_and_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = TokenCache(_WriteFailsStore(), timing=CacheTiming(backend_retry_s=45))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        token = cache.get_or_fetch("k", fetch)
+        assert cache.get_or_fetch("k", fetch) is token  # served from memory meanwhile
+    assert _warnings(caplog) == [
+        "token cache: write-fails backend unavailable (the store's server refused the write); "
+        "using the in-process memory level only and retrying the backend every 45 s"
+    ]
+    assert fetch.calls == 1
 
 
 @pytest.mark.anyio
@@ -805,7 +853,12 @@ def test_refresh_and_id_tokens_go_to_the_store_only_when_told(share: bool) -> No
 def test_an_id_token_alone_is_kept_out_of_the_store_when_told() -> None:
     store = MemoryStore()
     cache = TokenCache(store, store_refresh_tokens=False)
-    token = Token(access_token="at-secretvalue", expires_at=1e10, id_token="id-secretvalue")
+    token = Token(
+        access_token="at-secretvalue",
+        expires_at=1e10,
+        issued_at=1e10 - 600,
+        id_token="id-secretvalue",
+    )
     assert cache.get_or_fetch("k", lambda previous: token).id_token == "id-secretvalue"
     stored = store.get("k")
     assert stored is not None
