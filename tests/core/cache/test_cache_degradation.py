@@ -137,7 +137,8 @@ def test_backend_recovers_after_retry_interval(
     assert not cache.degraded
     assert backend.get("k") == again
     assert token != again
-    assert any("is back" in r.getMessage() for r in caplog.records)
+    back = [r.getMessage() for r in caplog.records if "is back" in r.getMessage()]
+    assert back == [f"token cache: {backend.name} backend is back; sharing tokens again"]
 
 
 def test_backend_failure_on_write_still_returns_the_token(clock: FakeClock) -> None:
