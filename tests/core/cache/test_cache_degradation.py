@@ -134,7 +134,7 @@ def test_backend_recovers_after_retry_interval(
         cache.clear()
         again = cache.get_or_fetch("k", fetch)
     assert calls_while_down == 1
-    assert not cache.degraded
+    assert cache.degraded is False
     assert backend.get("k") == again
     assert token != again
     back = [r.getMessage() for r in caplog.records if "is back" in r.getMessage()]
