@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from vendorgate.cache import (
     CacheTiming,
     FileBackend,
     MemoryBackend,
+    MemoryStore,
     RedisBackend,
     RefreshPolicy,
     TokenCache,
@@ -310,3 +312,23 @@ def test_refresh_token_kept_in_memory_when_not_shared(redis_prefix: str) -> None
     assert fetch.previous == [first]
     assert fetch.previous[0] is not None
     assert fetch.previous[0].refresh_token == "rt-x2"
+
+
+def test_two_threads_seeing_the_backend_back_at_once_say_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two writes succeed together after an outage: both find the cache degraded, one of
+    them (whichever takes the state lock first) reports the recovery."""
+    cache = TokenCache(MemoryStore())
+    cache._mark_down(CacheError("the server restarted"))
+    threads = [threading.Thread(target=cache._mark_up) for _ in range(2)]
+    with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
+        with cache._state_guard:  # both pass the "degraded?" check and wait here
+            for t in threads:
+                t.start()
+            time.sleep(0.1)
+        for t in threads:
+            t.join(10)
+    back = [r.getMessage() for r in caplog.records if "is back" in r.getMessage()]
+    assert back == ["token cache: memory backend is back; sharing tokens again"]
+    assert cache.degraded is False
