@@ -63,6 +63,8 @@ def _run(lock: RefreshLock, periods: int, ttl_s: float = 90.0) -> _ScriptedStop:
     heartbeat.start()
     thread = heartbeat._thread
     assert thread is not None
+    # named in thread dumps; never keeps the process alive by itself
+    assert (thread.name, thread.daemon) == ("vendorgate-lock-heartbeat", True)
     for _ in range(1000):  # it runs its periods, then waits to be stopped (or ends)
         thread.join(0.01)
         if stop.idle.is_set() or not thread.is_alive():
