@@ -58,7 +58,8 @@ class EndlessServer:
 
     ``GET``/``POST``/``PUT`` of a path in :attr:`replies` answer that JSON object; every
     other path answers 200 with :attr:`prefix` and then ``x`` bytes, chunked and without a
-    ``Content-Length``, until the client hangs up or :attr:`ceiling` bytes were sent (so
+    ``Content-Length`` (or, with :attr:`declared_length`, plain bytes under that
+    ``Content-Length``), until the client hangs up or :attr:`ceiling` bytes were sent (so
     a client without a size cap ends too, with the whole ceiling read).
 
     Attributes:
@@ -70,6 +71,7 @@ class EndlessServer:
     url: str = ""
     prefix: bytes = b'{"data": {"pad": "'
     ceiling: int = 64 * 1024 * 1024
+    declared_length: int | None = None
     replies: dict[str, dict[str, object]] = field(default_factory=dict)
     sent: list[int] = field(default_factory=list)
 
@@ -99,19 +101,27 @@ def endless_server() -> Iterator[EndlessServer]:
                 self.end_headers()
                 self.wfile.write(body)
                 return
+            index = len(state.sent)
+            state.sent.append(0)  # before the headers: a client may give up on them alone
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Transfer-Encoding", "chunked")
+            declared = state.declared_length
+            if declared is None:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(declared))
             self.end_headers()
-            index = len(state.sent)
-            state.sent.append(0)
             try:
                 part = state.prefix
-                while state.sent[index] < state.ceiling:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                end = min(state.ceiling, declared or state.ceiling)
+                while state.sent[index] < end:
+                    part = part[: end - state.sent[index]]
+                    framed = b"%x\r\n%s\r\n" % (len(part), part) if declared is None else part
+                    self.wfile.write(framed)
                     state.sent[index] += len(part)
                     part = chunk
-                self.wfile.write(b"0\r\n\r\n")
+                if declared is None:
+                    self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading: what a size cap does
             self.close_connection = True

@@ -75,3 +75,23 @@ def test_the_vault_token_cache_is_capped_through_the_session(endless_server) -> 
         store.get("entry")
     assert "MAX_VAULT_REPLY_BYTES" in str(err.value)
     _stopped_early(endless_server)
+
+
+def test_a_declared_huge_reply_is_refused_before_reading(endless_server) -> None:
+    """A Content-Length over the cap: refused on the header, the body is not read."""
+    endless_server.declared_length = 64 * 1024 * 1024
+    session = _session(endless_server)
+    with pytest.raises(VaultUnavailableError) as err:
+        session.read_secret(parse_secret_ref("vault:secret/app#password", field="client_secret"))
+    _names_the_cap(str(err.value), endless_server, "/v1/secret/data/app")
+    _stopped_early(endless_server)
+
+
+def test_a_reply_at_the_cap_is_read(endless_server) -> None:
+    """A body of exactly MAX_VAULT_REPLY_BYTES is read and judged on its content."""
+    endless_server.prefix = b"x"
+    endless_server.ceiling = MAX_VAULT_REPLY_BYTES
+    session = _session(endless_server)
+    with pytest.raises(VaultUnavailableError, match="not a Vault reply during read"):
+        session.read_secret(parse_secret_ref("vault:secret/app#password", field="client_secret"))
+    assert endless_server.sent == [MAX_VAULT_REPLY_BYTES]
