@@ -21,7 +21,8 @@ and *how long*:
 - **one reading of a reply body**, :func:`read_body` / :func:`aread_body`: streamed, with
   a size cap and a total deadline per attempt (a reply that trickles in ends in a typed
   error about the deadline after the attempt started, not after one read timeout per
-  byte);
+  byte); :func:`read_requests_body` applies the same size cap to a ``requests`` reply
+  (Vault, through hvac);
 - **one classification of TLS failures**, :func:`tls_problem`: a certificate or hostname
   that does not verify is named as such and never retried (token endpoint, API, Vault).
 
@@ -68,6 +69,7 @@ __all__ = [
     "longest_timeout",
     "parse_retry_after",
     "read_body",
+    "read_requests_body",
     "retry_testing",
     "retry_testing_active",
     "testing_attempts",
@@ -610,6 +612,37 @@ async def aread_body(
     finally:
         await response.aclose()
     response._content = b"".join(parts)
+    return response._content  # type: ignore[no-any-return]
+
+
+def read_requests_body(response: Any, *, limit: int | None, chunk_bytes: int = 65536) -> bytes:
+    """Read a streamed ``requests`` reply's (decoded) body under a size cap.
+
+    The ``requests`` twin of :func:`read_body` (hvac talks to Vault through requests):
+    the declared ``Content-Length`` is checked first, then the size after each chunk, so
+    no more than ``limit`` bytes (plus one chunk) are ever held. On success the body is
+    available as ``response.content`` / ``.json()``, as after a non-streamed request;
+    on any error the connection is closed.
+
+    Raises:
+        BodyTooLarge: More than ``limit`` bytes.
+        requests.RequestException: as ``response.content``.
+    """
+    if _declared_over(response.headers, limit):
+        response.close()
+        raise BodyTooLarge(limit or 0)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_bytes):
+            size += len(chunk)
+            _body_check(response, size, limit, None, 0.0)
+            parts.append(chunk)
+    except BaseException:
+        response.close()
+        raise
+    response._content = b"".join(parts)  # what requests' own .content sets
+    response._content_consumed = True
     return response._content  # type: ignore[no-any-return]
 
 

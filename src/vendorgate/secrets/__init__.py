@@ -26,12 +26,13 @@ from vendorgate.secrets._resolver import (
     resolve_local,
     secret_value,
 )
-from vendorgate.secrets._session import VaultSession, vault_error_from
+from vendorgate.secrets._session import MAX_VAULT_REPLY_BYTES, VaultSession, vault_error_from
 from vendorgate.secrets._settings import AUTH_METHODS, VaultSettings
 
 __all__ = [
     "ACCEPTED_FORMS",
     "AUTH_METHODS",
+    "MAX_VAULT_REPLY_BYTES",
     "SecretRef",
     "SecretResolver",
     "SecretValue",

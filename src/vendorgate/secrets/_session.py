@@ -30,13 +30,20 @@ if TYPE_CHECKING:
     from vendorgate.secrets._ref import SecretRef
     from vendorgate.secrets._settings import VaultSettings
 
-__all__ = ["VaultSession", "vault_error_from"]
+__all__ = ["MAX_VAULT_REPLY_BYTES", "VaultSession", "vault_error_from"]
 
 _log = logging.getLogger("vendorgate.secrets")
 T = TypeVar("T")
 
 #: Renew a renewable token once this fraction of its TTL has passed.
 RENEW_AFTER_RATIO: Final = 2 / 3
+
+#: The largest Vault reply read, in (decoded) bytes: 4 MiB. A KV secret, a transit
+#: signature or a login reply is a few KB; Vault's integrated storage keeps entries under
+#: 1 MiB, so 4 MiB leaves room for JSON escaping. A larger reply is not Vault (a wrong
+#: ``VAULT_ADDR``, a broken proxy) and reading stops there, with a
+#: :class:`~vendorgate.VaultUnavailableError`.
+MAX_VAULT_REPLY_BYTES: Final = 4 * 1024 * 1024
 
 
 def vault_error_from(
@@ -59,6 +66,14 @@ def vault_error_from(
     import hvac.exceptions as hv
     import requests
 
+    from vendorgate.secrets._transport import ReplyTooLarge
+
+    if isinstance(exc, ReplyTooLarge):
+        return VaultUnavailableError(
+            f"Vault's reply during {action} ({exc.where}) is larger than {_size(exc.limit)} "
+            "(MAX_VAULT_REPLY_BYTES): not a Vault reply, so it was not read; check "
+            "VAULT_ADDR points at Vault (not a proxy or another service)"
+        )
     detail = ""
     errors = getattr(exc, "errors", None)
     if isinstance(errors, list) and errors:
@@ -110,6 +125,14 @@ def vault_error_from(
         f"Vault answered something that is not a Vault reply during {action}; "
         "check VAULT_ADDR points at Vault"
     )
+
+
+def _size(limit: int) -> str:
+    """``limit`` in the largest whole unit: ``"4 MiB"``, ``"256 KiB"``, ``"100 bytes"``."""
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if limit >= size and limit % size == 0:
+            return f"{limit // size} {unit}"
+    return f"{limit:,} bytes"
 
 
 def _as_dict(result: object, action: str) -> dict[str, Any]:
@@ -174,10 +197,14 @@ class VaultSession:
         import hvac
 
         s = self.settings
+        from vendorgate.secrets._transport import capped_session
+
         cert = (s.client_cert, s.client_key) if s.client_cert and s.client_key else None
-        return hvac.Client(
+        client = hvac.Client(
             url=s.url, verify=s.verify, cert=cert, timeout=s.timeout_s, namespace=s.namespace
         )
+        capped_session(client.session, MAX_VAULT_REPLY_BYTES)
+        return client
 
     def _resolve_login_secret(self, value: Secret | None, ref: str | None, field: str) -> Secret:
         """The login secret, still wrapped: callers reveal it inside the call that sends it,

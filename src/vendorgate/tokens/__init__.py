@@ -9,6 +9,7 @@ Public names:
     JwksValidator: access-token verification against a JWKS.
     MAX_TOKEN_LIFETIME_S: the longest lifetime believed (366 days; longer is capped).
     MAX_TOKEN_REPLY_BYTES: the largest token reply read (256 KiB).
+    MAX_JWKS_BYTES: the largest JWKS document read (256 KiB).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from vendorgate._token import MAX_TOKEN_LIFETIME_S, MAX_TOKEN_REPLY_BYTES
 from vendorgate.tokens._config import TokenConfig
 from vendorgate.tokens._fetcher import TokenFetcher
-from vendorgate.tokens._jwks import JwksValidator, clear_jwks_cache
+from vendorgate.tokens._jwks import MAX_JWKS_BYTES, JwksValidator, clear_jwks_cache
 from vendorgate.tokens._protocol import TokenSource
 from vendorgate.tokens._provider import TokenProvider
 from vendorgate.tokens._request import (
@@ -29,6 +30,7 @@ from vendorgate.tokens._request import (
 from vendorgate.tokens._token import Token
 
 __all__ = [
+    "MAX_JWKS_BYTES",
     "MAX_TOKEN_LIFETIME_S",
     "MAX_TOKEN_REPLY_BYTES",
     "Credentials",

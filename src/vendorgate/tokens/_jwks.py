@@ -2,7 +2,9 @@
 
 The JWKS is fetched once per URL per process and cached (``ttl_s``); concurrent first
 validations share one fetch per URL (single flight: one lock per URL for threads, one
-per URL and event loop for tasks). A token whose
+per URL and event loop for tasks). The key set is read streamed, at most
+:data:`MAX_JWKS_BYTES` (256 KiB): a larger reply ends the read with a
+:class:`~vendorgate.TokenValidationError` naming the limit and the URL. A token whose
 ``kid`` is not in the cached set triggers one refetch (at most one per
 ``min_refetch_interval_s`` per URL), which picks up a key rotation. Expired,
 not-yet-valid and wrong-audience tokens are rejected with
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vendorgate._errors import TokenValidationError
+from vendorgate._retry import BodyTooLarge, aread_body, read_body
 from vendorgate._url import safe_url, tls_verify
 
 if TYPE_CHECKING:
@@ -36,11 +39,16 @@ if TYPE_CHECKING:
     import httpx
     from jwt import PyJWK
 
-__all__ = ["IAT_LEEWAY_S", "JwksValidator", "clear_jwks_cache"]
+__all__ = ["IAT_LEEWAY_S", "MAX_JWKS_BYTES", "JwksValidator", "clear_jwks_cache"]
 
 #: Default tolerance, in seconds, for a token's ``iat``/``nbf`` lying in this host's
 #: future (this host's clock behind the vendor's).
 IAT_LEEWAY_S = 300.0
+
+#: The largest JWKS document read, in (decoded) bytes: 256 KiB. A key set is a few KB
+#: (about 1.5 KB per RSA key); a larger reply is not a JWKS (a wrong ``jwks_url``, a
+#: broken server) and reading stops there, with a :class:`~vendorgate.TokenValidationError`.
+MAX_JWKS_BYTES: int = 256 * 1024
 
 
 @dataclass
@@ -217,20 +225,49 @@ class JwksValidator:
             "check jwks_url and network access"
         )
 
+    def _too_large(self, limit: int) -> TokenValidationError:
+        return TokenValidationError(
+            f"the JWKS at {self._where} is larger than {limit // 1024} KiB (MAX_JWKS_BYTES), "
+            "not a key set, so it was not read; check jwks_url"
+        )
+
+    def _request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        return client.build_request("GET", self.jwks_url, timeout=self.timeout_s)
+
+    def _get(self, client: httpx.Client) -> bytes:
+        """GET the JWKS streamed: the status first, then at most MAX_JWKS_BYTES of body."""
+        resp = client.send(self._request(client), stream=True)
+        if resp.status_code != 200:
+            resp.close()
+            raise self._fetch_error(None, resp.status_code)
+        try:
+            return read_body(resp, deadline=None, limit=MAX_JWKS_BYTES)
+        except BodyTooLarge as exc:
+            raise self._too_large(exc.limit) from None
+
+    async def _aget(self, client: httpx.AsyncClient) -> bytes:
+        """Async :meth:`_get`."""
+        resp = await client.send(self._request(client), stream=True)
+        if resp.status_code != 200:
+            await resp.aclose()
+            raise self._fetch_error(None, resp.status_code)
+        try:
+            return await aread_body(resp, deadline=None, limit=MAX_JWKS_BYTES)
+        except BodyTooLarge as exc:
+            raise self._too_large(exc.limit) from None
+
     def _fetch_sync(self, client: httpx.Client | None, *, refetch: bool) -> None:
         import httpx
 
         try:
             if client is None:
                 with httpx.Client(timeout=self.timeout_s, verify=tls_verify(self.verify)) as own:
-                    resp = own.get(self.jwks_url)
+                    body = self._get(own)
             else:
-                resp = client.get(self.jwks_url, timeout=self.timeout_s)
+                body = self._get(client)
         except httpx.HTTPError as exc:
             raise self._fetch_error(exc, None) from exc
-        if resp.status_code != 200:
-            raise self._fetch_error(None, resp.status_code)
-        self._store(resp.content, refetch=refetch, now=time.monotonic())
+        self._store(body, refetch=refetch, now=time.monotonic())
 
     async def _fetch_async(self, client: httpx.AsyncClient | None, *, refetch: bool) -> None:
         import httpx
@@ -240,14 +277,12 @@ class JwksValidator:
                 async with httpx.AsyncClient(
                     timeout=self.timeout_s, verify=tls_verify(self.verify)
                 ) as own:
-                    resp = await own.get(self.jwks_url)
+                    body = await self._aget(own)
             else:
-                resp = await client.get(self.jwks_url, timeout=self.timeout_s)
+                body = await self._aget(client)
         except httpx.HTTPError as exc:
             raise self._fetch_error(exc, None) from exc
-        if resp.status_code != 200:
-            raise self._fetch_error(None, resp.status_code)
-        self._store(resp.content, refetch=refetch, now=time.monotonic())
+        self._store(body, refetch=refetch, now=time.monotonic())
 
     def key_for(self, token: str, *, http_client: httpx.Client | None = None) -> PyJWK:
         """Return the JWKS key that signed ``token`` (fetching or refetching once)."""
