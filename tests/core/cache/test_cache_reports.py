@@ -517,9 +517,12 @@ async def test_a_slow_async_fetch_of_one_key_does_not_hold_up_another_key() -> N
 
 
 @pytest.mark.anyio
-async def test_a_task_waiting_for_a_threads_refresh_takes_its_token(clock: FakeClock) -> None:
-    """A thread refreshes a key while a task asks for it: the task gets the thread's token."""
-    cache = TokenCache(clock=clock, policy=_EXACT)
+async def test_a_task_waiting_for_a_threads_refresh_takes_its_token(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A thread refreshes a key while a task asks for it: the task gets the thread's token,
+    and gives the key's in-process lock back (the next refresh does not wait for it)."""
+    cache = TokenCache(clock=clock, policy=_EXACT, timing=CacheTiming(lock_wait_s=2))
     in_fetch, release = threading.Event(), threading.Event()
     calls: list[str] = []
 
@@ -543,8 +546,13 @@ async def test_a_task_waiting_for_a_threads_refresh_takes_its_token(clock: FakeC
     finally:
         release.set()
         await asyncio.to_thread(thread.join, 10)
-    assert await task is cache.peek("k")
+    token = await task
+    assert token is cache.peek("k")
     assert calls == ["thread"]
+    clock.now = _EXACT.refresh_at(token)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        assert await asyncio.to_thread(cache.get_or_fetch, "k", held) is not token
+    assert _warnings(caplog) == []
 
 
 @pytest.mark.anyio
