@@ -871,3 +871,19 @@ def test_an_id_token_alone_is_kept_out_of_the_store_when_told() -> None:
     stored = store.get("k")
     assert stored is not None
     assert stored.id_token is None
+
+
+@pytest.mark.parametrize("broken", [_BrokenLock, _EagerlyBrokenLock], ids=["at-enter", "at-lock"])
+def test_a_lock_failure_in_a_thread_is_named_and_the_token_kept_for_the_key(
+    caplog: pytest.LogCaptureFixture, broken: type[RefreshLock]
+) -> None:
+    cache = TokenCache(MemoryStore(), broken(), timing=CacheTiming(backend_retry_s=45))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        first = cache.get_or_fetch("k", fetch)
+        assert cache.get_or_fetch("k", fetch) is first
+    assert fetch.calls == 1
+    assert _warnings(caplog) == [
+        "token cache: broken-lock backend unavailable (the lock server is gone); using "
+        "the in-process memory level only and retrying the backend every 45 s"
+    ]

@@ -92,6 +92,7 @@ def test_the_defaults() -> None:
     store = MemoryStore()
     cache = TokenCache(store)
     assert cache.store_refresh_tokens is True
+    assert cache.degraded is False
     assert cache.policy == RefreshPolicy()
     assert cache.timing == CacheTiming()
     token = Token(
