@@ -887,3 +887,67 @@ def test_a_lock_failure_in_a_thread_is_named_and_the_token_kept_for_the_key(
         "token cache: broken-lock backend unavailable (the lock server is gone); using "
         "the in-process memory level only and retrying the backend every 45 s"
     ]
+
+
+# -- the thread path through a shared store and a refresh lock --------------------------------
+
+
+def test_a_thread_fetch_renews_its_lock_while_it_runs_and_stops_after() -> None:
+    """The heartbeat renews the held lock with its TTL during the fetch and ends with it."""
+    lock = _RecordingLock()
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_ttl_s=0.03))
+
+    def fetch(previous: Token | None) -> Token:
+        assert lock.renewal.wait(10)
+        return make_token(1e10 - 600, 600)
+
+    cache.get_or_fetch("k", fetch)
+    assert lock.renewed[0] == ("k", 0.03)
+    assert _heartbeats() == []
+
+
+def test_a_thread_fetch_without_the_lock_warns_and_fetches_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lock = _RecordingLock(obtained=False)
+    cache = TokenCache(MemoryStore(), lock, timing=CacheTiming(lock_wait_s=7))
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        cache.get_or_fetch("k", fetch)
+    assert _warnings(caplog) == [
+        "token cache: recording lock not obtained within 7 s; fetching anyway"
+    ]
+    assert fetch.calls == 1
+
+
+def test_a_release_failure_in_a_thread_is_named_after_the_lock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = TokenCache(
+        MemoryStore(), _RecordingLock(release_fails=True), timing=CacheTiming(backend_retry_s=45)
+    )
+    with caplog.at_level(logging.WARNING, logger="vendorgate.cache"):
+        cache.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
+    assert _warnings(caplog) == [
+        "token cache: recording backend unavailable (the lock server is gone); using the "
+        "in-process memory level only and retrying the backend every 45 s"
+    ]
+
+
+def test_a_refresh_past_a_failing_lock_is_given_the_previous_token(clock: FakeClock) -> None:
+    """The lock fails on every refresh: each refresh still gets the token before it (a
+    refresh grant needs its refresh token), and the new token serves the key after."""
+    cache = TokenCache(
+        MemoryStore(),
+        _BrokenLock(),
+        policy=_EXACT,
+        timing=CacheTiming(backend_retry_s=10),
+        clock=clock,
+    )
+    fetch = CountingFetch(clock, 100)
+    first = cache.get_or_fetch("k", fetch)
+    clock.advance(101)  # the token is due, and the store is tried again
+    second = cache.get_or_fetch("k", fetch)
+    assert fetch.previous == [None, first]
+    assert cache.get_or_fetch("k", fetch) is second
+    assert fetch.calls == 2
