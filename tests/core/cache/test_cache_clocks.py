@@ -107,3 +107,43 @@ def test_an_unknown_reader_offset_takes_the_earlier_expiry() -> None:
     )
     assert token.expires_at_for(None) == 1000.0
     assert token.expires_at_for(300.0) == 1300.0
+
+
+def test_a_worker_ahead_of_the_vendor_keeps_its_own_and_shared_tokens_their_whole_life() -> None:
+    """The fetching worker learns how far its clock is ahead of the vendor's from its own
+    fetch, and judges every later token of the key with it (its own, and one another
+    worker stored): neither is refreshed early, so no token request is wasted."""
+    from vendorgate.cache import MemoryStore, RefreshPolicy
+
+    exact = RefreshPolicy(min_margin_s=0.0, clock_skew_s=0.0, jitter_ratio=0.0)
+    start = float(int(time.time()))
+    now = [start]
+    store = MemoryStore()  # judges what it keeps on the real clock: times near it
+    cache = TokenCache(store, clock=lambda: now[0], policy=exact)
+
+    def fetched_here(previous: Token | None) -> Token:  # vendor's clock 300 s behind ours
+        return Token(
+            f"at-{now[0]}",
+            expires_at=now[0] + LIFETIME_S,
+            issued_at=now[0],
+            vendor_issued_at=now[0] - WRITER_AHEAD_S,
+            expires_in_s=LIFETIME_S,
+        )
+
+    own = cache.get_or_fetch("k", fetched_here)
+    now[0] += 400  # past the vendor-clock expiry read as ours, before the real one
+    assert cache.get_or_fetch("k", fetched_here) is own
+    # another worker stored a token it fetched at our start + 100 (vendor: start - 200)
+    cache.clear()
+    store.set(
+        "k",
+        Token(
+            "at-other",
+            expires_at=start + 100 + LIFETIME_S,
+            issued_at=start + 100,
+            vendor_issued_at=start - 200,
+            expires_in_s=LIFETIME_S,
+        ),
+    )
+    now[0] = start + 100 + 350  # past its vendor-clock expiry read as ours
+    assert cache.get_or_fetch("k", fetched_here).access_token == "at-other"
