@@ -951,3 +951,17 @@ def test_a_refresh_past_a_failing_lock_is_given_the_previous_token(clock: FakeCl
     assert fetch.previous == [None, first]
     assert cache.get_or_fetch("k", fetch) is second
     assert fetch.calls == 2
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["with-store", "memory-only"])
+def test_every_fetch_is_logged_at_info_whole(
+    shared: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Task logs show which worker fetched (the Celery deployment test reads these lines)."""
+    cache = TokenCache(MemoryStore() if shared else None)
+    with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
+        token = cache.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
+    sharing = "; sharing it through the memory store" if shared else ""
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        f"token cache: fetched a new token {token.fingerprint} (valid 600 s){sharing}"
+    ]
