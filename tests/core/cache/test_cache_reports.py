@@ -11,6 +11,7 @@ import multiprocessing
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
@@ -965,3 +966,54 @@ def test_every_fetch_is_logged_at_info_whole(
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
         f"token cache: fetched a new token {token.fingerprint} (valid 600 s){sharing}"
     ]
+
+
+def test_a_token_shared_through_the_store_is_replaced_at_its_refresh_instant(
+    clock: FakeClock,
+) -> None:
+    """With a store holding the same token as memory: served up to the refresh instant,
+    replaced at it."""
+    store = MemoryStore()
+    cache = TokenCache(store, clock=clock, policy=_EXACT)
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+    clock.now = 1e10 - 600
+    first = cache.get_or_fetch("k", fetch)
+    clock.now = _EXACT.refresh_at(first) - 0.001
+    assert cache.get_or_fetch("k", fetch) is first
+    clock.now = _EXACT.refresh_at(first)
+    assert cache.get_or_fetch("k", fetch) is not first
+    assert fetch.calls == 2
+
+
+def test_the_injected_random_source_draws_the_jitter(clock: FakeClock) -> None:
+    """``rng=`` decides the refresh jitter (here: always the low end, no jitter at all)."""
+    policy = RefreshPolicy(min_margin_s=0.0, clock_skew_s=0.0, jitter_ratio=0.2)
+    cache = TokenCache(clock=clock, policy=policy, rng=_LowRandom())
+    fetch = CountingFetch(clock, 100)
+    first = cache.get_or_fetch("k", fetch)
+    clock.now = policy.refresh_at(first, _LowRandom()) - 0.001
+    assert policy.refresh_at(first, _LowRandom()) > policy.refresh_at(first, random.Random(1))
+    assert cache.get_or_fetch("k", fetch) is first
+    assert fetch.calls == 1
+
+
+def test_a_token_read_with_the_vendor_clock_keeps_its_granted_lifetime() -> None:
+    """A reader that never fetched (offset unknown) takes the earlier, vendor-clock expiry
+    of a token from a worker ahead of the vendor: the token it serves is moved whole, its
+    lifetime still the one granted."""
+    store = MemoryStore()
+    issued = float(int(time.time()))
+    store.set(
+        "k",
+        Token(
+            "at-from-a-worker-ahead",
+            expires_at=issued + 600,
+            issued_at=issued,
+            vendor_issued_at=issued - 300,
+            expires_in_s=600,
+        ),
+    )
+    served = TokenCache(store).get_or_fetch("k", lambda previous: make_token(issued, 600))
+    assert served.access_token == "at-from-a-worker-ahead"
+    assert (served.issued_at, served.expires_at) == (issued - 300, issued + 300)
+    assert served.lifetime_s == 600
