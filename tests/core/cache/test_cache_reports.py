@@ -1017,3 +1017,41 @@ def test_a_token_read_with_the_vendor_clock_keeps_its_granted_lifetime() -> None
     assert served.access_token == "at-from-a-worker-ahead"
     assert (served.issued_at, served.expires_at) == (issued - 300, issued + 300)
     assert served.lifetime_s == 600
+
+
+def test_a_token_read_from_the_store_is_served_up_to_its_refresh_instant(
+    clock: FakeClock,
+) -> None:
+    store = MemoryStore()
+    fetch = CountingFetch(lambda: 1e10 - 600, 600)
+    clock.now = 1e10 - 600
+    shared = TokenCache(store, clock=clock, policy=_EXACT).get_or_fetch("k", fetch)
+    clock.now = _EXACT.refresh_at(shared) - 0.001
+    assert TokenCache(store, clock=clock, policy=_EXACT).get_or_fetch("k", fetch) == shared
+    clock.now = _EXACT.refresh_at(shared)
+    assert TokenCache(store, clock=clock, policy=_EXACT).get_or_fetch("k", fetch) != shared
+    assert fetch.calls == 2
+
+
+def test_a_worker_refreshing_is_given_the_newer_token_another_worker_stored(
+    clock: FakeClock,
+) -> None:
+    """Memory holds this worker's old token, the store a newer one from another worker, and
+    both are due: the refresh is given the newer one (its refresh token is the live one)."""
+    store = MemoryStore()
+    clock.now = 1e10 - 1000
+    worker = TokenCache(store, clock=clock, policy=_EXACT)
+    old = worker.get_or_fetch("k", lambda previous: make_token(clock(), 600))
+    newer = Token(
+        "at-newer", expires_at=clock() + 650, issued_at=clock() + 50, refresh_token="rt-newer"
+    )
+    store.set("k", newer)  # another worker's, fetched 50 s later
+    clock.now = max(_EXACT.refresh_at(old), _EXACT.refresh_at(newer))
+    given: list[Token | None] = []
+
+    def refresh(previous: Token | None) -> Token:
+        given.append(previous)
+        return make_token(clock(), 600)
+
+    worker.get_or_fetch("k", refresh)
+    assert [t.refresh_token if t else None for t in given] == ["rt-newer"]
