@@ -332,3 +332,24 @@ def test_two_threads_seeing_the_backend_back_at_once_say_so_once(
     back = [r.getMessage() for r in caplog.records if "is back" in r.getMessage()]
     assert back == ["token cache: memory backend is back; sharing tokens again"]
     assert cache.degraded is False
+
+
+def test_the_backend_is_tried_again_exactly_backend_retry_s_after_it_failed(
+    clock: FakeClock,
+) -> None:
+    backend = FlakyBackend(clock)
+    cache = TokenCache(
+        backend, timing=CacheTiming(backend_retry_s=10), clock=clock, policy=RefreshPolicy()
+    )
+    backend.down = True
+    fetch = CountingFetch(clock, 600)
+    cache.get_or_fetch("k", fetch)  # the first read fails: skipped for 10 s
+    failed_at, tried = clock(), backend.calls
+    clock.now = failed_at + 10 - 0.001
+    cache.clear()
+    cache.get_or_fetch("k", fetch)
+    assert backend.calls == tried  # not tried before its time
+    clock.now = failed_at + 10
+    cache.clear()
+    cache.get_or_fetch("k", fetch)
+    assert backend.calls > tried
