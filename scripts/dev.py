@@ -48,14 +48,14 @@ ENVS = {
 # Raise a minimum when you add tests; lower it only when tests are removed on purpose.
 TEST_PLAN: dict[str, dict[str, int]] = {
     # Tests each environment must *run* (skips not counted) per directory: the counts of
-    # 2026-11-29 less the tests that may skip (backend-specific cases, fsspec), so losing
+    # 2026-11-30 less the tests that may skip (backend-specific cases, fsspec), so losing
     # one test file, not only a whole directory, fails the run. Raise them as tests are
     # added; lower one only with the commit that deletes tests.
     "airflow": {
-        "tests/core": 2075,
-        "tests/cli": 70,
+        "tests/core": 2162,
+        "tests/cli": 72,
         "tests/testing": 178,
-        "tests/docs": 27,
+        "tests/docs": 29,
         "tests/airflow": 66,
         "tests/scripts": 22,
         "tests/package": 16,
@@ -63,7 +63,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
     },
     # Slow real-server core tests already ran in the Airflow environment; here: fast core
     # tests (marker "not slow") and every Prefect test.
-    "prefect": {"tests/core": 1591, "tests/prefect": 124},
+    "prefect": {"tests/core": 1668, "tests/prefect": 127},
 }
 TEST_MARKERS = {"airflow": None, "prefect": "not slow or prefect"}
 # pytest options that narrow the selection: with any of them the minimums are not checked.
