@@ -57,7 +57,7 @@ TEST_PLAN: dict[str, dict[str, int]] = {
         "tests/testing": 178,
         "tests/docs": 29,
         "tests/airflow": 66,
-        "tests/scripts": 22,
+        "tests/scripts": 26,
         "tests/package": 16,
         "tests/reliability": 50,
     },
