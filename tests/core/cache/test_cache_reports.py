@@ -1055,3 +1055,33 @@ def test_a_worker_refreshing_is_given_the_newer_token_another_worker_stored(
 
     worker.get_or_fetch("k", refresh)
     assert [t.refresh_token if t else None for t in given] == ["rt-newer"]
+
+
+class _HighRandom(random.Random):
+    """Draws the high end of every range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_a_failed_refresh_is_tried_again_after_at_most_refresh_retry_s(clock: FakeClock) -> None:
+    """The next attempt after a failed refresh is jittered within half to all of
+    ``refresh_retry_s``: at the high end, exactly that long after the failure."""
+    cache = TokenCache(
+        clock=clock, policy=_EXACT, timing=CacheTiming(refresh_retry_s=2.0), rng=_HighRandom()
+    )
+    old = cache.get_or_fetch("k", CountingFetch(clock))  # due at 90 s, usable until 95 s
+    attempts: list[float] = []
+
+    def failing(previous: Token | None) -> Token:
+        attempts.append(clock())
+        raise RuntimeError("token endpoint answered 503")
+
+    start = clock()
+    clock.now = start + 90.5
+    assert cache.get_or_fetch("k", failing) is old
+    clock.now = start + 92.5 - 0.001
+    assert cache.get_or_fetch("k", failing) is old
+    clock.now = start + 92.5
+    assert cache.get_or_fetch("k", failing) is old
+    assert attempts == [start + 90.5, start + 92.5]
