@@ -402,7 +402,7 @@ class _LocalLock:
     def acquire(self) -> None:
         try:
             import fcntl
-        except ImportError:  # pragma: no cover - no flock (Windows): an exclusive create
+        except ImportError:  # no flock (Windows): an exclusive create
             self._acquire_exclusive_create()
             return
         for _ in range(10):
@@ -426,7 +426,7 @@ class _LocalLock:
             os.close(fd)  # locked a file its holder just removed: try again
         raise _busy(self.output, str(self.path), _holder(self.path, None))
 
-    def _acquire_exclusive_create(self) -> None:  # pragma: no cover - no flock
+    def _acquire_exclusive_create(self) -> None:  # where there is no flock
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:

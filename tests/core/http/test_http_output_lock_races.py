@@ -4,7 +4,8 @@ A holder releases by removing the lock file while still holding its ``flock``. A
 that opened the file just before can then lock the removed file; it must notice (the
 path no longer names what it locked), let that file go and try again, and never believe
 it holds an output that another pull can lock too. The real ``flock`` runs; the test only
-does the holder's (or a third pull's) part right after it.
+does the holder's (or a third pull's) part right after it. Where there is no ``flock``
+(Windows), the lock is an exclusive create, run here with ``fcntl`` made unimportable.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,5 +112,55 @@ def test_a_pull_that_loses_the_race_ten_times_is_refused_naming_the_lock(
     assert _open_descriptors() == before
     monkeypatch.undo()
     writer = OutputWriter(out, FIRST)  # nothing held: the next pull takes it
+    writer.open()
+    writer.close()
+
+
+@pytest.fixture
+def without_flock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter has no ``fcntl`` (Windows): ``import fcntl`` fails."""
+    monkeypatch.setitem(sys.modules, "fcntl", None)
+
+
+def test_without_flock_the_lock_is_an_exclusive_create_that_names_its_holder(
+    tmp_path: Path, without_flock: None
+) -> None:
+    """Where ``flock`` does not exist the lock file is created exclusively: a second pull
+    is refused naming the holder and what to do if no pull runs; the file goes on close."""
+    out = Output(path=tmp_path / "out.jsonl", run_id="run-1")
+    holder = OutputWriter(out, FIRST)
+    umask = os.umask(0o022)
+    try:
+        holder.open()
+    finally:
+        os.umask(umask)
+    assert out.lock_file.stat().st_mode & 0o777 == 0o644
+    info = json.loads(out.lock_file.read_text())
+    assert (info["run"], info["pid"]) == ("run-1", os.getpid())
+    with pytest.raises(OutputBusyError) as refused:
+        OutputWriter(Output(path=tmp_path / "out.jsonl"), FIRST).open()
+    assert str(refused.value) == (
+        f"output {out.path} is being written by another pull (pid {os.getpid()} on "
+        f"{info['host']}, run run-1, since {info['since']}; if no pull is running, a crash "
+        f"left it: delete {out.lock_file}); two pulls to one output would corrupt it. Wait "
+        "for that pull to finish (or stop it), or give this pull another output path"
+    )
+    assert refused.value.lock_path == str(out.lock_file)
+    holder.close()
+    assert not out.lock_file.exists()
+    again = OutputWriter(out, FIRST)  # free again
+    again.open()
+    again.close()
+
+
+def test_without_flock_a_lock_file_left_by_a_crash_refuses_until_deleted(
+    tmp_path: Path, without_flock: None
+) -> None:
+    out = Output(path=tmp_path / "out.jsonl")
+    out.lock_file.write_text("not json")  # a crashed holder's, unreadable
+    with pytest.raises(OutputBusyError, match=r"another pull \(lock .*; if no pull is running"):
+        OutputWriter(out, FIRST).open()
+    out.lock_file.unlink()
+    writer = OutputWriter(out, FIRST)
     writer.open()
     writer.close()
