@@ -625,6 +625,7 @@ def test_an_invalidation_the_store_fails_names_the_store_and_still_forgets_the_t
     cache = TokenCache(_DeleteFailsStore(), timing=CacheTiming(backend_retry_s=45))
     fetch = CountingFetch(lambda: 1e10 - 600, 600)
     token = cache.get_or_fetch("k", fetch)
+    caplog.clear()  # the fetch's own INFO line, when an earlier test left INFO on
     with caplog.at_level(logging.INFO, logger="vendorgate.cache"):
         assert cache.invalidate("k", token) is True
     assert _lines(caplog) == [
@@ -644,6 +645,7 @@ def test_an_invalidation_that_removes_nothing_says_nothing(
 ) -> None:
     cache = TokenCache(MemoryStore())
     cache.get_or_fetch("k", lambda previous: make_token(1e10 - 600, 600))
+    caplog.clear()  # the fetch's own INFO line, when an earlier test left INFO on
     with caplog.at_level(logging.DEBUG, logger="vendorgate.cache"):
         assert cache.invalidate("k", make_token(1e10 - 600, 600)) is False
     assert _lines(caplog) == []
