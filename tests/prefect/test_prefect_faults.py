@@ -498,7 +498,10 @@ def test_gcl_holder_killed(prun: PrefectRun, caplog: pytest.LogCaptureFixture) -
     after = prun.tokens_requested() - before
     _completed(prun, state, f"{how}; {after} token request(s) after the kill")
     assert prun.elapsed_s() < 100 + 30
-    assert after == 1
+    # 1 from the surviving run. The vendor may count one more: a request the holder sent
+    # just before it was killed sits in the sandbox's injected 60 s delay and is counted
+    # when that ends, after `before` was read (seen once in CI).
+    assert after in (1, 2)
 
 
 @pytest.mark.scenario(
