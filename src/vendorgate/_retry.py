@@ -49,7 +49,7 @@ from vendorgate._errors import ConfigurationError
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Awaitable, Callable, Iterator, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 
     from vendorgate._errors import ReplyDetails
 
@@ -578,17 +578,12 @@ def read_body(
     if _declared_over(response.headers, limit):
         response.close()
         raise BodyTooLarge(limit or 0)
-    parts: list[bytes] = []
-    size = 0
     try:
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            _body_check(response, size, limit, deadline, clock())
-            parts.append(chunk)
+        content = _collect(response, response.iter_bytes(), limit, deadline, clock)
     finally:
         response.close()
-    response._content = b"".join(parts)  # what httpx's own read() sets
-    return response._content  # type: ignore[no-any-return]
+    response._content = content  # what httpx's own read() sets
+    return content
 
 
 async def aread_body(
@@ -631,19 +626,31 @@ def read_requests_body(response: Any, *, limit: int | None, chunk_bytes: int = 6
     if _declared_over(response.headers, limit):
         response.close()
         raise BodyTooLarge(limit or 0)
-    parts: list[bytes] = []
-    size = 0
     try:
-        for chunk in response.iter_content(chunk_bytes):
-            size += len(chunk)
-            _body_check(response, size, limit, None, 0.0)
-            parts.append(chunk)
+        content = _collect(response, response.iter_content(chunk_bytes), limit, None, _monotonic)
     except BaseException:
         response.close()
         raise
-    response._content = b"".join(parts)  # what requests' own .content sets
+    response._content = content  # what requests' own .content sets
     response._content_consumed = True
-    return response._content  # type: ignore[no-any-return]
+    return content
+
+
+def _collect(
+    response: Any,
+    chunks: Iterable[bytes],
+    limit: int | None,
+    deadline: float | None,
+    clock: Callable[[], float],
+) -> bytes:
+    """The body from ``chunks``, its size and ``deadline`` checked after each chunk."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        _body_check(response, size, limit, deadline, clock())
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def tls_problem(exc: BaseException) -> str | None:
