@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vendorgate.tokens import Token
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pytest
 
     from vendorgate.http import OutputWriter
@@ -73,9 +76,19 @@ def commit_killed_before_checkpoint_removal(
 ) -> Path:
     """Write one page with ``writer`` and commit it, killed (``KeyboardInterrupt``) after
     the file is in place and before its checkpoint is removed; return the checkpoint."""
+    writer.open()
+    writer.write_page([{"id": 1}, {"id": 2}], None)
+    with killed_at_removal_of(writer.output.checkpoint_file, monkeypatch):
+        writer.commit()
+    return writer.output.checkpoint_file
+
+
+@contextmanager
+def killed_at_removal_of(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Within the block, removing ``checkpoint`` kills the process (``KeyboardInterrupt``,
+    after the file was moved into place); the block must end that way."""
     import pytest
 
-    checkpoint = writer.output.checkpoint_file
     real_unlink = Path.unlink
 
     def crash(self: Path, missing_ok: bool = False) -> None:
@@ -83,10 +96,7 @@ def commit_killed_before_checkpoint_removal(
             raise KeyboardInterrupt("killed after the move")
         real_unlink(self, missing_ok=missing_ok)
 
-    writer.open()
-    writer.write_page([{"id": 1}, {"id": 2}], None)
     with monkeypatch.context() as patch:
         patch.setattr(Path, "unlink", crash)
         with pytest.raises(KeyboardInterrupt):
-            writer.commit()
-    return checkpoint
+            yield

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_helpers import provider_for
+from http_helpers import killed_at_removal_of, provider_for
 
 from vendorgate import ConfigurationError
 from vendorgate.http import (
@@ -272,17 +272,8 @@ def test_remote_retry_that_finishes_a_commit_then_dies_is_not_fetched_again(
     _pull(growing, inc, out("run1.jsonl", "a"))
     growing.grow(20)
     checkpoint = out("run2.jsonl", "a").checkpoint_file
-    real_unlink = Path.unlink
-
-    def killed(self: Path, missing_ok: bool = False) -> None:
-        if self == checkpoint:
-            raise KeyboardInterrupt("killed after the move")
-        real_unlink(self, missing_ok=missing_ok)
-
-    with monkeypatch.context() as m:
-        m.setattr(Path, "unlink", killed)
-        with pytest.raises(KeyboardInterrupt):
-            _pull(growing, inc, out("run2.jsonl", "a"))
+    with killed_at_removal_of(checkpoint, monkeypatch):
+        _pull(growing, inc, out("run2.jsonl", "a"))
     assert checkpoint.exists()
     growing.grow(5)
     with pytest.raises(_KilledAfterCommit):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_helpers import commit_killed_before_checkpoint_removal
+from http_helpers import commit_killed_before_checkpoint_removal, killed_at_removal_of
 
 from vendorgate import ConfigurationError, OutputBusyError
 from vendorgate.http import Checkpoint, Output, OutputWriter, PageRequest
@@ -313,17 +313,8 @@ def test_storage_options_reach_every_remote_step(
     assert _bucket(tmp_path) == ["out.jsonl.vendorgate-claim"]
     writer.write_page([{"id": 1}], None)
     checkpoint = writer.output.checkpoint_file
-    real_unlink = Path.unlink
-
-    def crash(self: Path, missing_ok: bool = False) -> None:
-        if self == checkpoint:
-            raise KeyboardInterrupt("killed after the move")
-        real_unlink(self, missing_ok=missing_ok)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Path, "unlink", crash)
-        with pytest.raises(KeyboardInterrupt):
-            writer.commit()
+    with killed_at_removal_of(checkpoint, monkeypatch):
+        writer.commit()
     assert _bucket(tmp_path) == ["out.jsonl"]
     retry = OutputWriter(output(), FIRST)
     assert retry.open() is None
